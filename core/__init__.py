@@ -1,0 +1,6 @@
+"""Diffusion-as-Shader studio core: model, pipeline, engine, geometry and task recipes.
+
+Nothing in this package imports Gradio (see docs/ARCHITECTURE.md).
+"""
+
+__version__ = "0.1.0"
