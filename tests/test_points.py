@@ -1,0 +1,241 @@
+"""Point tracking on synthetic videos with known motion (translation, rotation, occlusion)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from core.progress import Cancelled
+from trackers import points as pts
+
+HEIGHT, WIDTH = 120, 160
+NUM_FRAMES = 8
+MAX_ERROR_PX = 1.0
+BORDER_MARGIN_PX = pts.LK_WINDOW_PX // 2 + 1
+NEAR_BORDER_MAX_ERROR_PX = 3.0
+
+
+def smooth_noise(height: int, width: int, seed: int = 0, sigma: float = 2.0) -> np.ndarray:
+    """A textured RGB image: Gaussian-smoothed noise stretched to 0–255."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.random((height, width, 3)).astype(np.float32), (0, 0), sigma)
+    noise = (noise - noise.min()) / (noise.max() - noise.min())
+    return (noise * 255).astype(np.uint8)
+
+
+def warp_affine(image: np.ndarray, linear: np.ndarray, offset: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Move the content at our pixel position ``p`` to ``linear @ p + offset`` (bilinear).
+
+    Our convention puts pixel centres at +0.5; OpenCV's at integers: convert the offset.
+    """
+    offset_cv = offset + linear @ np.array([0.5, 0.5]) - 0.5
+    matrix = np.concatenate([linear, offset_cv[:, None]], axis=1)
+    return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def translated_video(source: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Frames cropped from the centre of a larger ``source`` moved by ``step`` (u, v) px per frame.
+
+    The shift is done in the Fourier domain — exact for a band-limited image, unlike bilinear
+    resampling, whose phase-dependent blur would itself move edges by tenths of a pixel.
+    """
+    big_h, big_w = source.shape[:2]
+    top, left = (big_h - HEIGHT) // 2, (big_w - WIDTH) // 2
+    spectrum = np.fft.fft2(source.astype(np.float64), axes=(0, 1))
+    frames = []
+    for t in range(NUM_FRAMES):
+        shifted = np.fft.ifft2(
+            ndimage.fourier_shift(spectrum, (step[1] * t, step[0] * t, 0)), axes=(0, 1)
+        ).real
+        frames.append(np.clip(np.rint(shifted), 0, 255).astype(np.uint8)[top : top + HEIGHT, left : left + WIDTH])
+    return np.stack(frames)
+
+
+def rotation(degrees: float) -> np.ndarray:
+    theta = np.radians(degrees)
+    return np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+
+
+def test_grid_points_sit_on_cell_centres():
+    grid = pts.grid_points(4, 4, grid_size=2)
+    np.testing.assert_allclose(grid, [[1, 1], [3, 1], [1, 3], [3, 3]])
+    assert pts.grid_points(HEIGHT, WIDTH, 70).shape == (4900, 2)
+
+
+@pytest.mark.parametrize("texture", ["noise", "astronaut"])
+def test_subpixel_translation_is_tracked_within_a_pixel(texture):
+    if texture == "noise":
+        source = smooth_noise(HEIGHT + 60, WIDTH + 60)
+    else:
+        from skimage import data
+
+        # Camera footage is band-limited by its optics; a plain downscale is sharper than that.
+        small = cv2.resize(data.astronaut(), (WIDTH + 60, HEIGHT + 60), interpolation=cv2.INTER_AREA)
+        source = cv2.GaussianBlur(small, (0, 0), 0.8)
+    step = np.array([1.3, -0.7])
+    tracks = pts.track_points(translated_video(source, step), grid_size=12)
+    expected = tracks.uv[0][None] + step[None, None] * np.arange(NUM_FRAMES)[:, None, None]
+    error = np.linalg.norm(tracks.uv - expected, axis=-1)
+    assert tracks.uv.shape == (NUM_FRAMES, 144, 2) and tracks.uv.dtype == np.float32
+    stays_inside = (
+        (expected[..., 0] > BORDER_MARGIN_PX)
+        & (expected[..., 0] < WIDTH - BORDER_MARGIN_PX)
+        & (expected[..., 1] > BORDER_MARGIN_PX)
+        & (expected[..., 1] < HEIGHT - BORDER_MARGIN_PX)
+    ).all(axis=0)
+    assert error[:, stays_inside][tracks.visible[:, stays_inside]].max() < MAX_ERROR_PX
+    assert tracks.visible[-1, stays_inside].mean() >= 0.95
+    # Within half a window of the edge OpenCV sees reflected content: less exact, documented.
+    assert error[tracks.visible].max() < NEAR_BORDER_MAX_ERROR_PX
+
+
+def test_rotation_is_tracked_within_a_pixel():
+    source = smooth_noise(HEIGHT, WIDTH, seed=3)
+    centre = np.array([WIDTH / 2, HEIGHT / 2])
+    degrees_per_frame = 1.0
+    turns = [rotation(degrees_per_frame * t) for t in range(NUM_FRAMES)]
+    frames = np.stack([warp_affine(source, turn, centre - turn @ centre, HEIGHT, WIDTH) for turn in turns])
+    tracks = pts.track_points(frames, grid_size=12)
+    expected = np.stack([(turn @ (tracks.uv[0] - centre).T).T + centre for turn in turns])
+    inner = np.linalg.norm(tracks.uv[0] - centre, axis=-1) < 0.4 * HEIGHT
+    error = np.linalg.norm(tracks.uv - expected, axis=-1)[:, inner]
+    assert error[tracks.visible[:, inner]].max() < MAX_ERROR_PX
+    assert tracks.visible[-1, inner].mean() >= 0.9
+
+
+@pytest.mark.parametrize("occluder", ["flat", "textured"])
+def test_points_covered_by_a_sliding_square_become_invisible(occluder):
+    background = smooth_noise(HEIGHT, WIDTH, seed=1)
+    side, top, start_left, step = 40, 40, 10, 8
+    patch = smooth_noise(side, side, seed=7)
+    frames, lefts = [], []
+    for t in range(NUM_FRAMES):
+        frame = background.copy()
+        left = start_left + step * t
+        frame[top : top + side, left : left + side] = (200, 40, 40) if occluder == "flat" else patch
+        frames.append(frame)
+        lefts.append(left)
+    tracks = pts.track_points(np.stack(frames), grid_size=20)
+    uv0 = tracks.uv[0]
+
+    def inside_square(frame: int, margin: float) -> np.ndarray:
+        left = lefts[frame]
+        return (
+            (uv0[:, 0] > left + margin)
+            & (uv0[:, 0] < left + side - margin)
+            & (uv0[:, 1] > top + margin)
+            & (uv0[:, 1] < top + side - margin)
+        )
+
+    # Background points only: those on (or at the edge of) the square at frame 0 ride along with it.
+    background_points = ~inside_square(0, -3)
+    covered_so_far = np.zeros(len(uv0), dtype=bool)
+    for t in range(1, NUM_FRAMES):
+        covered_so_far |= background_points & inside_square(t, 4)
+        assert not tracks.visible[t, covered_so_far].any(), f"covered points still visible at frame {t}"
+    assert covered_so_far.sum() >= 10
+
+    # Points never near the square keep being tracked exactly (the background is static).
+    row_band = (uv0[:, 1] > top - BORDER_MARGIN_PX) & (uv0[:, 1] < top + side + BORDER_MARGIN_PX)
+    far = ~row_band
+    assert tracks.visible[:, far].all()
+    assert np.abs(tracks.uv[:, far] - uv0[None, far]).max() < MAX_ERROR_PX
+
+
+def test_lost_tracks_stay_lost_and_keep_their_last_position():
+    source = smooth_noise(HEIGHT, WIDTH, seed=2)
+    frames = np.stack([source] * 3 + [np.zeros_like(source)] * 2 + [source] * 2)  # a cut to black and back
+    tracks = pts.track_points(frames, grid_size=8)
+    assert tracks.visible[:3].all()
+    assert not tracks.visible[3:].any()
+    assert np.all(tracks.visible[1:] <= tracks.visible[:-1])
+    np.testing.assert_array_equal(tracks.uv[-1], tracks.uv[2])
+    assert np.isfinite(tracks.uv).all()
+
+
+def test_mask_keeps_only_points_on_the_object():
+    frames = np.stack([smooth_noise(HEIGHT, WIDTH)] * 2)
+    mask = np.zeros((HEIGHT, WIDTH), dtype=np.uint8)
+    mask[20:60, 30:90] = 255
+    tracks = pts.track_points(frames, grid_size=10, mask=mask)
+    uv0 = tracks.uv[0]
+    assert 0 < tracks.num_points < 100
+    assert ((uv0[:, 0] > 30) & (uv0[:, 0] < 90) & (uv0[:, 1] > 20) & (uv0[:, 1] < 60)).all()
+    expected = pts.grid_points(HEIGHT, WIDTH, 10)
+    inside = mask[expected[:, 1].astype(int), expected[:, 0].astype(int)] > 0
+    np.testing.assert_allclose(uv0, expected[inside])
+
+
+def test_bad_masks_and_inputs_raise_clear_errors():
+    frames = np.stack([smooth_noise(HEIGHT, WIDTH)] * 2)
+    with pytest.raises(pts.PointTrackingError, match="empty"):
+        pts.track_points(frames, mask=np.zeros((HEIGHT, WIDTH), dtype=bool))
+    with pytest.raises(pts.PointTrackingError, match="resize"):
+        pts.track_points(frames, mask=np.ones((10, 10), dtype=bool))
+    with pytest.raises(pts.PointTrackingError, match="unknown point tracker"):
+        pts.track_points(frames, method="nope")
+    with pytest.raises(pts.PointTrackingError, match="uint8"):
+        pts.track_points(frames.astype(np.float32))
+    with pytest.raises(pts.PointTrackingError, match="grid"):
+        pts.track_points(frames, grid_size=0)
+
+
+def test_progress_and_cancel():
+    frames = np.stack([smooth_noise(HEIGHT, WIDTH)] * 4)
+    seen = []
+    pts.track_points(frames, grid_size=5, progress=lambda fraction, message: seen.append(fraction))
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+    with pytest.raises(Cancelled):
+        pts.track_points(frames, grid_size=5, cancel=lambda: True)
+
+
+def test_builtin_tracker_is_always_available():
+    trackers = pts.available_point_trackers()
+    assert pts.LK_METHOD in trackers
+    assert list(trackers)[-1] == pts.LK_METHOD
+
+
+def test_cotracker_adapter_converts_pixels_and_keeps_lost_tracks_lost(tmp_path, monkeypatch):
+    """CoTracker itself is optional and not installed: a stand-in checks our adapter only."""
+    import importlib.machinery
+    import sys
+    import types
+
+    import torch
+
+    seen_queries = []
+
+    class FakePredictor(torch.nn.Module):
+        def __init__(self, checkpoint):
+            super().__init__()
+
+        def forward(self, video, queries):
+            seen_queries.append(queries.clone())
+            num_frames = video.shape[1]
+            motion = torch.arange(num_frames, dtype=torch.float32)[:, None, None] * torch.tensor([1.0, 2.0])
+            tracks = queries[:, None, :, 1:] + motion[None]  # (1, T, N, 2), integer pixel centres
+            visibility = torch.ones(tracks.shape[:3], dtype=torch.bool)
+            visibility[0, 2, 0] = False  # point 0 hidden at frame 2, "seen" again at frame 3
+            return tracks, visibility
+
+    package = types.ModuleType("cotracker")
+    package.__spec__ = importlib.machinery.ModuleSpec("cotracker", None)
+    predictor = types.ModuleType("cotracker.predictor")
+    predictor.CoTrackerPredictor = FakePredictor
+    monkeypatch.setitem(sys.modules, "cotracker", package)
+    monkeypatch.setitem(sys.modules, "cotracker.predictor", predictor)
+    monkeypatch.setenv(pts.CHECKPOINTS_ENV, str(tmp_path))
+    monkeypatch.setattr(pts, "_COTRACKER_MODELS", {})
+    (tmp_path / "scaled_offline.pth").write_bytes(b"")
+
+    assert list(pts.available_point_trackers())[0] == pts.COTRACKER_METHOD
+    frames = np.zeros((4, HEIGHT, WIDTH, 3), dtype=np.uint8)
+    tracks = pts.track_points(frames, grid_size=3)
+    grid = pts.grid_points(HEIGHT, WIDTH, 3)
+    np.testing.assert_allclose(seen_queries[0][0, :, 1:].numpy(), grid - 0.5)
+    assert tracks.method == pts.COTRACKER_METHOD
+    np.testing.assert_allclose(tracks.uv[3, 1:], grid[1:] + [3.0, 6.0])
+    assert tracks.visible[:2, 0].all() and not tracks.visible[2:, 0].any()
+    np.testing.assert_allclose(tracks.uv[3, 0], tracks.uv[1, 0])

@@ -1,0 +1,482 @@
+"""2D point tracks on a grid over a video's first frame (SPEC §9, motion transfer).
+
+Pixel conventions are those of :mod:`core.geometry`: ``(u, v)`` continuous, the centre of
+pixel (row ``r``, column ``c``) at ``(c + 0.5, r + 0.5)``. OpenCV's optical flow puts pixel
+centres at integer coordinates, so positions are shifted by half a pixel at that boundary.
+
+Trackers:
+
+- ``"lk"`` (built in, weights-free): OpenCV pyramidal Lucas–Kanade from each frame to the
+  next, vectorised over all live points. A step is kept only if (1) LK converges forward and
+  backward and the round trip lands within ``FORWARD_BACKWARD_THRESHOLD_PX`` of the start,
+  (2) a small full-resolution window started from the result agrees within
+  ``LOCAL_AGREEMENT_THRESHOLD_PX`` (catches points dragged along by an occluder's edge, which
+  the round trip cannot see), (3) the 7 × 7 patch around the point keeps its pattern
+  (normalised cross-correlation ≥ ``MIN_PATCH_CORRELATION``) and mean colour (change ≤
+  ``MAX_PATCH_COLOUR_CHANGE``) — an occluder covering it fails one of them — and (4) the point
+  stays inside the frame. Known limits: LK's window moves rigidly, so a rotation costs about
+  0.1 px of drift per degree per frame on strongly oriented texture; within half a window of
+  the frame edge OpenCV sees reflected content and accuracy drops to a few pixels.
+- ``"cotracker3"`` (optional): Meta's CoTracker when the ``cotracker`` package is importable
+  and a checkpoint is at ``checkpoints/cotracker/scaled_offline.pth`` (CoTracker3 offline;
+  ``cotracker2.pth`` also works). ``"auto"`` prefers it when present.
+
+**Lost tracks** stay lost: ``visible`` is False from the first frame a track fails, and its
+``uv`` keeps the last good position (finite, so downstream arithmetic never meets NaN; the
+renderer skips invisible points anyway).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from core.progress import CancelFn, ProgressFn, check_cancel, report
+
+LK_WINDOW_PX = 21
+"""Side of the Lucas–Kanade integration window (px, odd)."""
+LK_PYRAMID_LEVELS = 3
+"""Pyramid levels above the full resolution: handles motions up to ~2^3 × window/2 px per frame."""
+LK_MAX_ITERATIONS = 30
+LK_EPSILON_PX = 0.01
+"""Iteration stops once an update is smaller than this (px)."""
+LK_MIN_EIGEN_THRESHOLD = 1e-4
+"""OpenCV's minimum-eigenvalue test: windows without texture (flat colour) are reported lost."""
+FORWARD_BACKWARD_THRESHOLD_PX = 1.0
+"""A track is lost when tracking it forward then backward misses its start by more than this."""
+LOCAL_WINDOW_PX = 7
+"""Side of the small, full-resolution window used to re-check each step (see ``_lk_step``)."""
+LOCAL_AGREEMENT_THRESHOLD_PX = 1.0
+"""A track is lost when the small-window re-check moves it by more than this: the large window
+was dominated by something else, typically an occluder's edge dragging the point along."""
+PATCH_RADIUS_PX = 3
+"""Half-side of the small patch compared between consecutive frames (7 × 7 px)."""
+MIN_PATCH_CORRELATION = 0.5
+"""Normalised cross-correlation below which a patch counts as replaced (occluded). Flat
+patches (no texture to correlate) are not judged by this test."""
+MIN_PATCH_STD = 2.0
+"""Grey-level standard deviation (0–255) under which a patch is considered flat."""
+MAX_PATCH_COLOUR_CHANGE = 24.0
+"""Largest change (0–255, any channel) of the small patch's mean colour from one frame to the
+next; more means something else moved over the point (NCC alone ignores such changes by
+design, so a flat occluder entering half of the patch would pass it)."""
+
+DEFAULT_GRID_SIZE = 70
+"""DaS tracks a 70 × 70 grid for motion transfer."""
+
+CHECKPOINTS_ENV = "DAS_TRACKER_CHECKPOINTS"
+DEFAULT_TRACKER_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints" / "cotracker"
+COTRACKER_CHECKPOINT_FILES = ("scaled_offline.pth", "cotracker2.pth")
+"""Checkpoint files tried in this order under ``checkpoints/cotracker``."""
+
+LK_METHOD = "lk"
+COTRACKER_METHOD = "cotracker3"
+
+
+class PointTrackingError(ValueError):
+    """A tracking request that cannot be served; the message says what to do."""
+
+
+@dataclass
+class PointTracks:
+    """2D tracks of points chosen on frame 0.
+
+    Attributes:
+        uv: ``(T, N, 2)`` float32 pixel positions (see the module doc for lost tracks).
+        visible: ``(T, N)`` bool; True on frame 0 for every point, then False from the first
+            frame a track is lost.
+        method: the tracker that produced them.
+    """
+
+    uv: np.ndarray
+    visible: np.ndarray
+    method: str = LK_METHOD
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.uv.shape[0])
+
+    @property
+    def num_points(self) -> int:
+        return int(self.uv.shape[1])
+
+
+def grid_points(height: int, width: int, grid_size: int = DEFAULT_GRID_SIZE) -> np.ndarray:
+    """Centres of a ``grid_size × grid_size`` partition of the frame.
+
+    Cell ``(i, j)`` (row ``i``, column ``j``) has its centre at
+    ``((j + 0.5) W / g, (i + 0.5) H / g)``; points are ordered row by row.
+
+    Returns:
+        ``(g², 2)`` float32 ``(u, v)``.
+    """
+    if grid_size < 1:
+        raise PointTrackingError(f"grid size must be at least 1, got {grid_size}")
+    u = (np.arange(grid_size, dtype=np.float64) + 0.5) * (width / grid_size)
+    v = (np.arange(grid_size, dtype=np.float64) + 0.5) * (height / grid_size)
+    uu, vv = np.meshgrid(u, v)
+    return np.stack([uu.ravel(), vv.ravel()], axis=-1).astype(np.float32)
+
+
+def mask_to_bool(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A user mask as ``(H, W)`` bool, white = object.
+
+    Accepts bool, integer (0–255: ≥ 128 is white) or float (> 0.5) masks, with or without a
+    colour axis (any channel white counts).
+
+    Raises:
+        PointTrackingError: wrong size or an empty mask.
+    """
+    array = np.asarray(mask)
+    if array.ndim == 3:
+        array = array.max(axis=-1)
+    if array.shape != (height, width):
+        raise PointTrackingError(
+            f"the mask is {array.shape[1] if array.ndim > 1 else '?'}×{array.shape[0]} px but the video is "
+            f"{width}×{height}; resize the mask to the video first"
+        )
+    if array.dtype == bool:
+        selected = array
+    elif np.issubdtype(array.dtype, np.integer):
+        selected = array >= 128
+    else:
+        selected = array > 0.5
+    if not selected.any():
+        raise PointTrackingError("the mask is empty: paint the object white on the first frame")
+    return selected
+
+
+def _query_points(height: int, width: int, grid_size: int, mask: Optional[np.ndarray]) -> np.ndarray:
+    points = grid_points(height, width, grid_size)
+    if mask is None:
+        return points
+    selected = mask_to_bool(mask, height, width)
+    inside = selected[np.floor(points[:, 1]).astype(int), np.floor(points[:, 0]).astype(int)]
+    if not inside.any():
+        raise PointTrackingError(
+            f"the mask covers no point of the {grid_size}×{grid_size} grid; enlarge the mask or raise the grid size"
+        )
+    return points[inside]
+
+
+# --------------------------------------------------------------------------------------------
+# Lucas–Kanade
+# --------------------------------------------------------------------------------------------
+
+_LK_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, LK_MAX_ITERATIONS, LK_EPSILON_PX)
+
+
+_LK_PARAMS = dict(
+    winSize=(LK_WINDOW_PX, LK_WINDOW_PX),
+    maxLevel=LK_PYRAMID_LEVELS,
+    criteria=_LK_CRITERIA,
+    minEigThreshold=LK_MIN_EIGEN_THRESHOLD,
+)
+_LOCAL_LK_PARAMS = dict(
+    winSize=(LOCAL_WINDOW_PX, LOCAL_WINDOW_PX),
+    maxLevel=0,
+    criteria=_LK_CRITERIA,
+    minEigThreshold=LK_MIN_EIGEN_THRESHOLD,
+    flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+)
+
+
+_REMAP_MAX_ROWS = 32_000
+"""``cv2.remap`` refuses maps with 32767 rows or more: sample in chunks below that."""
+
+
+def _remap_rows(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    """``cv2.remap`` (bilinear, reflected border) of maps shaped ``(R, C)`` with any ``R``."""
+    parts = [
+        cv2.remap(
+            image,
+            np.ascontiguousarray(map_x[start : start + _REMAP_MAX_ROWS]),
+            np.ascontiguousarray(map_y[start : start + _REMAP_MAX_ROWS]),
+            interpolation=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REFLECT,
+        )
+        for start in range(0, map_x.shape[0], _REMAP_MAX_ROWS)
+    ]
+    return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+
+
+def _patches(grey: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Bilinearly sampled ``(M, P, P)`` patches centred on ``uv (M, 2)`` (our pixel convention)."""
+    offsets = np.arange(-PATCH_RADIUS_PX, PATCH_RADIUS_PX + 1, dtype=np.float32)
+    # Our (u, v) minus 0.5 is OpenCV's coordinate of the same point.
+    map_x = (uv[:, 0, None, None] - 0.5 + offsets[None, None, :]).astype(np.float32)
+    map_y = (uv[:, 1, None, None] - 0.5 + offsets[None, :, None]).astype(np.float32)
+    side = offsets.size
+    map_x = np.broadcast_to(map_x, (uv.shape[0], side, side)).reshape(-1, side)
+    map_y = np.broadcast_to(map_y, (uv.shape[0], side, side)).reshape(-1, side)
+    return _remap_rows(grey.astype(np.float32), map_x, map_y).reshape(uv.shape[0], side, side)
+
+
+def _patch_correlation(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised cross-correlation of paired patches ``(M, P, P)`` and whether both are textured."""
+    a = before.reshape(before.shape[0], -1).astype(np.float64)
+    b = after.reshape(after.shape[0], -1).astype(np.float64)
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    std_a, std_b = a.std(axis=1), b.std(axis=1)
+    textured = (std_a > MIN_PATCH_STD) & (std_b > MIN_PATCH_STD)
+    correlation = (a * b).mean(axis=1) / np.maximum(std_a * std_b, 1e-12)
+    return correlation, textured
+
+
+def _to_grey(frame: np.ndarray) -> np.ndarray:
+    """``(H, W)`` uint8 luma of an RGB frame (OpenCV's LK works on 8-bit images)."""
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+
+
+def _patch_means(frame: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` float32 mean colour of the small patch around every pixel."""
+    side = 2 * PATCH_RADIUS_PX + 1
+    return cv2.blur(frame.astype(np.float32), (side, side), borderType=cv2.BORDER_REFLECT)
+
+
+def _sample(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Bilinear samples ``(M, C)`` of ``image (H, W, C)`` at ``uv (M, 2)`` (our pixel convention)."""
+    map_x = (uv[:, 0] - 0.5).astype(np.float32).reshape(-1, 1)
+    map_y = (uv[:, 1] - 0.5).astype(np.float32).reshape(-1, 1)
+    return _remap_rows(image, map_x, map_y).reshape(uv.shape[0], -1)
+
+
+def _lk_step(
+    grey_prev: np.ndarray,
+    grey_next: np.ndarray,
+    mean_prev: np.ndarray,
+    mean_next: np.ndarray,
+    uv_prev: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Track ``uv_prev (M, 2)`` from one frame to the next.
+
+    Args:
+        grey_prev, grey_next: ``(H, W)`` uint8 luma.
+        mean_prev, mean_next: ``(H, W, 3)`` float32 colour averaged over the small patch.
+
+    Returns:
+        ``uv_next (M, 2)`` float32 and ``ok (M,)`` bool. A step is kept when LK converged
+        both ways and the round trip is within ``FORWARD_BACKWARD_THRESHOLD_PX``; a small
+        full-resolution window started from the result agrees within
+        ``LOCAL_AGREEMENT_THRESHOLD_PX`` (when it can judge: flat spots cannot); the point is
+        inside the frame; and its small patch was not replaced by something else. The
+        forward–backward test alone misses points dragged along by an occluder's edge, which
+        move consistently both ways; the two local tests catch them.
+    """
+    height, width = grey_prev.shape
+    cv_prev = (uv_prev - 0.5).astype(np.float32).reshape(-1, 1, 2)
+    cv_next, status_fwd, _ = cv2.calcOpticalFlowPyrLK(grey_prev, grey_next, cv_prev, None, **_LK_PARAMS)
+    cv_back, status_bwd, _ = cv2.calcOpticalFlowPyrLK(grey_next, grey_prev, cv_next, None, **_LK_PARAMS)
+    # A small window started from the result re-checks it at full resolution.
+    cv_local, status_local, _ = cv2.calcOpticalFlowPyrLK(
+        grey_prev, grey_next, cv_prev, cv_next.copy(), **_LOCAL_LK_PARAMS
+    )
+    uv_next = cv_next.reshape(-1, 2) + 0.5
+    round_trip = np.linalg.norm(cv_back.reshape(-1, 2) - cv_prev.reshape(-1, 2), axis=1)
+    local_shift = np.linalg.norm(cv_local.reshape(-1, 2) - cv_next.reshape(-1, 2), axis=1)
+    disagrees = (status_local.ravel() == 1) & ~(local_shift <= LOCAL_AGREEMENT_THRESHOLD_PX)
+    ok = (status_fwd.ravel() == 1) & (status_bwd.ravel() == 1) & (round_trip <= FORWARD_BACKWARD_THRESHOLD_PX)
+    ok &= ~disagrees
+    ok &= np.isfinite(uv_next).all(axis=1)
+    ok &= (uv_next[:, 0] >= 0) & (uv_next[:, 0] < width) & (uv_next[:, 1] >= 0) & (uv_next[:, 1] < height)
+    if ok.any():
+        candidates = np.flatnonzero(ok)
+        before = _patches(grey_prev, uv_prev[candidates])
+        after = _patches(grey_next, uv_next[candidates])
+        correlation, textured = _patch_correlation(before, after)
+        before_textured = before.reshape(candidates.size, -1).std(axis=1) > MIN_PATCH_STD
+        colour_change = np.abs(
+            _sample(mean_next, uv_next[candidates]) - _sample(mean_prev, uv_prev[candidates])
+        ).max(axis=-1)
+        # A textured patch that changed pattern or turned flat, or any patch that changed
+        # colour abruptly, was covered by something.
+        replaced = (textured & (correlation < MIN_PATCH_CORRELATION)) | (before_textured & ~textured)
+        replaced |= colour_change > MAX_PATCH_COLOUR_CHANGE
+        ok[candidates[replaced]] = False
+    return uv_next.astype(np.float32), ok
+
+
+def track_points_lk(
+    frames: np.ndarray,
+    query_uv: np.ndarray,
+    *,
+    progress: Optional[ProgressFn] = None,
+    cancel: Optional[CancelFn] = None,
+) -> PointTracks:
+    """Track given frame-0 points through a video with pyramidal Lucas–Kanade.
+
+    Args:
+        frames: ``(T, H, W, 3)`` uint8 RGB.
+        query_uv: ``(N, 2)`` positions on frame 0.
+        progress, cancel: see :mod:`core.progress`; cancel is checked between frames.
+
+    Returns:
+        :class:`PointTracks` with ``uv (T, N, 2)`` and ``visible (T, N)``.
+    """
+    num_frames = frames.shape[0]
+    num_points = query_uv.shape[0]
+    uv = np.empty((num_frames, num_points, 2), dtype=np.float32)
+    visible = np.zeros((num_frames, num_points), dtype=bool)
+    uv[0] = query_uv
+    visible[0] = True
+    grey_prev, mean_prev = _to_grey(frames[0]), _patch_means(frames[0])
+    for frame in range(1, num_frames):
+        check_cancel(cancel, "point tracking")
+        report(progress, (frame - 1) / max(num_frames - 1, 1), f"tracking points {frame}/{num_frames - 1}")
+        grey_next, mean_next = _to_grey(frames[frame]), _patch_means(frames[frame])
+        uv[frame] = uv[frame - 1]
+        alive = np.flatnonzero(visible[frame - 1])
+        if alive.size:
+            moved, ok = _lk_step(grey_prev, grey_next, mean_prev, mean_next, uv[frame - 1, alive])
+            uv[frame, alive[ok]] = moved[ok]
+            visible[frame, alive[ok]] = True
+        grey_prev, mean_prev = grey_next, mean_next
+    report(progress, 1.0, "tracking done")
+    return PointTracks(uv=uv, visible=visible, method=LK_METHOD)
+
+
+
+
+# --------------------------------------------------------------------------------------------
+# CoTracker (optional)
+# --------------------------------------------------------------------------------------------
+
+
+def tracker_checkpoints_dir() -> Path:
+    """Folder holding tracker checkpoints: ``$DAS_TRACKER_CHECKPOINTS`` or ``checkpoints/cotracker``."""
+    override = os.environ.get(CHECKPOINTS_ENV)
+    return Path(override) if override else DEFAULT_TRACKER_CHECKPOINTS
+
+
+def _cotracker_checkpoint() -> Optional[Path]:
+    if importlib.util.find_spec("cotracker") is None or importlib.util.find_spec("torch") is None:
+        return None
+    for name in COTRACKER_CHECKPOINT_FILES:
+        candidate = tracker_checkpoints_dir() / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+_COTRACKER_MODELS: dict[str, object] = {}
+_COTRACKER_LOCK = threading.Lock()
+
+
+def track_points_cotracker(
+    frames: np.ndarray,
+    query_uv: np.ndarray,
+    *,
+    device: Optional[str] = None,
+    progress: Optional[ProgressFn] = None,
+    cancel: Optional[CancelFn] = None,
+) -> PointTracks:
+    """Track frame-0 points with CoTracker (offline model, whole clip at once).
+
+    Args:
+        frames: ``(T, H, W, 3)`` uint8; query_uv: ``(N, 2)`` frame-0 positions.
+
+    Returns:
+        :class:`PointTracks`; a point CoTracker reports hidden stays lost from then on, like
+        the LK tracker, so both trackers honour the same contract.
+    """
+    import torch
+
+    checkpoint = _cotracker_checkpoint()
+    if checkpoint is None:
+        raise PointTrackingError(
+            f"CoTracker needs the 'cotracker' package and a checkpoint in {tracker_checkpoints_dir()} "
+            f"(one of {', '.join(COTRACKER_CHECKPOINT_FILES)})"
+        )
+    device_name = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    check_cancel(cancel, "point tracking")
+    report(progress, 0.0, "loading CoTracker")
+    with _COTRACKER_LOCK:
+        key = f"{checkpoint}:{device_name}"
+        if key not in _COTRACKER_MODELS:
+            from cotracker.predictor import CoTrackerPredictor
+
+            _COTRACKER_MODELS[key] = CoTrackerPredictor(checkpoint=str(checkpoint)).to(device_name).eval()
+        model = _COTRACKER_MODELS[key]
+        report(progress, 0.1, "tracking points (CoTracker)")
+        video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)[None].float().to(device_name)
+        # CoTracker puts pixel centres at integer coordinates (align_corners sampling).
+        queries = np.concatenate([np.zeros((query_uv.shape[0], 1), np.float32), query_uv - 0.5], axis=1)
+        with torch.inference_mode():
+            tracks, visibility = model(video, queries=torch.from_numpy(queries)[None].to(device_name))
+    uv = tracks[0].float().cpu().numpy() + 0.5
+    seen = visibility[0].cpu().numpy().astype(bool).reshape(uv.shape[:2])
+    seen[0] = True
+    # Keep the "lost for good" contract: once hidden, hidden; freeze the last good position.
+    visible = np.logical_and.accumulate(seen, axis=0)
+    last_good = np.maximum.accumulate(np.where(visible, np.arange(uv.shape[0])[:, None], 0), axis=0)
+    uv = np.take_along_axis(uv, last_good[..., None].repeat(2, axis=-1), axis=0)
+    report(progress, 1.0, "tracking done")
+    return PointTracks(uv=uv.astype(np.float32), visible=visible, method=COTRACKER_METHOD)
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points
+# --------------------------------------------------------------------------------------------
+
+
+def available_point_trackers() -> dict[str, str]:
+    """Usable point trackers, name → description, best first (``"auto"`` takes the first)."""
+    trackers = {}
+    if _cotracker_checkpoint() is not None:
+        trackers[COTRACKER_METHOD] = "CoTracker3 (learned, robust to occlusion; needs its checkpoint)"
+    trackers[LK_METHOD] = "Lucas–Kanade optical flow with forward–backward check (built in, no weights)"
+    return trackers
+
+
+def track_points(
+    frames: np.ndarray,
+    grid_size: int = DEFAULT_GRID_SIZE,
+    *,
+    mask: Optional[np.ndarray] = None,
+    method: str = "auto",
+    progress: Optional[ProgressFn] = None,
+    cancel: Optional[CancelFn] = None,
+) -> PointTracks:
+    """Track a regular grid of frame-0 points through a video.
+
+    Args:
+        frames: ``(T, H, W, 3)`` uint8 RGB video.
+        grid_size: the grid is ``grid_size × grid_size`` cells over the whole frame (see
+            :func:`grid_points`); with ``mask`` only the points inside the object are kept.
+        mask: optional ``(H, W)`` object mask on frame 0 (white = object).
+        method: ``"auto"`` or a key of :func:`available_point_trackers`.
+        progress, cancel: see :mod:`core.progress`; cancel is checked between frames.
+
+    Returns:
+        :class:`PointTracks` with ``uv (T, N, 2)`` float32 and ``visible (T, N)`` bool.
+
+    Raises:
+        PointTrackingError: bad frames, mask or method.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise PointTrackingError(f"frames must be a (T, H, W, 3) RGB video, got shape {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise PointTrackingError(f"frames must be uint8, got {frames.dtype}")
+    if frames.shape[0] == 0:
+        raise PointTrackingError("the video has no frames")
+    height, width = frames.shape[1:3]
+    query_uv = _query_points(height, width, grid_size, mask)
+    available = available_point_trackers()
+    name = next(iter(available)) if method == "auto" else method
+    if name not in available:
+        known = {LK_METHOD, COTRACKER_METHOD}
+        if name in known:
+            raise PointTrackingError(f"point tracker {name!r} is not available here; use one of {list(available)}")
+        raise PointTrackingError(f"unknown point tracker {name!r}; choose one of {list(available)} or 'auto'")
+    if name == COTRACKER_METHOD:
+        return track_points_cotracker(frames, query_uv, progress=progress, cancel=cancel)
+    return track_points_lk(frames, query_uv, progress=progress, cancel=cancel)
