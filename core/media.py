@@ -1,0 +1,758 @@
+"""Media in and out: images, videos, resizing and H.264 writing (SPEC §8).
+
+Reading
+    - :func:`load_video` samples ``T`` frames at a fixed rate (8 fps) from a start time, by
+      presentation timestamps, so variable-frame-rate sources keep their real timing. A clip
+      whose remaining length is shorter than ``T / fps`` is resampled uniformly over all of
+      that length and the output fps is raised to match (see :func:`load_video`).
+    - :func:`load_image` reads a still (path, array or PIL image), honours EXIF orientation.
+    - :func:`load_media` dispatches on the kind of input; an image becomes ``T`` equal frames.
+    - :func:`read_video_frames` reads every frame of an uploaded tracking video.
+
+    Limits are checked from the header before anything is decoded (named constants below);
+    every problem with the user's file raises :class:`MediaError`, a ``ValueError`` whose
+    message says what to do.
+
+Writing
+    :func:`write_video` encodes H.264 (yuv420p, CRF :data:`H264_CRF`) into a temporary file next
+    to the destination and renames it into place, so a failed write never leaves a partial file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterator, Optional, Union
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+import av
+
+PathLike = Union[str, os.PathLike]
+ImageSource = Union[PathLike, np.ndarray, Image.Image]
+
+RESIZE_MODES = ("crop", "stretch", "pad")
+"""``crop``: centre-crop to the target aspect, then resize (default); ``stretch``: resize
+ignoring the aspect (what DaS training did); ``pad``: fit inside and letterbox with black."""
+
+DEFAULT_NUM_FRAMES = 49
+DEFAULT_HEIGHT = 480
+DEFAULT_WIDTH = 720
+DEFAULT_FPS = 8.0
+
+MAX_SIDE_PX = 4096
+"""Largest accepted width or height of an input image or video, in pixels."""
+MAX_DURATION_S = 600.0
+"""Longest accepted input video (10 minutes)."""
+MAX_READ_FRAMES = 1200
+"""Most frames :func:`read_video_frames` decodes when no ``max_frames`` is given."""
+
+TIMESTAMP_TOLERANCE_S = 1e-4
+"""A frame stamped up to this much after a sample time still counts as shown at that time
+(absorbs rounding of rational time bases to float seconds)."""
+
+ALPHA_BACKGROUND_RGB = (255, 255, 255)
+"""Transparent image pixels are composited onto white: cut-outs are usually made to sit on
+white, and black is what the tracking video uses for "nothing here"."""
+
+H264_CRF = 12
+"""Constant rate factor of written videos: visually lossless, so colours of tracking videos
+survive for display (the model itself always gets the raw frames, SPEC §5)."""
+H264_PRESET = "fast"
+H264_PIXEL_FORMAT = "yuv420p"
+MAX_FPS_DENOMINATOR = 1001
+"""Output frame rates are stored as fractions; this bounds their denominator (NTSC-style)."""
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".gif", ".mpg", ".mpeg"})
+_WRITE_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"}
+# Demuxers that "succeed" on things that are not videos: FFmpeg renders any text file as ANSI
+# art through `tty`, and stills come through the image demuxers.
+_NON_VIDEO_FORMATS = frozenset({"tty"})
+_STILL_IMAGE_FORMATS = frozenset({"image2"})
+_STILL_IMAGE_FORMAT_SUFFIX = "_pipe"  # png_pipe, jpeg_pipe, webp_pipe… (animated GIF is "gif")
+_QUARTER_TURN_DEG = 90.0
+
+_DECODE_ERRORS = (av.FFmpegError, OSError, EOFError)
+
+
+class MediaError(ValueError):
+    """A user's media file or array cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class VideoClip:
+    """Frames ready for the tracking recipes.
+
+    Attributes:
+        frames: ``(T, H, W, 3)`` uint8 RGB.
+        fps: frame rate of the output; ``T / fps`` seconds = the source time covered.
+        source_fps: the source's nominal frame rate (``None`` for an image or when unknown).
+        start_s: where sampling started in the source, seconds from its beginning.
+        duration_s: source time covered by the output, seconds (``T / fps``).
+        source_duration_s: length of the whole source if known, seconds.
+        is_image: the input was a still image repeated ``T`` times.
+    """
+
+    frames: np.ndarray
+    fps: float
+    source_fps: Optional[float]
+    start_s: float
+    duration_s: float
+    source_duration_s: Optional[float] = None
+    is_image: bool = False
+
+
+# --------------------------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------------------------
+
+
+def check_file_size(path: PathLike, max_bytes: int) -> int:
+    """Raise :class:`MediaError` if ``path`` is missing, empty or larger than ``max_bytes``.
+
+    Returns:
+        The file size in bytes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"File not found: {path.name}. Upload the file again.")
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaError(f"{path.name} is empty (0 bytes). Upload the file again.")
+    if size > max_bytes:
+        raise MediaError(
+            f"{path.name} is {size / 2**20:.1f} MiB, more than the {max_bytes / 2**20:.1f} MiB allowed. "
+            "Trim or compress it first."
+        )
+    return size
+
+
+def _check_size(width: int, height: int, name: str) -> None:
+    if width <= 0 or height <= 0:
+        raise MediaError(f"{name} has no pixels ({width}×{height}). Use another file.")
+    if width > MAX_SIDE_PX or height > MAX_SIDE_PX:
+        raise MediaError(
+            f"{name} is {width}×{height} pixels; at most {MAX_SIDE_PX} pixels a side are accepted. "
+            "Downscale it first."
+        )
+
+
+def _check_target_size(height: int, width: int) -> None:
+    if height <= 0 or width <= 0:
+        raise ValueError(f"target size must be positive, got {height}×{width}")
+
+
+def _existing_file(path: PathLike) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"File not found: {path}. Upload the file again.")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path.name} is empty (0 bytes). Upload the file again.")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Resizing
+# --------------------------------------------------------------------------------------------
+
+
+def _interpolation(scale_x: float, scale_y: float) -> int:
+    # Area averaging avoids aliasing when shrinking; cubic is sharper when enlarging.
+    return cv2.INTER_AREA if scale_x <= 1.0 and scale_y <= 1.0 else cv2.INTER_CUBIC
+
+
+def _resize_one(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    src_height, src_width = image.shape[:2]
+    if (src_height, src_width) == (height, width):
+        return image.copy()
+    interpolation = _interpolation(width / src_width, height / src_height)
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def crop_box(src_height: int, src_width: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """Centre crop of a ``src_height × src_width`` image with the aspect of ``height × width``.
+
+    Returns:
+        ``(top, left, crop_height, crop_width)`` in source pixels.
+    """
+    if src_width * height > width * src_height:  # source is wider: crop columns
+        crop_height, crop_width = src_height, max(1, round(src_height * width / height))
+    else:
+        crop_height, crop_width = max(1, round(src_width * height / width)), src_width
+    return (src_height - crop_height) // 2, (src_width - crop_width) // 2, crop_height, crop_width
+
+
+def pad_box(src_height: int, src_width: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """Where a ``src_height × src_width`` image lands when fitted inside ``height × width``.
+
+    Returns:
+        ``(top, left, fitted_height, fitted_width)`` in target pixels, centred.
+    """
+    scale = min(width / src_width, height / src_height)
+    fitted_height = min(height, max(1, round(src_height * scale)))
+    fitted_width = min(width, max(1, round(src_width * scale)))
+    return (height - fitted_height) // 2, (width - fitted_width) // 2, fitted_height, fitted_width
+
+
+def resize_frames(frames: np.ndarray, height: int, width: int, mode: str = "crop") -> np.ndarray:
+    """Resize images to the working size.
+
+    Args:
+        frames: ``(..., h, w, 3)`` uint8 (one image or a stack of frames).
+        height, width: target size in pixels.
+        mode: one of :data:`RESIZE_MODES`.
+
+    Returns:
+        ``(..., height, width, 3)`` uint8. ``crop`` keeps the centre region with the target
+        aspect; ``stretch`` distorts; ``pad`` keeps everything, with black bars.
+    """
+    if mode not in RESIZE_MODES:
+        raise MediaError(f"resize mode must be one of {RESIZE_MODES}, got {mode!r}")
+    _check_target_size(height, width)
+    frames = np.asarray(frames)
+    if frames.ndim < 3 or frames.shape[-1] != 3:
+        raise MediaError(f"frames must have shape (..., h, w, 3), got {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise MediaError(f"frames must be uint8, got {frames.dtype}")
+    src_height, src_width = frames.shape[-3:-1]
+    if src_height == 0 or src_width == 0:
+        raise MediaError(f"frames have no pixels ({src_width}×{src_height})")
+    leading = frames.shape[:-3]
+    flat = frames.reshape((-1, src_height, src_width, 3))
+    out = np.zeros((flat.shape[0], height, width, 3), dtype=np.uint8)
+    if mode == "crop":
+        top, left, crop_height, crop_width = crop_box(src_height, src_width, height, width)
+        for index, image in enumerate(flat):
+            out[index] = _resize_one(image[top : top + crop_height, left : left + crop_width], height, width)
+    elif mode == "stretch":
+        for index, image in enumerate(flat):
+            out[index] = _resize_one(image, height, width)
+    else:
+        top, left, fitted_height, fitted_width = pad_box(src_height, src_width, height, width)
+        for index, image in enumerate(flat):
+            out[index, top : top + fitted_height, left : left + fitted_width] = _resize_one(
+                image, fitted_height, fitted_width
+            )
+    return out.reshape(leading + (height, width, 3))
+
+
+# --------------------------------------------------------------------------------------------
+# Images
+# --------------------------------------------------------------------------------------------
+
+
+def _array_to_rgb(array: np.ndarray) -> np.ndarray:
+    """``(h, w)``, ``(h, w, 1|3|4)`` uint8/bool/float-in-[0, 1] → ``(h, w, 3)`` uint8."""
+    array = np.asarray(array)
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    elif np.issubdtype(array.dtype, np.floating):
+        if not np.all(np.isfinite(array)):
+            raise MediaError("image array contains NaN or infinite values")
+        array = np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise MediaError(f"image arrays must be uint8 (0–255) or float (0–1), got {array.dtype}")
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise MediaError(f"image arrays must be (h, w), (h, w, 3) or (h, w, 4), got {array.shape}")
+    _check_size(array.shape[1], array.shape[0], "The image")
+    if array.shape[2] == 1:
+        return np.repeat(array, 3, axis=2)
+    if array.shape[2] == 4:
+        alpha = array[..., 3:].astype(np.float32) / 255.0
+        background = np.asarray(ALPHA_BACKGROUND_RGB, dtype=np.float32)
+        blended = array[..., :3].astype(np.float32) * alpha + background * (1.0 - alpha)
+        return np.round(blended).astype(np.uint8)
+    return np.ascontiguousarray(array)
+
+
+def _pil_to_rgb(image: Image.Image, name: str) -> np.ndarray:
+    _check_size(image.width, image.height, name)  # header only: nothing decoded yet
+    try:
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, ALPHA_BACKGROUND_RGB + (255,))
+            return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+        return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as error:  # PIL reports truncated data as OSError
+        raise MediaError(f"{name} is damaged or incomplete ({error}). Re-export or upload it again.") from error
+
+
+def _read_image_file(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            return _pil_to_rgb(image, path.name)
+    except UnidentifiedImageError as error:
+        raise MediaError(
+            f"{path.name} is not an image this app can read. Use PNG, JPEG or WebP."
+        ) from error
+    except Image.DecompressionBombError as error:
+        raise MediaError(f"{path.name} is too large to decode safely. Downscale it first.") from error
+
+
+def load_image(source: ImageSource, height: int, width: int, resize_mode: str = "crop") -> np.ndarray:
+    """Load a still image at the working size.
+
+    Args:
+        source: a file path, an array (``(h, w)`` grey, ``(h, w, 3)`` RGB or ``(h, w, 4)`` RGBA;
+            uint8, or float in [0, 1]) or a PIL image.
+        height, width: working size in pixels.
+        resize_mode: one of :data:`RESIZE_MODES`.
+
+    Returns:
+        ``(height, width, 3)`` uint8 RGB. EXIF orientation is applied; greyscale becomes RGB;
+        transparency is composited onto :data:`ALPHA_BACKGROUND_RGB` (white).
+
+    Raises:
+        MediaError: unreadable or not an image, more than :data:`MAX_SIDE_PX` a side, bad array.
+    """
+    if isinstance(source, Image.Image):
+        rgb = _pil_to_rgb(source, "The image")
+    elif isinstance(source, np.ndarray):
+        rgb = _array_to_rgb(source)
+    elif isinstance(source, (str, os.PathLike)):
+        rgb = _read_image_file(_existing_file(source))
+    else:
+        raise MediaError(f"cannot load an image from a {type(source).__name__}")
+    return resize_frames(rgb, height, width, resize_mode)
+
+
+# --------------------------------------------------------------------------------------------
+# Videos: opening, metadata, decoding by timestamps
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _StreamInfo:
+    width: int
+    height: int
+    nominal_fps: Optional[float]
+    duration_s: Optional[float]
+    frame_count: Optional[int]
+
+
+def _open_video(path: Path) -> tuple[Any, Any]:
+    """Open ``path`` and return ``(container, video stream)``; header checks only, no decoding."""
+    try:
+        container = av.open(str(path), mode="r")
+    except _DECODE_ERRORS as error:
+        raise MediaError(
+            f"{path.name} is not a video this app can read (or it is damaged). "
+            "Use an MP4 (H.264), MOV or WebM file."
+        ) from error
+    try:
+        format_name = container.format.name or ""
+        if format_name in _NON_VIDEO_FORMATS:
+            raise MediaError(f"{path.name} is not a video. Use an MP4 (H.264), MOV or WebM file.")
+        if format_name in _STILL_IMAGE_FORMATS or format_name.endswith(_STILL_IMAGE_FORMAT_SUFFIX):
+            raise MediaError(f"{path.name} is a still image, not a video. Load it as an image instead.")
+        if not container.streams.video:
+            raise MediaError(f"{path.name} has no video track. Use a file with video in it.")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame + slice threads: several times faster on H.264
+        return container, stream
+    except BaseException:
+        container.close()
+        raise
+
+
+def _stream_info(container: Any, stream: Any, name: str) -> _StreamInfo:
+    width, height = stream.codec_context.width, stream.codec_context.height
+    _check_size(width, height, name)
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    nominal_fps = float(rate) if rate else None
+    duration_s = None
+    if stream.duration is not None and stream.time_base is not None:
+        duration_s = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration_s = container.duration / av.time_base
+    if duration_s is not None and duration_s > MAX_DURATION_S:
+        raise MediaError(
+            f"{name} lasts {duration_s / 60:.1f} min; at most {MAX_DURATION_S / 60:.0f} min are accepted. "
+            "Trim it to the part you need first."
+        )
+    return _StreamInfo(width, height, nominal_fps, duration_s, stream.frames or None)
+
+
+def _rotate_upright(rgb: np.ndarray, rotation_deg: float) -> np.ndarray:
+    """Apply a display-matrix rotation (counter-clockwise degrees, as PyAV reports it)."""
+    quarter_turns = int(round(rotation_deg / _QUARTER_TURN_DEG)) % 4
+    return np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
+
+
+def _frame_to_rgb(frame: Any) -> np.ndarray:
+    rgb = frame.to_ndarray(format="rgb24")
+    rotation = getattr(frame, "rotation", 0) or 0
+    return _rotate_upright(rgb, rotation)
+
+
+@dataclass
+class _TimedFrame:
+    time_s: float
+    duration_s: float
+    frame: Any
+
+
+def _timed_frames(container: Any, stream: Any, start_s: float, name: str) -> Iterator[_TimedFrame]:
+    """Decoded frames with times in seconds from the start of the stream, from about ``start_s``.
+
+    Seeks to the key frame at or before ``start_s`` (so a late start does not decode the whole
+    prefix); frames before ``start_s`` may still come out, which is what sampling needs (the
+    frame shown at ``start_s`` may have started earlier).
+    """
+    time_base = stream.time_base
+    stream_start = stream.start_time if stream.start_time is not None else 0
+    rate = stream.average_rate or stream.guessed_rate
+    fallback_duration = 1.0 / float(rate) if rate else 0.0
+    if start_s > 0 and time_base is not None:
+        try:
+            container.seek(stream_start + int(start_s / time_base), stream=stream, backward=True)
+        except _DECODE_ERRORS:
+            container.seek(0)  # not seekable: decode from the beginning instead
+    index = 0
+    try:
+        for frame in container.decode(stream):
+            if frame.pts is not None and time_base is not None:
+                time_s = float((frame.pts - stream_start) * time_base)
+            else:  # no timestamps (rare raw streams): assume the nominal rate
+                time_s = index * fallback_duration
+            frame_duration = float(frame.duration * time_base) if frame.duration and time_base else 0.0
+            yield _TimedFrame(time_s, frame_duration or fallback_duration, frame)
+            index += 1
+    except _DECODE_ERRORS as error:
+        if index == 0:
+            raise MediaError(f"{name} could not be decoded ({error}). Re-export it as MP4 (H.264).") from error
+        # A damaged tail: keep what decoded (the end time then comes from the last good frame).
+
+
+@dataclass
+class _Sampling:
+    frames: list  # (h, w, 3) uint8 per target, or None where the stream ended first
+    end_s: Optional[float]  # end of the last decoded frame; None if decoding stopped early
+    decoded_any: bool
+
+
+def _sample_at_times(path: Path, targets_s: np.ndarray, stop_s: float, start_s: float) -> _Sampling:
+    """The frame shown at each time of ``targets_s`` (ascending, seconds), converted to RGB.
+
+    The frame shown at ``t`` is the last one whose timestamp is ≤ ``t`` (+ tolerance); a target
+    before the first frame gets the first frame. Decoding stops at the first frame stamped at or
+    after ``stop_s`` once every target is served; only frames that serve a target are converted.
+    """
+    container, stream = _open_video(path)
+    chosen: list = [None] * len(targets_s)
+    next_target = 0
+    previous: Optional[_TimedFrame] = None
+    previous_rgb: Optional[np.ndarray] = None
+    try:
+        for timed in _timed_frames(container, stream, start_s, path.name):
+            if previous is None:
+                previous = timed
+            while next_target < len(targets_s) and targets_s[next_target] < timed.time_s - TIMESTAMP_TOLERANCE_S:
+                if previous_rgb is None:
+                    previous_rgb = _frame_to_rgb(previous.frame)
+                chosen[next_target] = previous_rgb
+                next_target += 1
+            if timed is not previous:
+                previous, previous_rgb = timed, None
+            if next_target == len(targets_s) and timed.time_s >= stop_s - TIMESTAMP_TOLERANCE_S:
+                return _Sampling(chosen, None, True)
+        if previous is None:
+            return _Sampling(chosen, None, False)
+        end_s = previous.time_s + previous.duration_s
+        last_rgb = previous_rgb
+        while next_target < len(targets_s) and targets_s[next_target] < end_s - TIMESTAMP_TOLERANCE_S:
+            last_rgb = _frame_to_rgb(previous.frame) if last_rgb is None else last_rgb
+            chosen[next_target] = last_rgb
+            next_target += 1
+        return _Sampling(chosen, end_s, True)
+    finally:
+        container.close()
+
+
+def _probe_video(path: Path) -> _StreamInfo:
+    container, stream = _open_video(path)
+    try:
+        return _stream_info(container, stream, path.name)
+    finally:
+        container.close()
+
+
+def load_video(
+    path: PathLike,
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    height: int = DEFAULT_HEIGHT,
+    width: int = DEFAULT_WIDTH,
+    *,
+    fps: float = DEFAULT_FPS,
+    start_s: float = 0.0,
+    resize_mode: str = "crop",
+) -> VideoClip:
+    """Sample ``num_frames`` frames at ``fps`` from ``start_s`` and resize them (SPEC §8).
+
+    Sampling: output frame ``i`` is the source frame shown at ``start_s + i / fps`` (the last
+    frame whose timestamp is not after that time), so the output plays at the source's speed
+    and covers ``T / fps`` seconds. If less than ``T / fps`` seconds remain after ``start_s``
+    (``remaining = end of the last frame − start_s``), frame ``i`` is the one shown at
+    ``start_s + i · remaining / T`` instead and the output fps becomes ``T / remaining``: the
+    ``T`` frames are spread over the whole remaining clip and the output still lasts exactly
+    as long as the source time it covers (frames repeat if the source has fewer than ``T``).
+
+    Only the frames from the key frame before ``start_s`` to ``start_s + T / fps`` are decoded,
+    and only the sampled ones are converted (a short clip is decoded twice — once to find its
+    end, once to sample it). Display rotation (phone videos) is applied.
+
+    Args:
+        path: video file.
+        num_frames: ``T``.
+        height, width: working size in pixels.
+        fps: sampling rate in frames per second of source time.
+        start_s: where to start, in seconds from the beginning of the video.
+        resize_mode: one of :data:`RESIZE_MODES`.
+
+    Returns:
+        :class:`VideoClip` with ``frames (T, height, width, 3)`` uint8.
+
+    Raises:
+        MediaError: not a readable video, no frames, more than :data:`MAX_SIDE_PX` a side, longer
+            than :data:`MAX_DURATION_S`, ``start_s`` at or after the end.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be at least 1, got {num_frames}")
+    if not (fps > 0 and math.isfinite(fps)):
+        raise ValueError(f"fps must be positive, got {fps}")
+    if not (start_s >= 0 and math.isfinite(start_s)):
+        raise MediaError(f"The start time must be 0 s or later, got {start_s}.")
+    if resize_mode not in RESIZE_MODES:
+        raise MediaError(f"resize mode must be one of {RESIZE_MODES}, got {resize_mode!r}")
+    _check_target_size(height, width)
+    path = _existing_file(path)
+    info = _probe_video(path)
+    if info.duration_s is not None and start_s >= info.duration_s:
+        raise MediaError(
+            f"The start time {start_s:.2f} s is at or after the end of {path.name} "
+            f"({info.duration_s:.2f} s). Choose an earlier start."
+        )
+
+    wanted_s = num_frames / fps
+    targets = start_s + np.arange(num_frames) / fps
+    if info.duration_s is not None and start_s + wanted_s > info.duration_s + TIMESTAMP_TOLERANCE_S:
+        # The header says the clip is short: the first pass only needs to find where it ends.
+        targets = targets[:0]
+    sampling = _sample_at_times(path, targets, start_s + wanted_s, start_s)
+    if not sampling.decoded_any:
+        raise MediaError(f"{path.name} contains no video frames. Use another file.")
+    output_fps = fps
+    remaining_s = None if sampling.end_s is None else sampling.end_s - start_s
+    if remaining_s is not None and remaining_s <= TIMESTAMP_TOLERANCE_S:
+        raise MediaError(
+            f"The start time {start_s:.2f} s is at or after the end of {path.name} "
+            f"({sampling.end_s:.2f} s). Choose an earlier start."
+        )
+    if remaining_s is not None and remaining_s < wanted_s - TIMESTAMP_TOLERANCE_S:
+        # Short clip: spread the T samples over everything that is left.
+        targets = start_s + np.arange(num_frames) * (remaining_s / num_frames)
+        sampling = _sample_at_times(path, targets, sampling.end_s, start_s)
+        output_fps = num_frames / remaining_s
+    elif len(targets) == 0:
+        # The header said "short" but the stream goes on: sample normally after all.
+        targets = start_s + np.arange(num_frames) / fps
+        sampling = _sample_at_times(path, targets, start_s + wanted_s, start_s)
+    if any(frame is None for frame in sampling.frames):
+        raise MediaError(f"{path.name} ended unexpectedly while reading it. Re-export it as MP4 (H.264).")
+
+    # Sampled frames are often repeated (slow sources): resize each distinct one once.
+    resized_by_id: dict[int, np.ndarray] = {}
+    frames = np.empty((num_frames, height, width, 3), dtype=np.uint8)
+    for index, rgb in enumerate(sampling.frames):
+        key = id(rgb)
+        if key not in resized_by_id:
+            resized_by_id[key] = resize_frames(rgb, height, width, resize_mode)
+        frames[index] = resized_by_id[key]
+    return VideoClip(
+        frames=frames,
+        fps=float(output_fps),
+        source_fps=info.nominal_fps,
+        start_s=float(start_s),
+        duration_s=num_frames / float(output_fps),
+        source_duration_s=info.duration_s if info.duration_s is not None else sampling.end_s,
+        is_image=False,
+    )
+
+
+def read_video_frames(path: PathLike, max_frames: Optional[int] = None) -> tuple[np.ndarray, float]:
+    """Read every frame of a video as is (no resampling, no resizing), e.g. an uploaded tracking
+    video rendered elsewhere.
+
+    Args:
+        path: video file.
+        max_frames: keep only the first ``max_frames`` frames. Without it, a video of more than
+            :data:`MAX_READ_FRAMES` frames is refused.
+
+    Returns:
+        ``(frames (T, H, W, 3) uint8, fps)`` — ``fps`` is the stream's nominal rate, or the rate
+        implied by the timestamps when the header has none.
+    """
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+    path = _existing_file(path)
+    limit = MAX_READ_FRAMES if max_frames is None else max_frames
+    container, stream = _open_video(path)
+    try:
+        info = _stream_info(container, stream, path.name)
+        if max_frames is None and info.frame_count is not None and info.frame_count > MAX_READ_FRAMES:
+            raise _too_many_frames(path.name, info.frame_count)
+        frames, times = [], []
+        for timed in _timed_frames(container, stream, 0.0, path.name):
+            if len(frames) == limit:
+                if max_frames is None:
+                    raise _too_many_frames(path.name, None)
+                break
+            frames.append(_frame_to_rgb(timed.frame))
+            times.append(timed.time_s)
+    finally:
+        container.close()
+    if not frames:
+        raise MediaError(f"{path.name} contains no video frames. Use another file.")
+    fps = info.nominal_fps
+    if not fps and len(times) > 1 and times[-1] > times[0]:
+        fps = (len(times) - 1) / (times[-1] - times[0])
+    return np.stack(frames), float(fps or DEFAULT_FPS)
+
+
+def _too_many_frames(name: str, count: Optional[int]) -> MediaError:
+    has = f"has {count} frames" if count else f"has more than {MAX_READ_FRAMES} frames"
+    return MediaError(f"{name} {has}; at most {MAX_READ_FRAMES} can be read at once. Trim it first.")
+
+
+# --------------------------------------------------------------------------------------------
+# Images or videos
+# --------------------------------------------------------------------------------------------
+
+
+def _is_image_file(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        return True
+    if suffix in VIDEO_EXTENSIONS:
+        return False
+    try:  # unknown extension: PIL reads only the header to identify an image
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError):
+        return False
+
+
+def load_media(
+    path_or_array: ImageSource,
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    height: int = DEFAULT_HEIGHT,
+    width: int = DEFAULT_WIDTH,
+    *,
+    resize_mode: str = "crop",
+    start_s: float = 0.0,
+    fps: float = DEFAULT_FPS,
+) -> VideoClip:
+    """Load an image or a video as a clip of ``num_frames`` frames at the working size.
+
+    An image (array, PIL image, or image file) becomes ``num_frames`` copies of itself at
+    ``fps`` (``is_image=True``, ``start_s`` ignored); a video goes through :func:`load_video`.
+
+    Returns:
+        :class:`VideoClip` with ``frames (T, height, width, 3)`` uint8.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be at least 1, got {num_frames}")
+    if isinstance(path_or_array, (str, os.PathLike)):
+        path = _existing_file(path_or_array)
+        if not _is_image_file(path):
+            return load_video(
+                path, num_frames, height, width, fps=fps, start_s=start_s, resize_mode=resize_mode
+            )
+    image = load_image(path_or_array, height, width, resize_mode)
+    frames = np.repeat(image[None], num_frames, axis=0)
+    return VideoClip(
+        frames=frames,
+        fps=float(fps),
+        source_fps=None,
+        start_s=0.0,
+        duration_s=num_frames / float(fps),
+        source_duration_s=None,
+        is_image=True,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def _even_frames(frames: np.ndarray) -> np.ndarray:
+    """yuv420p needs even sizes: repeat the last row/column when a side is odd (invisible)."""
+    pad_rows = frames.shape[1] % 2
+    pad_cols = frames.shape[2] % 2
+    if not (pad_rows or pad_cols):
+        return frames
+    return np.pad(frames, ((0, 0), (0, pad_rows), (0, pad_cols), (0, 0)), mode="edge")
+
+
+def write_video(frames: np.ndarray, path: PathLike, fps: float) -> Path:
+    """Encode frames as an H.264 (yuv420p) MP4, atomically.
+
+    Args:
+        frames: ``(T, H, W, 3)`` uint8 RGB, ``T >= 1``. An odd ``H`` or ``W`` is padded by
+            repeating the last row/column (yuv420p needs even sizes), so the file is then one
+            pixel larger on that side.
+        path: destination ``.mp4`` (or ``.m4v``/``.mov``); parent folders are created.
+        fps: frames per second (stored as a fraction with denominator ≤ 1001).
+
+    Returns:
+        The destination path. The file is written to a temporary name in the same folder and
+        renamed into place, so on any error no file (partial or temporary) is left behind and an
+        existing file at ``path`` is untouched.
+    """
+    path = Path(path)
+    container_format = _WRITE_FORMATS.get(path.suffix.lower())
+    if container_format is None:
+        raise MediaError(f"videos are written as MP4: use a .mp4 file name, got {path.name!r}")
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
+        raise MediaError(f"frames must have shape (T>=1, H, W, 3), got {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise MediaError(f"frames must be uint8, got {frames.dtype}")
+    if frames.shape[1] < 1 or frames.shape[2] < 1:
+        raise MediaError(f"frames have no pixels: {frames.shape}")
+    if not (fps > 0 and math.isfinite(fps)):
+        raise MediaError(f"fps must be positive, got {fps}")
+    frames = _even_frames(frames)
+    rate = Fraction(fps).limit_denominator(MAX_FPS_DENOMINATOR)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+    os.close(handle)
+    try:
+        with av.open(temp_name, mode="w", format=container_format) as container:
+            stream = container.add_stream("libx264", rate=rate)
+            stream.width, stream.height = frames.shape[2], frames.shape[1]
+            stream.pix_fmt = H264_PIXEL_FORMAT
+            stream.options = {"crf": str(H264_CRF), "preset": H264_PRESET}
+            for image in frames:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode())  # flush delayed frames
+        os.replace(temp_name, path)
+    except BaseException as error:
+        Path(temp_name).unlink(missing_ok=True)
+        if isinstance(error, _DECODE_ERRORS):
+            raise MediaError(f"could not write {path.name}: {error}") from error
+        raise
+    return path
