@@ -141,3 +141,17 @@ def test_scale_intrinsics_keeps_centre_at_image_centre():
     half = geo.scale_intrinsics(K, 0.5, 0.5)
     assert (half[0, 2], half[1, 2]) == (25.0, 12.5)
     assert half[0, 0] == pytest.approx(K[0, 0] / 2)
+
+
+@pytest.mark.parametrize("per_frame_points", [False, True])
+def test_transform_and_project_equals_transform_then_project(rng, per_frame_points):
+    K = geo.intrinsics_from_fov(96, 64)
+    frames = geo.make_se3(random_rotation(rng, (5,)), rng.normal(scale=0.3, size=(5, 3)))
+    shape = (5, 40, 3) if per_frame_points else (40, 3)
+    points = (rng.normal(size=shape) + [0.0, 0.0, 3.0]).astype(np.float32)
+    points[..., 0, 2] = -2.0  # one point behind every camera
+    fused = geo.transform_and_project(points, frames, K)
+    expected, in_front = geo.project_points(geo.transform_points(frames, points), K)
+    assert fused.shape == (5, 40, 3) and fused.dtype == np.float32
+    np.testing.assert_allclose(fused[in_front], expected[in_front], rtol=1e-5, atol=1e-4)
+    assert np.isnan(fused[~in_front][:, 0]).all()

@@ -1,0 +1,300 @@
+"""GPU benchmark of a full-size Diffusion-as-Shader pipeline with random weights (no download).
+
+Usage (from the repository root)::
+
+    python bench/gpu.py                              # memory modes none, model, group (+ sequential, 1 step)
+    python bench/gpu.py --modes none --steps 50      # one real 50-step video
+    python bench/gpu.py --json gpu.json
+    python bench/gpu.py --tiny                       # CPU smoke test of this script (tiny sizes)
+
+The model is built from configs written below — SPEC §4 sizes: a CogVideoX-5B-I2V transformer
+(42 blocks, 48 heads × 64, ``in_channels`` 32, learned + rotary position embeddings) with 18
+tracking blocks, a T5-XXL encoder and the CogVideoX VAE — initialised randomly directly on the
+GPU in bfloat16, so nothing is downloaded. Speed and memory do not depend on the weights' values.
+
+For each memory mode (:data:`core.engine.OFFLOAD_MODES`, applied by the engine's own
+:func:`core.engine.configure_pipeline`) it reports, at 49 frames of 480×720 with CFG:
+
+- seconds per denoising step (median of the steps after the first);
+- the seconds before the first step (text encoding, first-frame and tracking-video VAE
+  encoding) and after the last (VAE decoding);
+- seconds per 50-step video, measured when ``--steps 50`` else extrapolated as
+  ``before + 50 · step + after``;
+- peak GPU memory (``torch.cuda.max_memory_allocated``).
+
+Without CUDA (and without ``--tiny``) it prints ``no CUDA: skipped`` and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+VIDEO_STEPS = 50
+GIB = 1024**3
+
+# CogVideoX-5B-I2V transformer (SPEC §4) + the DaS tracking branch.
+FULL_TRANSFORMER = dict(
+    num_attention_heads=48,
+    attention_head_dim=64,
+    in_channels=32,
+    out_channels=16,
+    flip_sin_to_cos=True,
+    freq_shift=0,
+    time_embed_dim=512,
+    text_embed_dim=4096,
+    num_layers=42,
+    dropout=0.0,
+    attention_bias=True,
+    sample_width=90,
+    sample_height=60,
+    sample_frames=49,
+    patch_size=2,
+    temporal_compression_ratio=4,
+    max_text_seq_length=226,
+    activation_fn="gelu-approximate",
+    timestep_activation_fn="silu",
+    norm_elementwise_affine=True,
+    norm_eps=1e-5,
+    spatial_interpolation_scale=1.875,
+    temporal_interpolation_scale=1.0,
+    use_rotary_positional_embeddings=True,
+    use_learned_positional_embeddings=True,
+    num_tracking_blocks=18,
+)
+# T5 v1.1 XXL encoder (CogVideoX's text encoder).
+FULL_T5 = dict(
+    vocab_size=32128,
+    d_model=4096,
+    d_kv=64,
+    d_ff=10240,
+    num_layers=24,
+    num_heads=64,
+    relative_attention_num_buckets=32,
+    relative_attention_max_distance=128,
+    feed_forward_proj="gated-gelu",
+    layer_norm_epsilon=1e-6,
+    tie_word_embeddings=False,
+    pad_token_id=0,
+    eos_token_id=1,
+    decoder_start_token_id=0,
+)
+# CogVideoX VAE (×8 spatial, ×4 temporal, 16 latent channels; 5B scaling factor).
+FULL_VAE = dict(
+    in_channels=3,
+    out_channels=3,
+    down_block_types=("CogVideoXDownBlock3D",) * 4,
+    up_block_types=("CogVideoXUpBlock3D",) * 4,
+    block_out_channels=(128, 256, 256, 512),
+    latent_channels=16,
+    layers_per_block=3,
+    norm_num_groups=32,
+    temporal_compression_ratio=4,
+    sample_height=480,
+    sample_width=720,
+    scaling_factor=0.7,
+)
+
+# The same structure at toy sizes, to check this script on a CPU in seconds (--tiny).
+TINY_TRANSFORMER = {
+    **FULL_TRANSFORMER,
+    "num_attention_heads": 2,
+    "attention_head_dim": 16,
+    "time_embed_dim": 16,
+    "text_embed_dim": 16,
+    "num_layers": 2,
+    "num_tracking_blocks": 1,
+    "sample_width": 12,
+    "sample_height": 8,
+    "sample_frames": 9,
+}
+TINY_T5 = {**FULL_T5, "d_model": 16, "d_kv": 8, "d_ff": 32, "num_layers": 1, "num_heads": 2, "relative_attention_num_buckets": 8}
+TINY_VAE = {**FULL_VAE, "block_out_channels": (8, 8, 8, 8), "layers_per_block": 1, "norm_num_groups": 2, "sample_height": 128, "sample_width": 192}
+
+PROMPT = "a red car drives along a mountain road at sunset, cinematic"
+TOKENIZER_WORDS = sorted(set(PROMPT.replace(",", " ,").split()) | {".", ","})
+
+
+def build_tokenizer(max_length: int):
+    """A T5 tokenizer with a small in-memory vocabulary (ids stay far below the model's 32 128)."""
+    from transformers import T5Tokenizer
+
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    vocab += [(f"▁{word}", -1.0) for word in TOKENIZER_WORDS] + [(letter, -5.0) for letter in "abcdefghijklmnopqrstuvwxyz"]
+    return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=max_length)
+
+
+def build_pipeline(tiny: bool, device: str, dtype):
+    """A DiffusionAsShaderPipeline with random weights, built directly on ``device`` in ``dtype``."""
+    import torch
+    from diffusers import AutoencoderKLCogVideoX, CogVideoXDPMScheduler
+    from transformers import T5Config, T5EncoderModel
+
+    from core.pipeline import DiffusionAsShaderPipeline
+    from core.tiny import SCHEDULER_CONFIG
+    from core.transformer import CogVideoXTransformer3DModelTracking
+
+    transformer_config, t5_config, vae_config = (
+        (TINY_TRANSFORMER, TINY_T5, TINY_VAE) if tiny else (FULL_TRANSFORMER, FULL_T5, FULL_VAE)
+    )
+    torch.manual_seed(0)
+    previous_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # initialise in the target dtype: no float32 copy of 12 B parameters
+    try:
+        with torch.device(device):
+            transformer = CogVideoXTransformer3DModelTracking(**transformer_config)
+            vae = AutoencoderKLCogVideoX(**vae_config)
+            text_encoder = T5EncoderModel(T5Config(**t5_config)).eval()
+    finally:
+        torch.set_default_dtype(previous_dtype)
+    return DiffusionAsShaderPipeline(
+        tokenizer=build_tokenizer(transformer_config["max_text_seq_length"]),
+        text_encoder=text_encoder,
+        vae=vae,
+        transformer=transformer,
+        scheduler=CogVideoXDPMScheduler(**SCHEDULER_CONFIG),
+    )
+
+
+def parameter_count(pipe) -> dict[str, float]:
+    """Billions of parameters per component."""
+    return {
+        name: sum(p.numel() for p in getattr(pipe, name).parameters()) / 1e9
+        for name in ("transformer", "text_encoder", "vae")
+    }
+
+
+def run_mode(pipe, mode: str, steps: int, device: str) -> dict[str, float]:
+    """One generation in memory mode ``mode``; returns timings (s) and peak memory (GiB)."""
+    import torch
+    from PIL import Image
+
+    from core.engine import EngineConfig, configure_pipeline
+
+    num_frames, height, width = pipe.native_size
+    configure_pipeline(pipe, EngineConfig(offload=mode), device)
+    rng = np.random.default_rng(0)
+    first_frame = Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
+    tracking = rng.integers(0, 255, (num_frames, height, width, 3), dtype=np.uint8)
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    step_ends: list[float] = []
+
+    def on_step_end(pipeline, step, timestep, tensors):
+        if cuda:
+            torch.cuda.synchronize()
+        step_ends.append(time.perf_counter())
+        return tensors
+
+    started = time.perf_counter()
+    pipe(
+        image=first_frame,
+        prompt=PROMPT,
+        tracking_video=tracking,
+        num_inference_steps=steps,
+        generator=torch.Generator("cpu").manual_seed(42),
+        callback_on_step_end=on_step_end,
+        output_type="np",
+    )
+    if cuda:
+        torch.cuda.synchronize()
+    finished = time.perf_counter()
+    durations = np.diff([started] + step_ends)
+    per_step = float(statistics.median(durations[1:])) if len(durations) > 1 else float(durations[0])
+    before = float(durations[0] - per_step)  # the first step's end includes everything before it
+    after = finished - step_ends[-1]
+    measured = finished - started
+    return {
+        "s_per_step": per_step,
+        "s_before_first_step": max(before, 0.0),
+        "s_decode": after,
+        "s_per_video": measured if steps == VIDEO_STEPS else max(before, 0.0) + VIDEO_STEPS * per_step + after,
+        "video_extrapolated": steps != VIDEO_STEPS,
+        "steps_run": steps,
+        "peak_gib": torch.cuda.max_memory_allocated() / GIB if cuda else None,
+    }
+
+
+def free_memory() -> None:
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--modes", default="none,model,group,sequential", help="comma-separated memory modes")
+    parser.add_argument("--steps", type=int, default=4, help=f"denoising steps per run (the {VIDEO_STEPS}-step time is extrapolated unless {VIDEO_STEPS})")
+    parser.add_argument("--sequential-steps", type=int, default=2, help="steps for the (very slow) sequential mode")
+    parser.add_argument("--tiny", action="store_true", help="toy sizes on the CPU: checks that the script runs")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from core.engine import OFFLOAD_MODES
+
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    unknown = [mode for mode in modes if mode not in OFFLOAD_MODES]
+    if unknown:
+        parser.error(f"unknown memory mode(s) {unknown}; choose from {OFFLOAD_MODES}")
+    if args.tiny:
+        device, dtype, modes = "cpu", torch.float32, ["none"]
+    elif torch.cuda.is_available():
+        device, dtype = "cuda", torch.bfloat16
+    else:
+        print("no CUDA: skipped (run on a GPU machine, or pass --tiny to check the script on the CPU)")
+        return 0
+
+    report: dict[str, object] = {"dtype": str(dtype).replace("torch.", ""), "modes": {}}
+    for mode in modes:
+        # A fresh pipeline per mode: offload hooks are not undone reliably. It is built on the
+        # device (fast random init) and moved to the CPU first for the offload modes.
+        started = time.perf_counter()
+        pipe = build_pipeline(args.tiny, device, dtype)
+        build_s = time.perf_counter() - started
+        if "device" not in report:
+            num_frames, height, width = pipe.native_size
+            report.update(
+                device=torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
+                size=f"{num_frames}×{height}×{width}",
+                parameters_billions={name: round(value, 3) for name, value in parameter_count(pipe).items()},
+                build_s=build_s,
+            )
+            print(f"{report['device']}: random DaS with {report['parameters_billions']} B parameters, {report['size']}, built in {build_s:.1f} s")
+        if mode != "none":
+            pipe.to("cpu")
+            free_memory()
+        steps = args.sequential_steps if mode == "sequential" else args.steps
+        figures = run_mode(pipe, mode, steps, device)
+        report["modes"][mode] = figures
+        estimate = "≈" if figures["video_extrapolated"] else ""
+        peak = "n/a" if figures["peak_gib"] is None else f"{figures['peak_gib']:.1f} GiB"
+        print(
+            f"  {mode:10s} {figures['s_per_step']:7.2f} s/step   {estimate}{figures['s_per_video']:8.1f} s/video "
+            f"({VIDEO_STEPS} steps)   decode {figures['s_decode']:5.1f} s   peak {peak}",
+            flush=True,
+        )
+        del pipe
+        free_memory()
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""Recipes that do not start from a photo: mesh animation and tracking videos rendered
+elsewhere (SPEC §9, "Mesh animation"). Each returns a :class:`~core.tasks.result.TrackingResult`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+from core.camera import describe_camera_motion, parse_camera_motion, scale_motion, scene_scale
+from core.geometry import DEFAULT_FOV_DEG, intrinsics_from_fov, transform_points
+from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
+from core.render import DENSE_SQUARE_SIDE
+from core.tasks.common import (
+    DEFAULT_FPS,
+    DEFAULT_HEIGHT,
+    DEFAULT_NUM_FRAMES,
+    DEFAULT_WIDTH,
+    choose_first_frame,
+    describe_source,
+    render_tracks,
+)
+from core.tasks.result import TaskInputError, TrackingResult
+
+MESH_PROGRESS_SHARE = 0.6
+"""Fraction of the mesh recipe's progress bar spent sampling/projecting the mesh."""
+
+
+# --------------------------------------------------------------------------------------------
+# Footprint and depth for scattered surface samples
+# --------------------------------------------------------------------------------------------
+
+
+COVERAGE_SIDE_PER_NEIGHBOUR_DISTANCE = 4.6
+"""Square side, in median nearest-neighbour distances, that makes scattered samples read as a
+solid surface. For points scattered uniformly with density ρ the median nearest-neighbour
+distance is ``d = sqrt(ln 2 / (π ρ))`` and squares of side ``s`` cover ``1 − exp(−ρ s²)`` of
+the surface; ``s = 4.6 d`` gives ``ρ s² ≈ 4.7``, i.e. about 99 % coverage."""
+FOOTPRINT_PROBE_FRAMES = 5
+"""Frames (spread over the clip) whose sample spacing decides the footprint."""
+
+
+def sample_footprint(uvz: np.ndarray, visible: np.ndarray) -> str | int:
+    """A footprint that closes the gaps between scattered surface samples.
+
+    Surface samples are not on a pixel grid: where they are dense enough the ``dense`` 3×3
+    square already covers the surface; sparser samples get squares of side
+    :data:`COVERAGE_SIDE_PER_NEIGHBOUR_DISTANCE` × their median nearest-neighbour distance,
+    taken in the sparsest of a few frames spread over the clip (a camera moving closer
+    spreads the samples apart).
+
+    Args:
+        uvz: ``(T, N, 3)`` tracks; visible: ``(T, N)`` bool, the samples that are drawn.
+
+    Returns:
+        ``"dense"`` or a square side in pixels.
+    """
+    from scipy.spatial import cKDTree
+
+    spacing = 0.0
+    probes = np.unique(np.linspace(0, uvz.shape[0] - 1, FOOTPRINT_PROBE_FRAMES).round().astype(np.int64))
+    for frame in probes:
+        uv = np.asarray(uvz[frame], dtype=np.float64)[np.asarray(visible[frame], dtype=bool), :2]
+        uv = uv[np.isfinite(uv).all(axis=1)]
+        if len(uv) >= 2:
+            distances, _ = cKDTree(uv).query(uv, k=2)  # k=2: the nearest neighbour other than itself
+            spacing = max(spacing, float(np.median(distances[:, 1])))
+    side = math.ceil(COVERAGE_SIDE_PER_NEIGHBOUR_DISTANCE * spacing)
+    return "dense" if side <= DENSE_SQUARE_SIDE else side
+
+
+def depth_from_tracks(uvz0: np.ndarray, visible0: np.ndarray, height: int, width: int) -> Optional[np.ndarray]:
+    """A frame-0 depth map ``(H, W)`` float32 from scattered tracks: the nearest point per pixel,
+    the farthest drawn depth where no point lands. ``None`` without drawable points."""
+    uvz0 = np.asarray(uvz0, dtype=np.float64)
+    drawable = np.asarray(visible0, dtype=bool) & np.isfinite(uvz0).all(axis=1) & (uvz0[:, 2] > 0)
+    drawable &= (uvz0[:, 0] >= 0) & (uvz0[:, 0] < width) & (uvz0[:, 1] >= 0) & (uvz0[:, 1] < height)
+    if not drawable.any():
+        return None
+    points = uvz0[drawable]
+    depth = np.full(height * width, np.inf)
+    pixels = np.floor(points[:, 1]).astype(np.int64) * width + np.floor(points[:, 0]).astype(np.int64)
+    np.minimum.at(depth, pixels, points[:, 2])
+    depth[~np.isfinite(depth)] = points[:, 2].max()
+    return depth.reshape(height, width).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Mesh animation
+# --------------------------------------------------------------------------------------------
+
+
+def mesh_animation(
+    mesh_source: Any,
+    *,
+    procedural: Optional[str] = None,
+    amount: Optional[float] = None,
+    camera_motion: Optional[str] = None,
+    num_points: Optional[int] = None,
+    fov_deg: float = DEFAULT_FOV_DEG,
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    height: int = DEFAULT_HEIGHT,
+    width: int = DEFAULT_WIDTH,
+    resize_mode: str = "crop",
+    fps: float = DEFAULT_FPS,
+    first_frame: Any = None,
+    progress: Optional[ProgressFn] = None,
+    cancel: Optional[CancelFn] = None,
+) -> TrackingResult:
+    """Mesh animation: an animated mesh seen by a (moving) camera as a tracking video (SPEC §9).
+
+    Args:
+        mesh_source: a mesh file, a folder / zip of per-frame meshes with one topology, or a
+            ``trimesh.Trimesh`` (with ``procedural``).
+        procedural: ``None`` (the source is already animated) or a procedural motion of one
+            mesh (``"turntable"``, ``"translate"``, … see ``trackers.mesh``), with ``amount``.
+        camera_motion: optional camera-motion string (SPEC §6) applied on top.
+        num_points: surface samples (default: the mesh module's).
+        fov_deg: horizontal field of view of the virtual camera.
+        num_frames, height, width: working size (``engine.native_size()``).
+        resize_mode: how a user ``first_frame`` is resized.
+        fps: frame rate of the clip (meshes have no source time).
+        first_frame: ``None`` = the mesh's own shaded render, or a user image (e.g. a Blender
+            render with textures).
+
+    Raises:
+        MeshError: unreadable mesh / unknown procedural motion. CameraMotionError. Cancelled.
+    """
+    from trackers.mesh import auto_frame_camera, load_mesh_sequence, procedural_animation, render_mesh_tracks
+
+    motion = parse_camera_motion(camera_motion, num_frames) if camera_motion else None
+    if fps <= 0:
+        raise TaskInputError(f"fps must be positive, got {fps}")
+    report(progress, 0.0, "loading the mesh")
+    if procedural:
+        sequence = procedural_animation(mesh_source, procedural, num_frames, amount)
+    else:
+        sequence = load_mesh_sequence(mesh_source, num_frames)
+    check_cancel(cancel, "mesh animation")
+    scale = None
+    if motion is not None:
+        # Camera translations are in units of the scene's median frame-0 depth (SPEC §6): the
+        # depth of the mesh seen by the auto-framed camera that render_mesh_tracks will use.
+        framing, _ = auto_frame_camera(sequence.vertices, intrinsics_from_fov(width, height, fov_deg), height, width)
+        scale = scene_scale(transform_points(framing, np.asarray(sequence.vertices[0], dtype=np.float64)))
+        motion = scale_motion(motion, scale)
+    render_kwargs: dict[str, Any] = {"camera_motion": motion, "fov_deg": fov_deg}
+    if num_points is not None:
+        render_kwargs["num_points"] = int(num_points)
+    tracks = render_mesh_tracks(
+        sequence, height, width, progress=scaled(progress, 0.0, MESH_PROGRESS_SHARE), cancel=cancel, **render_kwargs
+    )
+    uvz = np.asarray(tracks.uvz, dtype=np.float32)
+    # Only the surface facing the camera, like a rendered tracking video: samples on hidden
+    # parts would show through the gaps between the visible ones.
+    visible = np.asarray(tracks.visible, dtype=bool) & ~np.asarray(tracks.occluded, dtype=bool)
+    footprint = sample_footprint(uvz, visible)
+    frames, colors = render_tracks(
+        uvz, visible, height, width, footprint=footprint, progress=scaled(progress, MESH_PROGRESS_SHARE, 1.0), cancel=cancel
+    )
+    mesh_render = np.asarray(tracks.first_frame, dtype=np.uint8)
+    first, first_label = choose_first_frame(first_frame, mesh_render, height, width, resize_mode, "mesh render")
+    metadata = {
+        "task": "mesh_animation",
+        "source": describe_source(mesh_source),
+        "procedural": procedural,
+        "amount": None if amount is None else float(amount),
+        "camera_motion": camera_motion or "",
+        "camera_description": describe_camera_motion(camera_motion, num_frames),
+        "scene_scale": None if scale is None else round(float(scale), 6),
+        "num_points": int(uvz.shape[1]),
+        "footprint": footprint,
+        "fov_deg": float(fov_deg),
+        "fps": float(fps),
+        "num_frames": int(num_frames),
+        "height": int(height),
+        "width": int(width),
+        "first_frame": first_label,
+    }
+    report(progress, 1.0, "tracking video ready")
+    return TrackingResult(
+        frames=frames,
+        first_frame=first,
+        source_frames=None,
+        uvz=uvz,
+        visible=visible,
+        colors=colors,
+        fps=float(fps),
+        points=np.asarray(tracks.points[0], dtype=np.float32),
+        point_colors=np.asarray(tracks.colors_rgb, dtype=np.uint8),
+        metadata=metadata,
+        depth=depth_from_tracks(uvz[0], visible[0], height, width),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# A tracking video rendered elsewhere
+# --------------------------------------------------------------------------------------------
+
+
+def resample_indices(source_frames: int, num_frames: int) -> np.ndarray:
+    """``num_frames`` indices spread uniformly over ``source_frames`` (first and last kept)."""
+    if source_frames < 1:
+        raise TaskInputError("the tracking video has no frames")
+    return np.round(np.linspace(0, source_frames - 1, num_frames)).astype(np.int64)
+
+
+def from_tracking_video(
+    path: Any,
+    *,
+    first_frame: Any = None,
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    height: int = DEFAULT_HEIGHT,
+    width: int = DEFAULT_WIDTH,
+    resize_mode: str = "crop",
+    progress: Optional[ProgressFn] = None,
+    cancel: Optional[CancelFn] = None,
+) -> TrackingResult:
+    """Use a tracking video rendered elsewhere (e.g. by Blender, as DaS required for meshes).
+
+    The video is resampled uniformly over its whole length to ``num_frames`` and resized to
+    ``height × width`` with ``resize_mode``; its fps is set so the clip lasts as long as the
+    source. It carries no tracks, so ``uvz``/``points`` are empty.
+
+    Args:
+        path: the tracking video file.
+        first_frame: required — the image the generated video starts from (path/array/PIL).
+
+    Raises:
+        TaskInputError: no first frame. MediaError: unreadable video or image.
+    """
+    if first_frame is None:
+        raise TaskInputError(
+            "a tracking video made elsewhere needs a first-frame image (the first frame of the video you "
+            "want, e.g. your textured render): pass first_frame= / --first-frame"
+        )
+    from core.media import read_video_frames, resize_frames
+
+    report(progress, 0.0, "reading the tracking video")
+    frames, source_fps = read_video_frames(path)
+    frames = np.asarray(frames)
+    check_cancel(cancel, "reading the tracking video")
+    source_count = int(frames.shape[0])
+    picked = resize_frames(frames[resample_indices(source_count, num_frames)], height, width, resize_mode)
+    duration = source_count / float(source_fps) if source_fps and source_fps > 0 else num_frames / DEFAULT_FPS
+    fps = num_frames / duration if duration > 0 else DEFAULT_FPS
+    first, _ = choose_first_frame(first_frame, picked[0], height, width, resize_mode, "user image")
+    metadata = {
+        "task": "from_tracking_video",
+        "source": describe_source(path),
+        "source_frames": source_count,
+        "source_fps": float(source_fps or 0.0),
+        "fps": float(fps),
+        "num_frames": int(num_frames),
+        "height": int(height),
+        "width": int(width),
+        "resize_mode": resize_mode,
+        "first_frame": "user image",
+    }
+    report(progress, 1.0, "tracking video ready")
+    return TrackingResult(
+        frames=np.ascontiguousarray(picked, dtype=np.uint8),
+        first_frame=first,
+        source_frames=None,
+        uvz=np.zeros((num_frames, 0, 3), dtype=np.float32),
+        visible=np.zeros((num_frames, 0), dtype=bool),
+        colors=np.zeros((0, 3), dtype=np.uint8),
+        fps=float(fps),
+        points=np.zeros((0, 3), dtype=np.float32),
+        point_colors=np.zeros((0, 3), dtype=np.uint8),
+        metadata=metadata,
+        depth=None,
+    )
