@@ -1,0 +1,155 @@
+"""Distribution files stay true to the code: Dockerfile, Space front matter, docs, download CLI."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import core
+from core import download
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs of the Dockerfile, with line continuations joined."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    pairs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            pairs.append((keyword.upper(), rest.strip()))
+    return pairs
+
+
+def test_dockerfile_is_pinned_non_root_and_serves_the_readme_command():
+    instructions = dockerfile_instructions()
+    base = [args for keyword, args in instructions if keyword == "FROM"]
+    assert len(base) == 1 and ":" in base[0] and not base[0].endswith(":latest"), base
+    assert "cuda" in base[0]
+    users = [args for keyword, args in instructions if keyword == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    assert ("EXPOSE", "7860") in instructions
+    assert any(keyword == "HEALTHCHECK" for keyword, _ in instructions)
+    volumes = " ".join(args for keyword, args in instructions if keyword == "VOLUME")
+    assert "/app/checkpoints" in volumes and "/app/outputs" in volumes
+
+    for keyword, args in instructions:
+        if keyword == "COPY":
+            sources = [part for part in shlex.split(args) if not part.startswith("--")][:-1]
+            for source in sources:
+                assert source == "." or (ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+    cmd = [args for keyword, args in instructions if keyword == "CMD"][-1]
+    import json
+
+    command = " ".join(json.loads(cmd))
+    assert command == "python webui.py --host 0.0.0.0"
+    assert command in README, "README must document the container's command"
+    # the torch pin in the Dockerfile is the same one CI and setup use
+    assert "torch==2.13.0" in (ROOT / "Dockerfile").read_text()
+    assert "torch==2.13.0" in (ROOT / "scripts" / "setup.sh").read_text()
+
+
+def front_matter() -> dict[str, str]:
+    match = re.match(r"^---\n(.*?)\n---\n", README, re.S)
+    assert match, "README.md must start with Hugging Face Space front matter"
+    pairs = {}
+    for line in match.group(1).splitlines():
+        key, _, value = line.partition(":")
+        pairs[key.strip()] = value.strip().strip('"')
+    return pairs
+
+
+def test_space_front_matter_matches_the_app():
+    meta = front_matter()
+    assert meta["sdk"] == "gradio"
+    assert meta["app_file"] == "webui.py" and (ROOT / "webui.py").exists()
+    pinned = re.search(r"^gradio==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    assert meta["sdk_version"] == pinned
+    assert meta["python_version"] == "3.11"
+
+
+def test_changelog_names_the_current_version():
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert re.search(rf"^## \[{re.escape(core.__version__)}\]", changelog, re.M)
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    match = re.search(r"Test command: `([^`]+)`", README)
+    assert match, "README must state the test command"
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert match.group(1) in ci_lines
+
+
+def test_download_lists_models_without_network(capsys):
+    assert download.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert download.DAS_HUB_ID in out
+    for model in download.DEPTH_MODELS.values():
+        assert model.hub_id in out
+
+
+def test_download_offline_explains_what_to_do(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert download.main(["--checkpoints-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "huggingface-cli download EXCAI/Diffusion-As-Shader" in err
+    assert "python -m core.tiny" in err
+
+
+def test_download_verify_accepts_tiny_and_names_missing_parts(tiny_checkpoint, tmp_path, capsys):
+    assert download.main(["--verify", str(tiny_checkpoint)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_checkpoint, broken)
+    shutil.rmtree(broken / "vae")
+    assert download.main(["--verify", str(broken)]) == 1
+    assert "vae" in capsys.readouterr().err
+
+
+def test_checkpoints_readme_commands_parse():
+    text = (ROOT / "checkpoints" / "README.md").read_text()
+    for name in download.DEPTH_MODELS:
+        assert f"--depth {name}" in text
+        download._build_parser().parse_args(["--skip-das", "--depth", name])
+
+
+def test_webui_flags_in_readme_exist():
+    """Every `python webui.py --flag` the README shows is a real flag."""
+    help_text = subprocess.run(
+        [sys.executable, "webui.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    ).stdout
+    documented = set(re.findall(r"(--[a-z][a-z0-9-]+)", " ".join(re.findall(r"python webui\.py[^\n`]*", README))))
+    assert documented, "README should show how to launch webui.py"
+    missing = sorted(flag for flag in documented if flag not in help_text)
+    assert not missing, f"README documents flags webui.py does not have: {missing}"
+    for flag in ("--host", "--port", "--share", "--auth", "--checkpoint", "--device", "--offload",
+                 "--max-file-size", "--output-dir", "--preload"):
+        assert flag in help_text, f"webui.py lacks {flag}"
+
+
+def test_readme_cli_examples_parse():
+    """Every `python -m core ...` example in the README is accepted by the real parser."""
+    from core.cli import build_parser
+
+    parser = build_parser()
+    examples = re.findall(r"^(?:accelerate launch .*?-m core|python -m core) (.+)$", README, re.M)
+    commands = [line for line in examples if not line.startswith(("COMMAND", "tiny ", "download", "."))]
+    assert len(commands) >= 6, commands
+    for line in commands:
+        args = shlex.split(line)
+        parser.parse_args(args)
+        for path in args:
+            if path.startswith("assets/"):
+                assert (ROOT / path).exists(), f"README example uses missing {path}"
