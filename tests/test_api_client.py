@@ -1,0 +1,200 @@
+"""Every public ``api_name`` of the studio, called through ``gradio_client`` against a live
+server on 127.0.0.1 with the tiny checkpoint (no network)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from core.engine import EngineConfig, reset_engine
+from ui.handlers import MESH_PROCEDURAL, MESH_SEQUENCE, MESH_TRACKING_VIDEO, SOURCE_IMAGE, SOURCE_VIDEO
+from ui.server import running_studio
+from ui.tabs.assets import asset
+
+pytestmark = pytest.mark.slow
+
+FAST_STEPS = 2
+TABS = ("motion_transfer", "camera_control", "object_manipulation", "mesh_animation")
+EXPECTED_ENDPOINTS = {f"/{tab}_{event}" for tab in TABS for event in ("build", "generate", "repaint", "cancel")} | {
+    "/status",
+    "/check_camera_motion",
+}
+
+
+@pytest.fixture(scope="module")
+def studio_url(tiny_checkpoint, tmp_path_factory):
+    reset_engine()
+    config = EngineConfig(checkpoint=str(tiny_checkpoint), output_dir=tmp_path_factory.mktemp("api-out"))
+    with running_studio(config, default_steps=FAST_STEPS, make_assets=False) as url:
+        yield url
+    reset_engine()
+
+
+def client_for(url: str):
+    from gradio_client import Client
+
+    return Client(url, verbose=False, download_files=False)
+
+
+def call(client, api_name: str, **kwargs):
+    """``client.predict`` with every optional input not given sent as empty (``None``).
+
+    Gradio's API marks inputs without a default (here: optional uploads) as required.
+    """
+    endpoint = client.view_api(return_format="dict", print_info=False)["named_endpoints"][api_name]
+    for parameter in endpoint["parameters"]:
+        if not parameter.get("parameter_has_default") and parameter["parameter_name"] not in kwargs:
+            kwargs[parameter["parameter_name"]] = None
+    return client.predict(api_name=api_name, **kwargs)
+
+
+def _file(path: str):
+    from gradio_client import handle_file
+
+    return handle_file(path)
+
+
+def _build_and_generate(client, tab: str, build_kwargs: dict, *, seed: int) -> tuple:
+    """Build the tab's tracking video, then generate from it in the same session."""
+    tracking_video, _, first_frame, _, info = call(client, f"/{tab}_build", **build_kwargs)
+    assert tracking_video and "frames" in info
+    assert first_frame
+    video, downloads, seed_used, result_info = call(
+        client, f"/{tab}_generate", prompt="a test scene", seed=seed, steps=FAST_STEPS
+    )
+    assert seed_used == seed and f"Seed {seed}" in result_info
+    return video, downloads
+
+
+def _local(value) -> Path:
+    """The server-side path of a file output (client and server share this machine)."""
+    if isinstance(value, dict):
+        value = value.get("video") or value
+        value = value.get("path") if isinstance(value, dict) else value
+    return Path(value)
+
+
+def test_endpoints_are_the_documented_ones(studio_url):
+    info = client_for(studio_url).view_api(return_format="dict", print_info=False)
+    assert set(info["named_endpoints"]) == EXPECTED_ENDPOINTS
+
+
+def test_status_and_motion_check(studio_url):
+    client = client_for(studio_url)
+    assert "tiny test model — output is noise" in client.predict(api_name="/status")
+    message, plot = client.predict("trans 0 0 -0.4; rot y 10", api_name="/check_camera_motion")
+    assert "forward" in message and plot
+    message, _ = client.predict("rot y", api_name="/check_camera_motion")
+    assert "step 1" in message and "missing" in message
+
+
+BUILDS = {
+    "motion_transfer": {"video": "moving_scene.mp4", "grid_size": 20},
+    "camera_control": {"source_mode": SOURCE_IMAGE, "image": "landscape.jpg", "camera_motion": "orbit 20"},
+    "object_manipulation": {
+        "source_mode": SOURCE_IMAGE, "image": "ball_scene.jpg", "mask_upload": "ball_mask.png", "motion": "left", "amount": 0.2,
+    },
+    "mesh_animation": {"mode": MESH_SEQUENCE, "mesh_file": "bouncing_blob.zip", "camera_motion": "orbit 15"},
+}
+
+
+def _with_files(kwargs: dict) -> dict:
+    resolved = {}
+    for name, value in kwargs.items():
+        if isinstance(value, str) and Path(asset(value)).is_file() and "." in value:
+            resolved[name] = _file(asset(value))
+        else:
+            resolved[name] = value
+    return resolved
+
+
+@pytest.mark.parametrize("tab", TABS)
+def test_build_then_generate(studio_url, tab):
+    client = client_for(studio_url)
+    video, downloads = _build_and_generate(client, tab, _with_files(BUILDS[tab]), seed=11)
+    assert _local(video).is_file()
+    names = [_local(item).name for item in downloads]
+    assert names == ["video.mp4", "tracking.mp4", "settings.json"]
+    settings = json.loads(_local(downloads[2]).read_text())
+    assert settings["seed"] == 11 and settings["tracking"]["task"] == tab
+
+
+def test_other_mesh_inputs(studio_url):
+    client = client_for(studio_url)
+    _, _, first_frame, _, _ = call(
+        client, "/mesh_animation_build",
+        mode=MESH_PROCEDURAL, mesh_file=_file(asset("toy_house.ply")), procedural="swing", amount=20,
+    )
+    assert first_frame
+    tracking, _, _, cloud, info = call(
+        client, "/mesh_animation_build", mode=MESH_TRACKING_VIDEO, tracking_video=_file(asset("tracking_turntable.mp4")),
+        tracking_first_frame=_file(asset("tracking_turntable_first_frame.png")),
+    )
+    assert tracking and cloud is None and "first frame: user image" in info
+
+
+def test_video_sources(studio_url):
+    client = client_for(studio_url)
+    outputs = call(
+        client, "/camera_control_build",
+        source_mode=SOURCE_VIDEO, video=_file(asset("moving_scene.mp4")), camera_motion="rot y 10", grid_size=20,
+    )
+    assert outputs[0] and outputs[1]
+    outputs = call(
+        client, "/object_manipulation_build",
+        source_mode=SOURCE_VIDEO, video=_file(asset("ball_video.mp4")),
+        mask_upload=_file(asset("ball_mask.png")), motion="up", amount=0.2, grid_size=20,
+    )
+    assert outputs[0]
+
+
+@pytest.mark.parametrize("tab", TABS)
+def test_repaint_explains_missing_weights(studio_url, tab):
+    from gradio_client.exceptions import AppError
+
+    client = client_for(studio_url)
+    with pytest.raises(AppError, match="tracking video"):  # nothing built yet in this session
+        call(client, f"/{tab}_repaint", prompt="a new look")
+    call(client, f"/{tab}_build", **_with_files(BUILDS[tab]))
+    with pytest.raises(AppError, match="FLUX"):
+        call(client, f"/{tab}_repaint", prompt="a new look")
+
+
+@pytest.mark.parametrize("tab", TABS)
+def test_cancel_with_nothing_running(studio_url, tab):
+    assert client_for(studio_url).predict(api_name=f"/{tab}_cancel") == "Nothing was running."
+
+
+def test_cancel_stops_a_running_generation(studio_url):
+    from gradio_client.exceptions import AppError
+
+    client = client_for(studio_url)
+    call(client, "/camera_control_build", **_with_files(BUILDS["camera_control"]))
+    job = client.submit(prompt="a long one", seed=1, steps=100, first_frame=None, api_name="/camera_control_generate")
+    deadline = time.monotonic() + 60
+    notice = "Nothing was running."
+    while time.monotonic() < deadline and notice == "Nothing was running.":
+        time.sleep(0.2)
+        notice = client.predict(api_name="/camera_control_cancel")
+    assert notice.startswith("Cancelling"), "the generation never started"
+    started = time.monotonic()
+    with pytest.raises(AppError, match="cancelled"):
+        job.result(timeout=60)
+    assert time.monotonic() - started < 20
+
+
+def test_bad_request_then_good_request(studio_url):
+    from gradio_client.exceptions import AppError
+
+    client = client_for(studio_url)
+    with pytest.raises(AppError, match="step 1"):
+        call(client, "/camera_control_build", source_mode=SOURCE_IMAGE, image=_file(asset("landscape.jpg")),
+             camera_motion="spin 20")
+    with pytest.raises(AppError, match="(?i)upload"):
+        call(client, "/camera_control_build", source_mode=SOURCE_IMAGE, image=None)
+    with pytest.raises(AppError, match="(?i)build"):
+        call(client, "/motion_transfer_generate", prompt="x")
+    _build_and_generate(client, "camera_control", _with_files(BUILDS["camera_control"]), seed=5)

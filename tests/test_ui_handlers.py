@@ -1,0 +1,382 @@
+"""The studio's handlers, called directly (no browser) on the tiny checkpoint (SPEC §11)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.camera import CAMERA_PRESETS, parse_camera_motion
+from core.engine import EngineConfig, get_engine, reset_engine
+from core.tasks import TrackingResult
+from ui import handlers
+from ui.session import CancelRegistry
+from ui.tabs.assets import asset
+
+FAST_STEPS = 2
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_checkpoint, tmp_path_factory):
+    """The process-wide engine on the tiny checkpoint, with results in a temporary folder."""
+    reset_engine()
+    output_dir = tmp_path_factory.mktemp("ui-handlers-out")
+    handlers.configure(max_file_bytes=50 * 2**20, preview_root=tmp_path_factory.mktemp("previews"), default_steps=FAST_STEPS)
+    yield get_engine(EngineConfig(checkpoint=str(tiny_checkpoint), output_dir=output_dir))
+    reset_engine()
+
+
+@pytest.fixture(scope="module")
+def camera_tracking(engine) -> TrackingResult:
+    """A camera-control tracking result from the landscape example (reused by the generation tests)."""
+    return handlers.build_camera_control(handlers.SOURCE_IMAGE, asset("landscape.jpg"), None, "orbit 20")[0]
+
+
+def _assert_preview(outputs: tuple, *, has_source: bool = True, has_cloud: bool = True) -> TrackingResult:
+    tracking, tracking_video, source_video, first_frame, point_cloud, info = outputs
+    num_frames, height, width = handlers.working_size()
+    assert isinstance(tracking, TrackingResult)
+    assert tracking.frames.shape == (num_frames, height, width, 3)
+    assert tracking.frames.max() > 0, "the tracking video is all black"
+    assert Path(tracking_video).is_file() and Path(tracking_video).stat().st_size > 0
+    assert (source_video is not None and Path(source_video).is_file()) == has_source
+    assert first_frame.shape == (height, width, 3)
+    assert (point_cloud is not None and Path(point_cloud).suffix == ".glb" and Path(point_cloud).is_file()) == has_cloud
+    assert f"{num_frames} frames" in info
+    return tracking
+
+
+# --------------------------------------------------------------------------------------------
+# Builds, one per tab
+# --------------------------------------------------------------------------------------------
+
+
+def test_motion_transfer_build(engine):
+    tracking = _assert_preview(handlers.build_motion_transfer(asset("moving_scene.mp4"), grid_size=20))
+    assert tracking.metadata["task"] == "motion_transfer"
+
+
+def test_camera_control_build_from_image_and_video(engine, camera_tracking):
+    _assert_preview(handlers.build_camera_control(handlers.SOURCE_IMAGE, asset("cat.jpg"), None, "trans 0 0 -0.3"))
+    assert camera_tracking.metadata["camera_motion"] == "orbit 20"
+    outputs = handlers.build_camera_control(
+        handlers.SOURCE_VIDEO, None, asset("moving_scene.mp4"), "rot y 10", grid_size=20
+    )
+    assert _assert_preview(outputs).metadata["mode"] == "video"
+
+
+def test_object_manipulation_build_with_uploaded_and_painted_mask(engine):
+    uploaded = handlers.build_object_manipulation(
+        handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, None, asset("ball_mask.png"), "right", 0.3
+    )
+    assert _assert_preview(uploaded).metadata["object_motion"] == "right"
+
+    # A painted mask: the editor's paint layer at the working size, opaque where painted.
+    frame = handlers.mask_editor_frame(handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None)
+    _, height, width = handlers.working_size()
+    assert frame.shape == (height, width, 3)
+    layer = np.zeros((height, width, 4), np.uint8)
+    layer[height // 2 :, : width // 2] = (255, 59, 48, 191)
+    editor = {"background": frame, "layers": [layer], "composite": frame}
+    painted = handlers.build_object_manipulation(
+        handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, editor, None, "up", 0.2, "trans 0 0 0.2"
+    )
+    assert _assert_preview(painted).metadata["object_points"] > 0
+
+
+def test_mesh_animation_builds(engine):
+    sequence = _assert_preview(
+        handlers.build_mesh_animation(handlers.MESH_SEQUENCE, asset("bouncing_blob.zip"), "turntable", None, "orbit 20", None, None),
+        has_source=False,
+    )
+    assert sequence.metadata["task"] == "mesh_animation"
+    procedural = _assert_preview(
+        handlers.build_mesh_animation(handlers.MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", 180, "", None, None),
+        has_source=False,
+    )
+    assert procedural.metadata["procedural"] == "turntable"
+    uploaded = _assert_preview(
+        handlers.build_mesh_animation(
+            handlers.MESH_TRACKING_VIDEO, None, "turntable", None, "",
+            asset("tracking_turntable.mp4"), asset("tracking_turntable_first_frame.png"),
+        ),
+        has_source=False,
+        has_cloud=False,  # a tracking video made elsewhere carries no 3D points
+    )
+    assert uploaded.metadata["task"] == "from_tracking_video"
+
+
+# --------------------------------------------------------------------------------------------
+# Generation
+# --------------------------------------------------------------------------------------------
+
+
+def test_generate_writes_video_tracking_and_settings(engine, camera_tracking):
+    video, downloads, seed, info = handlers.generate_video(camera_tracking, "a sunny valley", seed=7, steps=FAST_STEPS)
+    assert seed == 7 and "Seed 7" in info and "tiny test model" in info
+    assert [Path(path).name for path in downloads] == ["video.mp4", "tracking.mp4", "settings.json"]
+    assert all(Path(path).is_file() for path in downloads) and video == downloads[0]
+    settings = json.loads(Path(downloads[2]).read_text())
+    assert settings["prompt"] == "a sunny valley" and settings["seed"] == 7
+    assert settings["settings"]["num_inference_steps"] == FAST_STEPS
+
+
+def test_random_seed_is_reported(engine, camera_tracking):
+    _, downloads, seed, _ = handlers.generate_video(camera_tracking, "a valley", seed=-1, steps=1)
+    assert isinstance(seed, int) and seed >= 0
+    assert json.loads(Path(downloads[2]).read_text())["seed"] == seed
+
+
+def test_first_frame_override_changes_appearance(engine, camera_tracking):
+    _, downloads, _, _ = handlers.generate_video(
+        camera_tracking, "a cat", seed=1, steps=1, first_frame=asset("cat.jpg"), resize_mode="pad"
+    )
+    settings = json.loads(Path(downloads[2]).read_text())
+    assert settings["tracking"]["first_frame"] == "user image"
+    first_frame = np.asarray(Image.open(Path(downloads[0]).parent / "first_frame.png"))
+    assert not np.array_equal(first_frame, camera_tracking.first_frame)
+
+
+def test_cancel_stops_a_generation_within_a_step(engine, camera_tracking):
+    steps_seen: list[float] = []
+    started = threading.Event()
+    outcome: dict[str, BaseException] = {}
+
+    def progress(fraction, desc=None):
+        if desc and desc.startswith("denoising"):
+            steps_seen.append(fraction)
+            started.set()
+            time.sleep(0.05)  # keep the run long enough for the cancel to land mid-way
+
+    def run():
+        try:
+            handlers.generate_video(camera_tracking, "a valley", seed=3, steps=100, scope="cancel-test", progress=progress)
+        except gr.Error as error:
+            outcome["error"] = error
+
+    before = set(engine.output_dir.iterdir())
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert started.wait(60), "the generation never started denoising"
+    assert "Cancelling 1" in handlers.cancel_jobs("cancel-test")
+    worker.join(30)
+    assert not worker.is_alive()
+    assert "cancelled" in str(outcome.get("error", "")).lower()
+    assert len(steps_seen) < 100
+    assert set(engine.output_dir.iterdir()) == before, "a cancelled run must not leave a result folder"
+    assert handlers.cancel_jobs("cancel-test") == "Nothing was running."
+
+
+# --------------------------------------------------------------------------------------------
+# User mistakes become messages
+# --------------------------------------------------------------------------------------------
+
+
+def _message(callable_, *args, **kwargs) -> str:
+    with pytest.raises(gr.Error) as caught:
+        callable_(*args, **kwargs)
+    return str(caught.value.message)
+
+
+def test_missing_inputs_say_what_to_do(engine):
+    assert "upload" in _message(handlers.build_motion_transfer, None).lower()
+    assert "upload" in _message(handlers.build_camera_control, handlers.SOURCE_IMAGE, None, None, "").lower()
+    assert "mask" in _message(
+        handlers.build_object_manipulation, handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, None, None, "up", 0.2
+    ).lower()
+    assert "first frame" in _message(
+        handlers.build_mesh_animation, handlers.MESH_TRACKING_VIDEO, None, "turntable", None, "", asset("tracking_turntable.mp4"), None
+    ).lower()
+    assert "build" in _message(handlers.generate_video, None, "a prompt").lower()
+
+
+def test_bad_inputs_say_what_is_wrong(engine, camera_tracking, tmp_path):
+    message = _message(handlers.build_camera_control, handlers.SOURCE_IMAGE, asset("landscape.jpg"), None, "rot q 10")
+    assert "step 1" in message and "'q'" in message
+
+    black = tmp_path / "black_mask.png"
+    Image.fromarray(np.zeros((64, 96), np.uint8)).save(black)
+    assert "empty" in _message(
+        handlers.build_object_manipulation, handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, None, str(black), "up", 0.2
+    ).lower()
+
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"this is not a video" * 100)
+    assert _message(handlers.build_motion_transfer, str(corrupt))
+
+    assert "prompt" in _message(handlers.generate_video, camera_tracking, "   ").lower()
+    assert "seed" in _message(handlers.generate_video, camera_tracking, "a valley", seed="abc").lower()
+
+
+def test_oversized_upload_is_refused(engine):
+    handlers.configure(max_file_bytes=1000)
+    try:
+        assert "MiB" in _message(handlers.build_motion_transfer, asset("moving_scene.mp4"))
+    finally:
+        handlers.configure(max_file_bytes=50 * 2**20)
+
+
+def test_missing_checkpoint_is_a_message(engine, camera_tracking, tmp_path):
+    reset_engine()
+    get_engine(EngineConfig(checkpoint=str(tmp_path / "no-such-checkpoint"), output_dir=tmp_path, allow_download=False))
+    try:
+        message = _message(handlers.generate_video, camera_tracking, "a valley", steps=1)
+        assert "checkpoint" in message.lower() and "Traceback" not in message
+    finally:
+        reset_engine()
+        get_engine(engine.config)  # the tiny engine again, for the tests after this one
+
+
+def test_repaint_without_flux_weights_is_a_message(engine, camera_tracking):
+    message = _message(handlers.repaint_first_frame, camera_tracking, "a snowy valley")
+    assert "FLUX" in message and "Traceback" not in message
+
+
+# --------------------------------------------------------------------------------------------
+# Camera motion helpers
+# --------------------------------------------------------------------------------------------
+
+
+def test_camera_motion_is_validated_as_typed(engine):
+    message, plot = handlers.check_camera_motion("orbit 20; trans 0 0 -0.2")
+    assert "orbits left" in message and not message.startswith("❌")
+    assert plot is not None and len(plot.axes) == 2
+
+    message, plot = handlers.check_camera_motion("trans 0 0")
+    assert message.startswith("❌") and "step 1" in message
+    assert plot == gr.skip()
+    assert handlers.camera_motion_error_text("orbit z 10").startswith("❌")
+
+
+def test_every_preset_parses(engine):
+    num_frames, _, _ = handlers.working_size()
+    for name in CAMERA_PRESETS:
+        parse_camera_motion(handlers.camera_preset(name), num_frames)
+    with pytest.raises(gr.Error):
+        handlers.camera_preset("no such preset")
+
+
+def test_step_builder_add_undo_clear(engine):
+    text = handlers.builder_add("", "translation", 0, 0, -0.3, "y", 0, 0, 0, 8)
+    assert text == "trans 0 0 -0.3 0 8"
+    text = handlers.builder_add(text, "rotation", 0, 0, 0, "y", 15, 0, 2, 6)
+    assert text == "trans 0 0 -0.3 0 8; rot y 15 2 6"
+    text = handlers.builder_add(text, "orbit", 0, 0, 0, "x", 10, 0, 0, 8)
+    text = handlers.builder_add(text, "spiral", 0, 0, 0, "y", 0, 2, 0, 8)
+    assert text.endswith("orbit x 10 0 8; spiral 2 0 8")
+    with pytest.raises(gr.Error, match="Not added"):
+        handlers.builder_add(text, "orbit", 0, 0, 0, "z", 10, 0, 0, 8)
+    assert handlers.builder_undo(text) == "trans 0 0 -0.3 0 8; rot y 15 2 6; orbit x 10 0 8"
+    assert handlers.builder_undo("") == ""
+    assert handlers.builder_clear() == ""
+
+
+def test_mask_inputs(engine):
+    layer = np.zeros((4, 4, 4), np.uint8)
+    assert handlers.mask_from_inputs({"background": None, "layers": [layer], "composite": None}, None) is not None
+    assert handlers.mask_from_inputs(None, asset("ball_mask.png")) == asset("ball_mask.png")
+    with pytest.raises(gr.Error, match="mask"):
+        handlers.mask_from_inputs({"background": None, "layers": [], "composite": None}, None)
+
+
+# --------------------------------------------------------------------------------------------
+# Status, sessions, app and command line
+# --------------------------------------------------------------------------------------------
+
+
+def test_status_line_names_device_model_and_tiny_warning(engine):
+    from ui.status import studio_status
+
+    line = studio_status()
+    assert "cpu" in line and "tiny test model — output is noise" in line and "GPU queue" in line
+    assert str(engine.checkpoint) in line
+
+
+def test_cancel_registry_is_per_session_and_scope():
+    registry = CancelRegistry()
+    with registry.running("a", "tab1") as cancel_a1, registry.running("a", "tab2") as cancel_a2, \
+            registry.running("b", "tab1") as cancel_b1:
+        assert registry.cancel("a", "tab1") == 1
+        assert cancel_a1() and not cancel_a2() and not cancel_b1()
+        assert registry.running_count() == 3
+    assert registry.running_count() == 0
+    assert registry.cancel("a") == 0
+
+
+def test_build_app_exposes_every_endpoint(engine):
+    from ui.app import build_app
+
+    demo = build_app(get_engine().config, default_steps=FAST_STEPS, make_assets=False)
+    names = {dep.api_name for dep in demo.fns.values() if dep.api_visibility == "public"}
+    tabs = ("motion_transfer", "camera_control", "object_manipulation", "mesh_animation")
+    expected = {f"{tab}_{event}" for tab in tabs for event in ("build", "generate", "repaint", "cancel")}
+    assert names == expected | {"status", "check_camera_motion"}
+    gpu = [dep for dep in demo.fns.values() if dep.api_name and dep.api_name.endswith(("_generate", "_repaint"))]
+    assert gpu and all(dep.concurrency_id == "gpu" and dep.concurrency_limit == 1 for dep in gpu)
+    builds = [dep for dep in demo.fns.values() if dep.api_name and dep.api_name.endswith("_build")]
+    assert builds and all(dep.concurrency_id == "tracking" for dep in builds)
+    import core
+
+    texts = [block.value for block in demo.blocks.values() if isinstance(getattr(block, "value", None), str)]
+    assert any(f"v{core.__version__}" in text for text in texts), "the version must be shown on the page"
+
+
+def test_webui_arguments(tmp_path, monkeypatch):
+    import webui
+    from ui.app import parse_size
+
+    args = webui.parse_args(["--port", "8000", "--auth", "ann:secret", "--offload", "model", "--preload"])
+    assert args.port == 8000 and args.auth == [("ann", "secret")] and args.offload == "model" and args.preload
+    users = tmp_path / "users.txt"
+    users.write_text("# studio users\nann:one\n\nbob:two:with-colon\n")
+    assert webui.read_auth(str(users)) == [("ann", "one"), ("bob", "two:with-colon")]
+    with pytest.raises(SystemExit):
+        webui.parse_args(["--auth", "no-colon"])
+    monkeypatch.setenv(webui.CHECKPOINT_ENV_VAR, "org/private-mirror")
+    assert webui.parse_args([]).checkpoint == "org/private-mirror"
+    assert webui.parse_args(["--checkpoint", "elsewhere"]).checkpoint == "elsewhere"
+    assert parse_size("200MB") == 200 * 2**20 and parse_size("1.5 GB") == int(1.5 * 2**30) and parse_size("10") == 10 * 2**20
+    with pytest.raises(ValueError):
+        parse_size("lots")
+
+
+def test_repaint_passes_depth_prompt_and_seed(engine, camera_tracking, monkeypatch):
+    """The repaint handler's plumbing, with the FLUX call replaced (no weights in tests)."""
+    from core import repaint
+
+    calls = {}
+
+    def fake_repaint(depth, prompt, **kwargs):
+        calls.update(depth=depth, prompt=prompt, **kwargs)
+        return np.zeros(depth.shape + (3,), np.uint8)
+
+    monkeypatch.setattr(repaint, "repaint_first_frame", fake_repaint)
+    image = handlers.repaint_first_frame(camera_tracking, "  a snowy valley ", seed=9)
+    assert image.shape == camera_tracking.first_frame.shape
+    assert calls["prompt"] == "a snowy valley" and calls["seed"] == 9 and calls["depth"] is camera_tracking.depth
+    assert callable(calls["cancel"]) and calls["allow_download"] is False
+
+
+def test_gpu_handlers_use_spaces_gpu_when_importable(monkeypatch):
+    import sys
+    import types
+
+    from ui.tabs.common import on_gpu
+
+    def handler():
+        return "ran"
+
+    monkeypatch.setitem(sys.modules, "spaces", None)  # as if not installed: `import spaces` fails
+    assert on_gpu(handler) is handler
+    wrapped = []
+    fake_spaces = types.ModuleType("spaces")
+    fake_spaces.GPU = lambda duration: (lambda fn: wrapped.append((fn, duration)) or fn)
+    monkeypatch.setitem(sys.modules, "spaces", fake_spaces)
+    assert on_gpu(handler)() == "ran"
+    assert wrapped and wrapped[0][0] is handler

@@ -1,0 +1,67 @@
+"""Turning failures into messages a user can act on (SPEC issue 6, item 8).
+
+Every user mistake the core can detect raises a ``ValueError`` subclass whose message says
+what to do (``CameraMotionError``, ``ObjectMotionError``, ``MediaError``, ``MeshError``,
+``TaskInputError``, ``CheckpointError``, ``GenerationInputError``, ``RepaintError`` ...). The
+handlers run inside :func:`user_errors`, which turns those into ``gr.Error`` toasts, turns a
+cancellation into a short notice, and turns anything unexpected into a generic message while
+the traceback goes to the server log — never into the page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import gradio as gr
+
+from core.progress import Cancelled
+
+logger = logging.getLogger(__name__)
+
+ERROR_TOAST_SECONDS = 20
+"""User-error toasts stay this long: the messages are instructions, give people time to read."""
+
+
+def friendly(error: BaseException) -> str:
+    """The exception's message as a sentence: first letter capitalised, no trailing blanks."""
+    text = str(error).strip() or type(error).__name__
+    return text[0].upper() + text[1:]
+
+
+@contextmanager
+def user_errors(action: str) -> Iterator[None]:
+    """Run a handler body, reporting failures as ``gr.Error`` (titled after ``action``).
+
+    Args:
+        action: what the user asked for, e.g. ``"Building the tracking video"``.
+
+    Raises:
+        gr.Error: always, when the body failed: the core's message for a user mistake,
+            "cancelled" for a cancellation, a generic message otherwise.
+    """
+    try:
+        yield
+    except gr.Error:
+        raise
+    except Cancelled as error:
+        raise gr.Error(f"{action} was cancelled; nothing was written.", title="Cancelled", print_exception=False) from error
+    except ValueError as error:
+        # User mistakes (all core input errors subclass ValueError): the message is the fix.
+        logger.info("%s refused: %s", action, error)
+        raise gr.Error(friendly(error), title=f"{action} failed", duration=ERROR_TOAST_SECONDS, print_exception=False) from error
+    except MemoryError as error:
+        logger.exception("%s ran out of memory", action)
+        raise gr.Error(
+            "The server ran out of memory. Try a shorter or smaller input, or start the studio with --offload model.",
+            title=f"{action} failed",
+        ) from error
+    except Exception as error:  # noqa: BLE001 - the UI boundary: log the traceback, show a message
+        logger.exception("%s failed unexpectedly", action)
+        raise gr.Error(
+            f"{action} failed unexpectedly ({type(error).__name__}). The details are in the server log; "
+            "please try again, and report it if it keeps happening.",
+            title=f"{action} failed",
+            print_exception=False,
+        ) from error

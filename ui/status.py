@@ -1,0 +1,87 @@
+"""The status line: device, model (loaded or not, from where, tiny or real) and the GPU queue."""
+
+from __future__ import annotations
+
+import html
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from core.engine import get_engine
+
+logger = logging.getLogger(__name__)
+
+GPU_CONCURRENCY_ID = "gpu"
+"""Every event that drives a model on the GPU (generate, repaint) shares this queue slot."""
+TRACKING_CONCURRENCY_ID = "tracking"
+"""Tracking-video builds queue here, so they never wait behind a generation."""
+
+_watched_blocks: Optional[weakref.ReferenceType] = None
+
+
+def watch_queue(blocks: Any) -> None:
+    """Remember the app whose GPU queue the status line reports (set by ``build_app``)."""
+    global _watched_blocks
+    _watched_blocks = weakref.ref(blocks)
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """Jobs in one concurrency group: ``running`` now, ``waiting`` behind them."""
+
+    running: int
+    waiting: int
+
+
+def gpu_queue_counts() -> Optional[QueueCounts]:
+    """Running and waiting GPU jobs of the watched app, or ``None`` when unknown.
+
+    Gradio shows each user their own position in the progress area; this adds the global view.
+    It reads Gradio's queue bookkeeping, which is not a public API, so any surprise there just
+    hides the count instead of breaking the status line.
+    """
+    blocks = _watched_blocks() if _watched_blocks is not None else None
+    queue = getattr(blocks, "_queue", None)
+    per_id = getattr(queue, "event_queue_per_concurrency_id", None)
+    if not isinstance(per_id, dict):
+        return None
+    group = per_id.get(GPU_CONCURRENCY_ID)
+    if group is None:
+        return QueueCounts(running=0, waiting=0)
+    try:
+        return QueueCounts(running=int(group.current_concurrency), waiting=len(group.queue))
+    except (AttributeError, TypeError) as error:
+        logger.debug("cannot read the GPU queue: %s", error)
+        return None
+
+
+def describe_queue(counts: Optional[QueueCounts]) -> str:
+    """``"idle"``, ``"1 running"``, ``"1 running, 3 waiting"`` (or ``"unknown"``)."""
+    if counts is None:
+        return "unknown"
+    if counts.running == 0 and counts.waiting == 0:
+        return "idle"
+    parts = [f"{counts.running} running"] if counts.running else []
+    if counts.waiting:
+        parts.append(f"{counts.waiting} waiting")
+    return ", ".join(parts)
+
+
+def studio_status() -> str:
+    """The status line as Markdown (HTML-escaped values), e.g.
+
+    ``Device: cpu (float32) · Model: /ckpt (loaded) · ⚠ tiny test model — output is noise · GPU queue: idle``
+    """
+    try:
+        status = get_engine().status()
+    except ValueError as error:  # a bad engine configuration: say so instead of failing the page
+        return f"⚠️ **Engine unavailable:** {html.escape(str(error))}"
+    model_state = "loaded" if status.loaded else "not loaded yet — loads on the first Generate"
+    parts = [
+        f"**Device:** {html.escape(status.device)} ({html.escape(status.dtype)})",
+        f"**Model:** `{html.escape(status.checkpoint)}` ({model_state})",
+    ]
+    parts += [f"⚠️ **{html.escape(warning)}**" for warning in status.warnings]
+    parts.append(f"**GPU queue:** {describe_queue(gpu_queue_counts())}")
+    return " · ".join(parts)

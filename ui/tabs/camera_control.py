@@ -1,0 +1,136 @@
+"""Camera Control: move a virtual camera through a photo or a video (SPEC §6, §9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from ui import handlers
+from ui.tabs.assets import asset, existing
+from ui.tabs.common import (
+    advanced_settings,
+    camera_motion_field,
+    preview_section,
+    result_section,
+    tracking_settings,
+    wire_tab,
+)
+
+KEY = "camera_control"
+TITLE = "Camera Control"
+
+INTRO = (
+    "Move a virtual camera through a **photo** (depth → 3D point cloud) or a **video** (its tracks, with the "
+    "motion added on top). Pick a preset, compose steps with the builder, or type a motion string; the path "
+    "is checked and plotted as you type."
+)
+DEFAULT_MOTION = "orbit 20"
+
+
+def preset_buttons(motion: gr.Textbox) -> None:
+    """One small button per preset of ``core.camera.CAMERA_PRESETS``; a click replaces the string."""
+    from core.camera import CAMERA_PRESETS
+
+    with gr.Row(elem_classes=["preset-row"]):
+        for name in CAMERA_PRESETS:
+            button = gr.Button(name, size="sm", min_width=0, elem_id=f"preset-{name.split(' (')[0].replace(' ', '-')}")
+            button.click(handlers.camera_preset, inputs=[button], outputs=[motion], api_visibility="private", queue=False)
+
+
+def step_builder(motion: gr.Textbox, num_frames: int) -> None:
+    """Translation / rotation / orbit / spiral steps with frame ranges: Add, Undo, Clear."""
+    last = max(num_frames - 1, 0)
+    with gr.Accordion("Step builder", open=False, elem_id=f"{KEY}-builder"):
+        kind = gr.Radio(list(handlers.BUILDER_KINDS), value=handlers.BUILDER_TRANSLATION, label="Step")
+        with gr.Row(visible=True) as translation:
+            dx = gr.Number(0.0, step=0.05, label="dx (> 0: camera moves left)", min_width=90)
+            dy = gr.Number(0.0, step=0.05, label="dy (> 0: camera moves up)", min_width=90)
+            dz = gr.Number(-0.3, step=0.05, label="dz (< 0 = forward)", min_width=90)
+        with gr.Row():
+            axis = gr.Radio(["x", "y", "z"], value="y", label="Axis", visible=False)
+            degrees = gr.Number(15.0, label="Degrees", visible=False)
+            radius = gr.Number(2.0, label="Spiral radius", visible=False)
+        with gr.Row():
+            start = gr.Slider(0, last, value=0, step=1, label="Start frame")
+            end = gr.Slider(0, last, value=last, step=1, label="End frame")
+        with gr.Row():
+            add = gr.Button("Add step", size="sm", variant="primary", elem_id=f"{KEY}-builder-add")
+            undo = gr.Button("Undo", size="sm", elem_id=f"{KEY}-builder-undo")
+            clear = gr.Button("Clear", size="sm", elem_id=f"{KEY}-builder-clear")
+    kind.change(
+        handlers.builder_visibility, inputs=[kind], outputs=[translation, axis, degrees, radius],
+        api_visibility="private", queue=False,
+    )
+    add.click(
+        handlers.builder_add, inputs=[motion, kind, dx, dy, dz, axis, degrees, radius, start, end], outputs=[motion],
+        api_visibility="private", queue=False,
+    )
+    undo.click(handlers.builder_undo, inputs=[motion], outputs=[motion], api_visibility="private", queue=False)
+    clear.click(handlers.builder_clear, outputs=[motion], api_visibility="private", queue=False)
+
+
+def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
+    num_frames, _, _ = handlers.working_size()
+    with gr.Tab(TITLE, id=KEY, elem_id=f"tab-{KEY}"):
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column(scale=5):
+                gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
+                source_mode = gr.Radio(list(handlers.SOURCE_MODES), value=handlers.SOURCE_IMAGE, label="Start from")
+                image = gr.Image(type="filepath", label="Source image", elem_id=f"{KEY}-image", height=260,
+                                 sources=["upload", "clipboard"])
+                video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=260)
+                motion, message = camera_motion_field(value=DEFAULT_MOTION, elem_id=f"{KEY}-motion")
+                gr.Markdown("**Presets** (a click replaces the motion string)")
+                preset_buttons(motion)
+                step_builder(motion, num_frames)
+                plot = gr.Plot(handlers.camera_path_figure(DEFAULT_MOTION), label="Camera path", show_label=False, elem_id=f"{KEY}-plot")
+                prompt = gr.Textbox(
+                    label="Prompt", lines=3, elem_id=f"{KEY}-prompt",
+                    placeholder="Describe the video to generate, e.g. 'a drone shot over green hills at sunset'",
+                )
+                build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
+                tracking = tracking_settings(uses_video=True)
+                advanced = advanced_settings(KEY, default_steps=default_steps)
+                gr.Examples(
+                    existing(
+                        [
+                            [handlers.SOURCE_IMAGE, asset("landscape.jpg"), None, "orbit 20",
+                             "a cinematic aerial shot of green hills and blue mountains on a sunny day"],
+                            [handlers.SOURCE_IMAGE, asset("cat.jpg"), None, "trans 0 0 -0.3",
+                             "a tabby cat looking at the camera, soft light"],
+                            [handlers.SOURCE_VIDEO, None, asset("moving_scene.mp4"), "rot y 10",
+                             "a red ball rolling across a meadow, the camera pans left"],
+                        ],
+                        file_columns=(1, 2),
+                    ),
+                    inputs=[source_mode, image, video, motion, prompt],
+                    label="Examples",
+                    example_labels=["Landscape photo · orbit", "Cat photo · dolly in", "Video · pan left"],
+                    cache_examples=False,
+                    api_visibility="private",
+                    elem_id=f"{KEY}-examples",
+                )
+            with gr.Column(scale=7):
+                preview = preview_section(KEY)
+                result = result_section(KEY)
+        source_mode.change(handlers.source_visibility, inputs=[source_mode], outputs=[image, video],
+                           api_visibility="private", queue=False)
+        motion.change(
+            handlers.check_camera_motion, inputs=[motion], outputs=[message, plot], api_name="check_camera_motion",
+            show_progress="hidden", trigger_mode="always_last",
+        )
+        events = wire_tab(
+            key=KEY,
+            build_button=build,
+            build_fn=handlers.build_camera_control,
+            build_inputs=[source_mode, image, video, motion, advanced.resize_mode, advanced.first_frame, *tracking.inputs()],
+            source_inputs=[source_mode, image, video],
+            prompt=prompt,
+            preview=preview,
+            advanced=advanced,
+            result=result,
+            status=status,
+        )
+    return events

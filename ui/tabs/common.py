@@ -1,0 +1,283 @@
+"""Widgets and wiring every tab shares: tracking settings, the preview, advanced generation
+settings, the Generate/Cancel row and the result.
+
+Every tab follows the same flow: inputs → **Build tracking video** (its own queue group, so
+builds never wait behind a generation) → preview → **Generate** (the single ``"gpu"`` queue
+slot, enabled only once the tab's ``gr.State`` holds a tracking result) → result + downloads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import gradio as gr
+
+from core.engine import DEFAULT_NEGATIVE_PROMPT, RANDOM_SEED
+from ui import handlers
+from ui.status import GPU_CONCURRENCY_ID, TRACKING_CONCURRENCY_ID, studio_status
+
+GPU_CONCURRENCY_LIMIT = 1
+"""One model, one GPU: GPU requests wait in line instead of colliding."""
+TRACKING_CONCURRENCY_LIMIT = 2
+"""Tracking builds are CPU-heavy; two at a time keeps the server responsive."""
+SPACES_GPU_DURATION_S = 300
+"""Seconds of ZeroGPU time asked for per GPU call on a Hugging Face Space."""
+
+IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp"]
+VIDEO_TYPES = [".mp4", ".mov", ".webm", ".mkv", ".avi", ".gif", ".m4v"]
+
+
+def on_gpu(fn: Callable) -> Callable:
+    """Wrap a GPU handler with ``spaces.GPU`` on a Hugging Face Space (no dependency elsewhere).
+
+    ``spaces.GPU`` is a pass-through outside ZeroGPU hardware, so wrapping whenever the package
+    is importable is safe.
+    """
+    try:
+        import spaces
+    except ImportError:
+        return fn
+    return spaces.GPU(duration=SPACES_GPU_DURATION_S)(fn)
+
+
+@dataclass
+class TrackingSettings:
+    depth_method: gr.Dropdown
+    tracker: gr.Dropdown
+    grid_size: gr.Slider
+    start_s: gr.Number
+
+    def inputs(self) -> list:
+        return [self.depth_method, self.tracker, self.grid_size, self.start_s]
+
+
+def _choices(available: dict[str, str]) -> list[tuple[str, str]]:
+    return [("auto (best available)", "auto")] + [(f"{name} — {text}", name) for name, text in available.items()]
+
+
+def tracking_settings(*, uses_video: bool = True) -> TrackingSettings:
+    """The 'Tracking settings' accordion: depth model, point tracker, grid, start time."""
+    from trackers.depth import available_depth_methods
+    from trackers.points import available_point_trackers
+
+    with gr.Accordion("Tracking settings", open=False):
+        depth_method = gr.Dropdown(
+            _choices(available_depth_methods(allow_download=handlers.options().allow_download)), value="auto",
+            label="Depth model",
+            info="Which depth estimator lifts pixels to 3D (only installed ones are listed).",
+        )
+        tracker = gr.Dropdown(
+            _choices(available_point_trackers()), value="auto", label="Point tracker", visible=uses_video,
+            info="2D tracker for video sources.",
+        )
+        grid_size = gr.Slider(
+            10, 100, value=70, step=1, label="Track grid (points per side)", visible=uses_video,
+            info="DaS uses 70 × 70 tracks over the frame.",
+        )
+        start_s = gr.Number(0.0, label="Start at (seconds into the video)", minimum=0, visible=uses_video)
+    return TrackingSettings(depth_method, tracker, grid_size, start_s)
+
+
+@dataclass
+class AdvancedSettings:
+    seed: gr.Number
+    steps: gr.Slider
+    guidance: gr.Slider
+    dynamic_cfg: gr.Checkbox
+    negative_prompt: gr.Textbox
+    resize_mode: gr.Radio
+    first_frame: gr.Image
+    repaint: gr.Button
+
+
+def advanced_settings(key: str, *, default_steps: int) -> AdvancedSettings:
+    """The 'Advanced settings' accordion of a tab."""
+    from core.media import RESIZE_MODES
+
+    with gr.Accordion("Advanced settings", open=False):
+        with gr.Row():
+            seed = gr.Number(
+                RANDOM_SEED, elem_id=f"{key}-seed", precision=0, minimum=RANDOM_SEED, label="Seed",
+                info="-1 = a new random seed each time; the seed used is shown with the result.",
+            )
+            steps = gr.Slider(1, 100, value=default_steps, step=1, label="Denoising steps", info="DaS: 50.",
+                              elem_id=f"{key}-steps")
+        with gr.Row():
+            guidance = gr.Slider(0.0, 15.0, value=6.0, step=0.5, label="Guidance scale", info="DaS: 6.")
+            dynamic_cfg = gr.Checkbox(True, label="Dynamic CFG", info="CogVideoX's cosine guidance schedule.")
+        negative_prompt = gr.Textbox(DEFAULT_NEGATIVE_PROMPT, lines=2, label="Negative prompt")
+        resize_mode = gr.Radio(
+            list(RESIZE_MODES), value="crop", label="Resize mode",
+            info="How sources of another aspect ratio fit the model's frame: crop the centre, stretch, or pad.",
+        )
+        first_frame = gr.Image(
+            type="filepath", label="First frame to start from (optional)", height=220, sources=["upload", "clipboard"],
+            elem_id=f"{key}-first-frame-override",
+        )
+        gr.Markdown(
+            "Upload an edited first frame (or repaint one) to change the **appearance** while the tracking "
+            "video keeps the **motion**. Leave empty to start from the source's own first frame."
+        )
+        repaint = gr.Button(
+            "Repaint first frame from prompt", size="sm", interactive=False, elem_id=f"{key}-repaint",
+        )
+    return AdvancedSettings(seed, steps, guidance, dynamic_cfg, negative_prompt, resize_mode, first_frame, repaint)
+
+
+@dataclass
+class Preview:
+    source_video: gr.Video
+    tracking_video: gr.Video
+    first_frame: gr.Image
+    point_cloud: gr.Model3D
+    info: gr.Markdown
+
+    def outputs(self) -> list:
+        return [self.tracking_video, self.source_video, self.first_frame, self.point_cloud, self.info]
+
+
+def preview_section(key: str, *, show_source: bool = True, first_frame_label: str = "First frame") -> Preview:
+    """Source and tracking video side by side, the first frame and the 3D point cloud.
+
+    ``show_source=False`` hides the source video (meshes have none); it stays an output.
+    """
+    gr.Markdown("### 2 · Tracking video", elem_classes=["stage-title"])
+    with gr.Row(equal_height=True):
+        source_video = gr.Video(
+            label="Source (as the model sees it)", interactive=False, autoplay=True, loop=True, height=260,
+            visible=show_source, elem_id=f"{key}-source",
+        )
+        tracking_video = gr.Video(
+            label="Tracking video", interactive=False, autoplay=True, loop=True, height=260, elem_id=f"{key}-tracking",
+        )
+    with gr.Row(equal_height=True):
+        first_frame = gr.Image(label=first_frame_label, interactive=False, height=240, elem_id=f"{key}-first-frame")
+        point_cloud = gr.Model3D(
+            label="3D point cloud (frame 0)", height=240, clear_color=(0.05, 0.05, 0.08, 1.0),
+            display_mode="point_cloud", elem_id=f"{key}-point-cloud",
+        )
+    info = gr.Markdown("Build the tracking video to see it here.", label="Tracking info", elem_id=f"{key}-tracking-info")
+    return Preview(source_video, tracking_video, first_frame, point_cloud, info)
+
+
+@dataclass
+class ResultSection:
+    generate: gr.Button
+    cancel: gr.Button
+    notice: gr.Markdown
+    video: gr.Video
+    downloads: gr.File
+    seed_used: gr.Number
+    info: gr.Markdown
+
+
+def result_section(key: str) -> ResultSection:
+    """Generate / Cancel and the generated video with its downloads."""
+    gr.Markdown("### 3 · Generate", elem_classes=["stage-title"])
+    with gr.Row():
+        generate = gr.Button("Generate", variant="primary", interactive=False, elem_id=f"{key}-generate", scale=3)
+        cancel = gr.Button("Cancel", variant="stop", elem_id=f"{key}-cancel", scale=1)
+    notice = gr.Markdown("", label="Notice", elem_id=f"{key}-notice")
+    video = gr.Video(label="Result", interactive=False, autoplay=True, loop=True, height=400, elem_id=f"{key}-result")
+    with gr.Row():
+        downloads = gr.File(label="Downloads (video, tracking video, settings JSON)", file_count="multiple",
+                            interactive=False, elem_id=f"{key}-downloads", scale=3, height=190)
+        # Hidden until the first result: an empty number box would read as "seed 0".
+        seed_used = gr.Number(None, label="Seed used", precision=0, interactive=False, visible=False,
+                              elem_id=f"{key}-seed-used", scale=1)
+    info = gr.Markdown("", label="Result info", elem_id=f"{key}-result-info")
+    return ResultSection(generate, cancel, notice, video, downloads, seed_used, info)
+
+
+def wire_tab(
+    *,
+    key: str,
+    build_button: gr.Button,
+    build_fn: Callable,
+    build_inputs: Sequence[Any],
+    source_inputs: Sequence[Any],
+    prompt: gr.Textbox,
+    preview: Preview,
+    advanced: AdvancedSettings,
+    result: ResultSection,
+    status: gr.Markdown,
+) -> dict[str, Any]:
+    """Connect a tab's build, generate, repaint and cancel events; returns them by name.
+
+    ``build_fn`` takes ``build_inputs`` followed by the tab's scope (a ``gr.State`` holding
+    ``key``, used for the per-session Cancel) and returns ``(tracking_state, *preview outputs)``.
+    """
+    tracking_state = gr.State(None, time_to_live=3 * 3600)
+    scope = gr.State(key)
+    buttons = [result.generate, advanced.repaint]
+
+    build = build_button.click(
+        build_fn,
+        inputs=[*build_inputs, scope],
+        outputs=[tracking_state, *preview.outputs()],
+        api_name=f"{key}_build",
+        # One progress bar (and, on failure, one error badge) on the tracking video, not on every preview.
+        show_progress_on=[preview.tracking_video],
+        concurrency_id=TRACKING_CONCURRENCY_ID,
+        concurrency_limit=TRACKING_CONCURRENCY_LIMIT,
+    )
+    build.then(handlers.generate_buttons_state, inputs=[tracking_state], outputs=buttons, api_visibility="private", queue=False)
+
+    generate = result.generate.click(
+        on_gpu(handlers.generate_video),
+        inputs=[
+            tracking_state, prompt, advanced.seed, advanced.steps, advanced.guidance, advanced.dynamic_cfg,
+            advanced.negative_prompt, advanced.resize_mode, advanced.first_frame, scope,
+        ],
+        outputs=[result.video, result.downloads, result.seed_used, result.info],
+        api_name=f"{key}_generate",
+        show_progress_on=[result.video],
+        concurrency_id=GPU_CONCURRENCY_ID,
+        concurrency_limit=GPU_CONCURRENCY_LIMIT,
+    )
+    generate.success(handlers.reveal, outputs=[result.seed_used], api_visibility="private", queue=False,
+                     show_progress="hidden")
+    generate.then(studio_status, outputs=[status], api_visibility="private", queue=False, show_progress="hidden")
+
+    repaint = advanced.repaint.click(
+        on_gpu(handlers.repaint_first_frame),
+        inputs=[tracking_state, prompt, advanced.seed, scope],
+        outputs=[advanced.first_frame],
+        api_name=f"{key}_repaint",
+        concurrency_id=GPU_CONCURRENCY_ID,
+        concurrency_limit=GPU_CONCURRENCY_LIMIT,
+    )
+
+    cancel = result.cancel.click(
+        handlers.cancel_jobs,
+        inputs=[scope],
+        outputs=[result.notice],
+        cancels=[build, generate, repaint],
+        api_name=f"{key}_cancel",
+        queue=False,
+    )
+
+    for source in source_inputs:
+        source.change(
+            handlers.forget_tracking, outputs=[tracking_state, *buttons], api_visibility="private", queue=False, show_progress="hidden"
+        )
+    return {"build": build, "generate": generate, "repaint": repaint, "cancel": cancel, "state": tracking_state}
+
+
+def camera_motion_field(
+    label: str = "Camera motion", *, value: str = "", placeholder: Optional[str] = None, elem_id: Optional[str] = None,
+) -> tuple[gr.Textbox, gr.Markdown]:
+    """An editable motion string with its inline validation message underneath."""
+    text = gr.Textbox(
+        value, label=label, lines=1, elem_id=elem_id,
+        placeholder=placeholder or "e.g. trans 0 0 -0.4; rot y 15 0 24   (empty = static camera)",
+        info="Steps separated by ';' — trans dx dy dz | rot x|y|z deg | orbit [x|y] deg | spiral r, "
+        "each with an optional 'start end' frame range. Translations are in units of the scene's median depth.",
+    )
+    initial, _ = handlers.camera_motion_message(value)
+    message = gr.Markdown(
+        initial, label="Motion check", elem_classes=["motion-message"],
+        elem_id=f"{elem_id}-message" if elem_id else None,
+    )
+    return text, message

@@ -1,0 +1,108 @@
+"""Mesh Animation: an animated mesh (or a tracking video rendered elsewhere) drives the video
+(SPEC §9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from ui import handlers
+from ui.tabs.assets import asset, existing
+from ui.tabs.common import (
+    advanced_settings,
+    camera_motion_field,
+    preview_section,
+    result_section,
+    wire_tab,
+)
+
+KEY = "mesh_animation"
+TITLE = "Mesh Animation"
+
+INTRO = (
+    "Animate with **3D meshes**: upload a sequence of meshes with one topology (a .zip of .obj/.ply/.glb "
+    "files, one per frame), or one mesh with a procedural motion, plus a camera motion — no Blender needed. "
+    "A tracking video rendered elsewhere (e.g. by Blender, as DaS did) works too, with its first frame."
+)
+MESH_TYPES = [".zip", ".obj", ".ply", ".glb", ".gltf", ".stl", ".off"]
+
+
+def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
+    motions = handlers.procedural_motions()
+    names = list(motions)
+    default_motion = "turntable" if "turntable" in motions else names[0]
+    with gr.Tab(TITLE, id=KEY, elem_id=f"tab-{KEY}"):
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column(scale=5):
+                gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
+                mode = gr.Radio(list(handlers.MESH_MODES), value=handlers.MESH_SEQUENCE, label="Start from",
+                                elem_id=f"{KEY}-mode")
+                mesh_file = gr.File(label="Mesh sequence (.zip of per-frame meshes)", file_types=MESH_TYPES,
+                                    elem_id=f"{KEY}-mesh-file", height=120)
+                with gr.Group(visible=False) as procedural_group:
+                    with gr.Row():
+                        procedural = gr.Dropdown(names, value=default_motion, label="Procedural motion",
+                                                 elem_id=f"{KEY}-procedural")
+                        amount = gr.Number(None, label="Amount (blank = the motion's default)", elem_id=f"{KEY}-amount")
+                    gr.Markdown("\n".join(f"- **{name}**: {text}" for name, text in motions.items()))
+                with gr.Group(visible=True) as camera_group:
+                    camera_motion, camera_message = camera_motion_field(
+                        "Camera motion (optional)", elem_id=f"{KEY}-camera-motion"
+                    )
+                with gr.Group(visible=False) as tracking_group:
+                    tracking_video = gr.Video(label="Tracking video rendered elsewhere", sources=["upload"],
+                                              elem_id=f"{KEY}-tracking-video", height=200)
+                    tracking_first_frame = gr.Image(type="filepath", label="First frame of that video", height=200,
+                                                    sources=["upload", "clipboard"], elem_id=f"{KEY}-tracking-first-frame")
+                prompt = gr.Textbox(
+                    label="Prompt", lines=3, elem_id=f"{KEY}-prompt",
+                    placeholder="Describe the video, e.g. 'a jelly creature bouncing on a wooden table'",
+                )
+                build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
+                advanced = advanced_settings(KEY, default_steps=default_steps)
+                gr.Examples(
+                    existing(
+                        [
+                            [handlers.MESH_SEQUENCE, asset("bouncing_blob.zip"), default_motion, None, "orbit 20", None, None,
+                             "a colourful jelly ball bouncing on a wooden table, studio light"],
+                            [handlers.MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", 180.0, "", None, None,
+                             "a small toy house with a red roof turning on a table"],
+                            [handlers.MESH_TRACKING_VIDEO, None, default_motion, None, "", asset("tracking_turntable.mp4"),
+                             asset("tracking_turntable_first_frame.png"), "a wooden cabin with a red roof turning around"],
+                        ],
+                        file_columns=(1, 5, 6),
+                    ),
+                    inputs=[mode, mesh_file, procedural, amount, camera_motion, tracking_video, tracking_first_frame, prompt],
+                    label="Examples",
+                    example_labels=["Bouncing blob (mesh sequence) · orbit", "Toy house · turntable",
+                                    "Tracking video from elsewhere"],
+                    cache_examples=False,
+                    api_visibility="private",
+                    elem_id=f"{KEY}-examples",
+                )
+            with gr.Column(scale=7):
+                preview = preview_section(KEY, show_source=False, first_frame_label="Rendered first frame")
+                result = result_section(KEY)
+        mode.change(handlers.mesh_mode_visibility, inputs=[mode],
+                    outputs=[mesh_file, procedural_group, camera_group, tracking_group],
+                    api_visibility="private", queue=False)
+        camera_motion.change(handlers.camera_motion_error_text, inputs=[camera_motion], outputs=[camera_message],
+                             api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+        events = wire_tab(
+            key=KEY,
+            build_button=build,
+            build_fn=handlers.build_mesh_animation,
+            build_inputs=[
+                mode, mesh_file, procedural, amount, camera_motion, tracking_video, tracking_first_frame,
+                advanced.resize_mode, advanced.first_frame,
+            ],
+            source_inputs=[mode, mesh_file, tracking_video],
+            prompt=prompt,
+            preview=preview,
+            advanced=advanced,
+            result=result,
+            status=status,
+        )
+    return events

@@ -1,0 +1,115 @@
+"""Object Manipulation: paint an object, move it in 3D (SPEC §7, §9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from core.object_motion import OBJECT_MOTIONS
+from ui import handlers
+from ui.tabs.assets import asset, existing
+from ui.tabs.common import (
+    advanced_settings,
+    camera_motion_field,
+    preview_section,
+    result_section,
+    tracking_settings,
+    wire_tab,
+)
+
+KEY = "object_manipulation"
+TITLE = "Object Manipulation"
+
+INTRO = (
+    "Select an **object** by painting over it on the first frame (or upload a mask: white = object), choose "
+    "how it moves, and optionally move the camera too."
+)
+MASK_BRUSH = gr.Brush(colors=[("#ff3b30", 0.75)], default_color=("#ff3b30", 0.75), color_mode="fixed", default_size="auto")
+AMOUNT_HELP = (
+    "up / down / left / right: fraction of the frame width (0.25 = a quarter of the picture) · "
+    "front / back: fraction of the object's distance · rot: degrees of turn"
+)
+
+
+def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
+    with gr.Tab(TITLE, id=KEY, elem_id=f"tab-{KEY}"):
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column(scale=5):
+                gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
+                source_mode = gr.Radio(list(handlers.SOURCE_MODES), value=handlers.SOURCE_IMAGE, label="Start from")
+                image = gr.Image(type="filepath", label="Source image", elem_id=f"{KEY}-image", height=240,
+                                 sources=["upload", "clipboard"])
+                video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=240)
+                mask_editor = gr.ImageEditor(
+                    type="numpy", image_mode="RGBA", label="Paint the object (brush) on the first frame",
+                    brush=MASK_BRUSH, eraser=gr.Eraser(default_size="auto"), layers=False, transforms=(),
+                    sources=(), height=300, elem_id=f"{KEY}-mask-editor",
+                    placeholder="The first frame appears here once a source is loaded",
+                )
+                mask_upload = gr.Image(
+                    type="filepath", label="…or upload a mask (white = object)", image_mode="L", height=160,
+                    sources=["upload", "clipboard"], elem_id=f"{KEY}-mask-upload",
+                )
+                with gr.Row():
+                    motion = gr.Dropdown(list(OBJECT_MOTIONS), value="right", label="Object motion", elem_id=f"{KEY}-motion")
+                    amount = gr.Number(0.25, label="Amount", info=AMOUNT_HELP, elem_id=f"{KEY}-amount")
+                camera_motion, camera_message = camera_motion_field(
+                    "Camera motion on top (optional)", elem_id=f"{KEY}-camera-motion"
+                )
+                prompt = gr.Textbox(
+                    label="Prompt", lines=3, elem_id=f"{KEY}-prompt",
+                    placeholder="Describe the video, e.g. 'a red ball rolling to the right on a meadow'",
+                )
+                build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
+                tracking = tracking_settings(uses_video=True)
+                advanced = advanced_settings(KEY, default_steps=default_steps)
+                gr.Examples(
+                    existing(
+                        [
+                            [handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "right", 0.3, "",
+                             "a red ball rolling to the right across a green meadow"],
+                            [handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "front", 0.4,
+                             "trans 0 0 0.2", "a red ball bouncing towards the camera on a meadow"],
+                            [handlers.SOURCE_VIDEO, None, asset("ball_video.mp4"), asset("ball_mask.png"), "up", 0.2, "",
+                             "a red ball floating up into the sky"],
+                        ],
+                        file_columns=(1, 2, 3),
+                    ),
+                    inputs=[source_mode, image, video, mask_upload, motion, amount, camera_motion, prompt],
+                    label="Examples",
+                    example_labels=["Ball photo · move right", "Ball photo · towards the camera + dolly out",
+                                    "Ball video · float up"],
+                    cache_examples=False,
+                    api_visibility="private",
+                    elem_id=f"{KEY}-examples",
+                )
+            with gr.Column(scale=7):
+                preview = preview_section(KEY)
+                result = result_section(KEY)
+        source_mode.change(handlers.source_visibility, inputs=[source_mode], outputs=[image, video],
+                           api_visibility="private", queue=False)
+        for trigger in (source_mode, image, video, advanced.resize_mode):
+            trigger.change(
+                handlers.mask_editor_frame, inputs=[source_mode, image, video, advanced.resize_mode, tracking.start_s],
+                outputs=[mask_editor], api_visibility="private", show_progress="hidden", trigger_mode="always_last",
+            )
+        camera_motion.change(handlers.camera_motion_error_text, inputs=[camera_motion], outputs=[camera_message],
+                             api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+        events = wire_tab(
+            key=KEY,
+            build_button=build,
+            build_fn=handlers.build_object_manipulation,
+            build_inputs=[
+                source_mode, image, video, mask_editor, mask_upload, motion, amount, camera_motion,
+                advanced.resize_mode, advanced.first_frame, *tracking.inputs(),
+            ],
+            source_inputs=[source_mode, image, video],
+            prompt=prompt,
+            preview=preview,
+            advanced=advanced,
+            result=result,
+            status=status,
+        )
+    return events
