@@ -12,6 +12,12 @@ from trackers import points as pts
 
 HEIGHT, WIDTH = 120, 160
 NUM_FRAMES = 8
+FRAME_SIZES = {
+    # Below COARSE_MIN_SIDE_PX: LK runs at full size.
+    "full-size": (HEIGHT, WIDTH),
+    # Just above it: LK on the half-size copy, refined at full size.
+    "coarse-to-fine": (272, 368),
+}
 MAX_ERROR_PX = 1.0
 BORDER_MARGIN_PX = pts.LK_WINDOW_PX // 2 + 1
 NEAR_BORDER_MAX_ERROR_PX = 3.0
@@ -35,21 +41,23 @@ def warp_affine(image: np.ndarray, linear: np.ndarray, offset: np.ndarray, heigh
     return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def translated_video(source: np.ndarray, step: np.ndarray) -> np.ndarray:
+def translated_video(
+    source: np.ndarray, step: np.ndarray, height: int = HEIGHT, width: int = WIDTH
+) -> np.ndarray:
     """Frames cropped from the centre of a larger ``source`` moved by ``step`` (u, v) px per frame.
 
     The shift is done in the Fourier domain — exact for a band-limited image, unlike bilinear
     resampling, whose phase-dependent blur would itself move edges by tenths of a pixel.
     """
     big_h, big_w = source.shape[:2]
-    top, left = (big_h - HEIGHT) // 2, (big_w - WIDTH) // 2
+    top, left = (big_h - height) // 2, (big_w - width) // 2
     spectrum = np.fft.fft2(source.astype(np.float64), axes=(0, 1))
     frames = []
     for t in range(NUM_FRAMES):
         shifted = np.fft.ifft2(
             ndimage.fourier_shift(spectrum, (step[1] * t, step[0] * t, 0)), axes=(0, 1)
         ).real
-        frames.append(np.clip(np.rint(shifted), 0, 255).astype(np.uint8)[top : top + HEIGHT, left : left + WIDTH])
+        frames.append(np.clip(np.rint(shifted), 0, 255).astype(np.uint8)[top : top + height, left : left + width])
     return np.stack(frames)
 
 
@@ -64,26 +72,28 @@ def test_grid_points_sit_on_cell_centres():
     assert pts.grid_points(HEIGHT, WIDTH, 70).shape == (4900, 2)
 
 
+@pytest.mark.parametrize("size", FRAME_SIZES.values(), ids=FRAME_SIZES.keys())
 @pytest.mark.parametrize("texture", ["noise", "astronaut"])
-def test_subpixel_translation_is_tracked_within_a_pixel(texture):
+def test_subpixel_translation_is_tracked_within_a_pixel(texture, size):
+    height, width = size
     if texture == "noise":
-        source = smooth_noise(HEIGHT + 60, WIDTH + 60)
+        source = smooth_noise(height + 60, width + 60)
     else:
         from skimage import data
 
         # Camera footage is band-limited by its optics; a plain downscale is sharper than that.
-        small = cv2.resize(data.astronaut(), (WIDTH + 60, HEIGHT + 60), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(data.astronaut(), (width + 60, height + 60), interpolation=cv2.INTER_AREA)
         source = cv2.GaussianBlur(small, (0, 0), 0.8)
     step = np.array([1.3, -0.7])
-    tracks = pts.track_points(translated_video(source, step), grid_size=12)
+    tracks = pts.track_points(translated_video(source, step, height, width), grid_size=12)
     expected = tracks.uv[0][None] + step[None, None] * np.arange(NUM_FRAMES)[:, None, None]
     error = np.linalg.norm(tracks.uv - expected, axis=-1)
     assert tracks.uv.shape == (NUM_FRAMES, 144, 2) and tracks.uv.dtype == np.float32
     stays_inside = (
         (expected[..., 0] > BORDER_MARGIN_PX)
-        & (expected[..., 0] < WIDTH - BORDER_MARGIN_PX)
+        & (expected[..., 0] < width - BORDER_MARGIN_PX)
         & (expected[..., 1] > BORDER_MARGIN_PX)
-        & (expected[..., 1] < HEIGHT - BORDER_MARGIN_PX)
+        & (expected[..., 1] < height - BORDER_MARGIN_PX)
     ).all(axis=0)
     assert error[:, stays_inside][tracks.visible[:, stays_inside]].max() < MAX_ERROR_PX
     assert tracks.visible[-1, stays_inside].mean() >= 0.95
@@ -91,23 +101,27 @@ def test_subpixel_translation_is_tracked_within_a_pixel(texture):
     assert error[tracks.visible].max() < NEAR_BORDER_MAX_ERROR_PX
 
 
-def test_rotation_is_tracked_within_a_pixel():
-    source = smooth_noise(HEIGHT, WIDTH, seed=3)
-    centre = np.array([WIDTH / 2, HEIGHT / 2])
+@pytest.mark.parametrize("size", FRAME_SIZES.values(), ids=FRAME_SIZES.keys())
+def test_rotation_is_tracked_within_a_pixel(size):
+    height, width = size
+    source = smooth_noise(height, width, seed=3)
+    centre = np.array([width / 2, height / 2])
     degrees_per_frame = 1.0
     turns = [rotation(degrees_per_frame * t) for t in range(NUM_FRAMES)]
-    frames = np.stack([warp_affine(source, turn, centre - turn @ centre, HEIGHT, WIDTH) for turn in turns])
+    frames = np.stack([warp_affine(source, turn, centre - turn @ centre, height, width) for turn in turns])
     tracks = pts.track_points(frames, grid_size=12)
     expected = np.stack([(turn @ (tracks.uv[0] - centre).T).T + centre for turn in turns])
-    inner = np.linalg.norm(tracks.uv[0] - centre, axis=-1) < 0.4 * HEIGHT
+    inner = np.linalg.norm(tracks.uv[0] - centre, axis=-1) < 0.4 * height
     error = np.linalg.norm(tracks.uv - expected, axis=-1)[:, inner]
     assert error[tracks.visible[:, inner]].max() < MAX_ERROR_PX
     assert tracks.visible[-1, inner].mean() >= 0.9
 
 
+@pytest.mark.parametrize("size", FRAME_SIZES.values(), ids=FRAME_SIZES.keys())
 @pytest.mark.parametrize("occluder", ["flat", "textured"])
-def test_points_covered_by_a_sliding_square_become_invisible(occluder):
-    background = smooth_noise(HEIGHT, WIDTH, seed=1)
+def test_points_covered_by_a_sliding_square_become_invisible(occluder, size):
+    height, width = size
+    background = smooth_noise(height, width, seed=1)
     side, top, start_left, step = 40, 40, 10, 8
     patch = smooth_noise(side, side, seed=7)
     frames, lefts = [], []
@@ -117,7 +131,8 @@ def test_points_covered_by_a_sliding_square_become_invisible(occluder):
         frame[top : top + side, left : left + side] = (200, 40, 40) if occluder == "flat" else patch
         frames.append(frame)
         lefts.append(left)
-    tracks = pts.track_points(np.stack(frames), grid_size=20)
+    # The same grid spacing (8 px) at every frame size, so the square covers as many points.
+    tracks = pts.track_points(np.stack(frames), grid_size=round(20 * width / WIDTH))
     uv0 = tracks.uv[0]
 
     def inside_square(frame: int, margin: float) -> np.ndarray:
@@ -142,6 +157,33 @@ def test_points_covered_by_a_sliding_square_become_invisible(occluder):
     far = ~row_band
     assert tracks.visible[:, far].all()
     assert np.abs(tracks.uv[:, far] - uv0[None, far]).max() < MAX_ERROR_PX
+
+
+def test_large_frames_are_tracked_on_a_half_size_copy():
+    height, width = FRAME_SIZES["coarse-to-fine"]
+    source = smooth_noise(height + 60, width + 60)
+    frames = translated_video(source, np.array([1.3, -0.7]), height, width)
+    query = pts.grid_points(height, width, 12)
+    calls = []
+    real_pyr_lk = cv2.calcOpticalFlowPyrLK
+
+    def recording_pyr_lk(image_from, image_to, *args, **kwargs):
+        calls.append((image_from.shape, kwargs["winSize"]))
+        return real_pyr_lk(image_from, image_to, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pts.cv2, "calcOpticalFlowPyrLK", recording_pyr_lk)
+        automatic = pts.track_points_lk(frames, query)
+        assert {shape for shape, _ in calls} == {(height // 2, width // 2), (height, width)}
+        # The full-size calls are the small refinement window only.
+        assert {window for shape, window in calls if shape == (height, width)} == {(pts.LOCAL_WINDOW_PX,) * 2}
+        calls.clear()
+        full_size = pts.track_points_lk(frames, query, coarse_to_fine=False)
+        assert {shape for shape, _ in calls} == {(height, width)}
+    # Both reach the same positions to well within the tracking accuracy.
+    both = automatic.visible & full_size.visible
+    assert both[-1].mean() > 0.9
+    assert np.abs(automatic.uv - full_size.uv)[both].max() < 0.5
 
 
 def test_lost_tracks_stay_lost_and_keep_their_last_position():
