@@ -529,6 +529,46 @@ class DiffusionAsShaderPipeline(CogVideoXImageToVideoPipeline):
             )
 
     # ----------------------------------------------------------------------------------------
+    # Conditioning shared with training
+    # ----------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def encode_prompt_embeddings(
+        self,
+        prompts: list[str],
+        *,
+        max_sequence_length: int = 226,
+        device: torch.device | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> torch.Tensor:
+        """T5 embeddings ``(B, L, D)`` of ``prompts``, exactly as generation encodes a prompt.
+
+        ``L = max_sequence_length`` (226 for DaS: every prompt is padded or truncated to it);
+        ``D`` is the text encoder's width (4096 for T5-XXL). The trainer encodes its captions
+        with this, so training and inference see identical text conditioning.
+        """
+        return self._get_t5_prompt_embeds(
+            prompt=list(prompts),
+            num_videos_per_prompt=1,
+            max_sequence_length=max_sequence_length,
+            device=device or self._execution_device,
+            dtype=dtype or self.text_encoder.dtype,
+        )
+
+    def rotary_embeddings(
+        self, height: int, width: int, num_latent_frames: int, device: torch.device | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The transformer's 3D rotary position embeddings ``(cos, sin)`` for a video of
+        ``height × width`` pixels and ``num_latent_frames`` latent frames, each
+        ``(num_latent_frames · h · w / p², head_dim)``; ``None`` for checkpoints with absolute
+        position embeddings. Generation and training both take them from here."""
+        if not self.transformer.config.use_rotary_positional_embeddings:
+            return None
+        return self._prepare_rotary_positional_embeddings(
+            height, width, num_latent_frames, device or self._execution_device
+        )
+
+    # ----------------------------------------------------------------------------------------
     # Tracking video encoding
     # ----------------------------------------------------------------------------------------
 
@@ -745,11 +785,7 @@ class DiffusionAsShaderPipeline(CogVideoXImageToVideoPipeline):
 
         # 7. Scheduler extras, rotary position embeddings, "ofs" embedding (CogVideoX 1.5 only)
         extra_step_kwargs = self.prepare_extra_step_kwargs(generator, eta)
-        image_rotary_emb = (
-            self._prepare_rotary_positional_embeddings(height, width, latents.size(1), device)
-            if self.transformer.config.use_rotary_positional_embeddings
-            else None
-        )
+        image_rotary_emb = self.rotary_embeddings(height, width, latents.size(1), device)
         ofs_emb = None if self.transformer.config.ofs_embed_dim is None else latents.new_full((1,), OFS_VALUE)
 
         # 8. Denoising loop

@@ -202,6 +202,32 @@ def test_default_negative_prompt_and_cfg_batch(pipe):
     assert "Watermark present in each frame" in DEFAULT_NEGATIVE_PROMPT
 
 
+def test_public_conditioning_helpers_give_what_generation_feeds_the_transformer(pipe):
+    """The trainer conditions with these helpers; they must equal what a generation uses."""
+    seen = {}
+    handle = pipe.transformer.register_forward_hook(
+        lambda module, args, kwargs, output: seen.update(kwargs), with_kwargs=True
+    )
+    try:
+        generate(pipe, num_inference_steps=1, output_type="latent", guidance_scale=1.0)
+    finally:
+        handle.remove()
+    text = pipe.encode_prompt_embeddings([PROMPT])
+    assert text.shape == (1, pipe.transformer.config.max_text_seq_length, pipe.text_encoder.config.d_model)
+    torch.testing.assert_close(text, seen["encoder_hidden_states"], rtol=0, atol=0)
+    cos, sin = pipe.rotary_embeddings(HEIGHT, WIDTH, LATENT_FRAMES)
+    # One row per transformer token (3 latent frames × 8 × 12 latent px / 2×2 patches) per head channel.
+    assert cos.shape == sin.shape == (LATENT_FRAMES * 8 * 12 // 4, pipe.transformer.config.attention_head_dim)
+    torch.testing.assert_close(cos, seen["image_rotary_emb"][0], rtol=0, atol=0)
+    torch.testing.assert_close(sin, seen["image_rotary_emb"][1], rtol=0, atol=0)
+    # Checkpoints with absolute position embeddings have no rotary ones.
+    pipe.transformer.register_to_config(use_rotary_positional_embeddings=False)
+    try:
+        assert pipe.rotary_embeddings(HEIGHT, WIDTH, LATENT_FRAMES) is None
+    finally:
+        pipe.transformer.register_to_config(use_rotary_positional_embeddings=True)
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [

@@ -278,12 +278,8 @@ class _Trainer:
     @torch.no_grad()
     def _encode_prompts(self, prompts: list[str]) -> torch.Tensor:
         """``(B, L, D)`` T5 embeddings, exactly as the pipeline encodes prompts."""
-        return self.conditioner._get_t5_prompt_embeds(
-            prompt=list(prompts),
-            num_videos_per_prompt=1,
-            max_sequence_length=self.max_sequence_length,
-            device=self.device,
-            dtype=self.weight_dtype,
+        return self.conditioner.encode_prompt_embeddings(
+            prompts, max_sequence_length=self.max_sequence_length, device=self.device, dtype=self.weight_dtype
         )
 
     def _prepare_precomputed(self) -> None:
@@ -575,12 +571,8 @@ class _Trainer:
         self._load_models()
         self._load_data()
         self.conditioner = self._pipeline(self.components.transformer)
-        self.rotary_emb = (
-            self.conditioner._prepare_rotary_positional_embeddings(
-                self.height, self.width, self.num_frames_latent, self.device
-            )
-            if self.components.transformer.config.use_rotary_positional_embeddings
-            else None
+        self.rotary_emb = self.conditioner.rotary_embeddings(
+            self.height, self.width, self.num_frames_latent, self.device
         )
         self._prepare_validation()
         if config.precompute:
