@@ -3,4 +3,4 @@
 Nothing in this package imports Gradio (see docs/ARCHITECTURE.md).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"

@@ -99,7 +99,7 @@ COMMON_OPTIONS = (
     _option("negative_prompt", help="negative prompt (default: DaS's)"),
     _option("legacy_tracking_range", action="store_true", default=None, help="feed the tracking video in [0, 1] like the DaS demo (default [-1, 1] as in training)"),
     _option("fps", type=float, help="frame rate of the written video (default: the source's)"),
-    _option("resize_mode", choices=("crop", "stretch", "pad"), help="how media is fitted to the model's size (default crop)"),
+    _option("resize_mode", choices=("crop", "stretch", "pad"), help="how media is fitted to the model's size (default crop; stretch for from-tracking, whose colours encode positions)"),
 )
 
 SCENE_OPTIONS = (

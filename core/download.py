@@ -60,7 +60,7 @@ def offline_instructions(model: Downloadable, dest: Path) -> str:
     """What to do on a machine that cannot reach the Hugging Face Hub."""
     return (
         f"Could not download {model.hub_id}. On a machine with internet access run\n"
-        f"    huggingface-cli download {model.hub_id} --local-dir {model.local_name}\n"
+        f"    hf download {model.hub_id} --local-dir {model.local_name}\n"
         f"then copy that folder to {dest} on this machine (same layout), or point the app at it\n"
         f"with --checkpoint PATH. For a weights-free smoke test use: python -m core.tiny checkpoints/tiny"
     )

@@ -78,10 +78,10 @@ OFFLOAD_MODES = ("none", "model", "sequential", "group")
 """Memory modes: full GPU, model CPU offload, sequential (per-layer) offload, group offload."""
 
 TRACKING_CACHE_SIZE = 4
+"""How many tracking-video VAE encodings the engine keeps (least recently used goes first)."""
 TRACKING_ENCODING_SEED = DEFAULT_SEED
 """Seed of the VAE posterior sample of every tracking video. With the default request seed (42)
-this is exactly the sample the pipeline itself would draw (DaS's random sequence)."""
-"""How many tracking-video VAE encodings the engine keeps (least recently used goes first)."""
+this is exactly the sample an uncached pipeline call with that seed draws."""
 
 VIDEO_NAME = "video.mp4"
 TRACKING_NAME = "tracking.mp4"
@@ -142,6 +142,13 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if self.offload not in OFFLOAD_MODES:
             raise EngineConfigError(f"offload must be one of {', '.join(OFFLOAD_MODES)}; got {self.offload!r}")
+        if self.compile and self.offload == "sequential":
+            # Sequential offload swaps every layer's weights in and out through hooks during the
+            # forward pass, which a compiled graph cannot follow; diffusers supports compiling
+            # with model or group offload only.
+            raise EngineConfigError(
+                "--compile does not work with --offload sequential; use --offload model or group with it"
+            )
         if self.checkpoint is not None:
             self.checkpoint = str(self.checkpoint)
 
@@ -490,6 +497,16 @@ class Engine:
         if requested.startswith("cuda"):
             if not torch.cuda.is_available():
                 raise EngineConfigError("device 'cuda' was asked for but no CUDA GPU is visible; use --device cpu")
+            with torch.cuda.device(torch.device(requested)):
+                bf16 = torch.cuda.is_bf16_supported()
+            if not bf16:
+                # Pre-Ampere cards (T4, V100) emulate bfloat16 slowly or not at all.
+                logger.warning(
+                    "%s has no native bfloat16: running in float16, which CogVideoX-5B was not trained "
+                    "in (results may be worse, or NaN on long runs)",
+                    torch.cuda.get_device_name(torch.device(requested)),
+                )
+                return requested, "float16"
             return requested, "bfloat16"
         if requested == "cpu":
             return "cpu", "float32"
@@ -502,7 +519,7 @@ class Engine:
 
     @property
     def torch_dtype(self) -> "torch.dtype":
-        """bfloat16 on CUDA, float32 on CPU."""
+        """bfloat16 on CUDA (float16 on GPUs without bfloat16), float32 on CPU."""
         import torch
 
         return getattr(torch, self._dtype_name)
@@ -515,6 +532,11 @@ class Engine:
     @property
     def loaded(self) -> bool:
         return self._pipe is not None
+
+    @property
+    def in_use(self) -> bool:
+        """Loaded, or holding its lock right now (loading, encoding or generating)."""
+        return self._pipe is not None or self._lock.locked()
 
     @property
     def output_dir(self) -> Path:
@@ -865,7 +887,9 @@ def get_engine(config: Optional[EngineConfig] = None) -> Engine:
         if _ENGINE is None:
             _ENGINE = Engine(config)
         elif config is not None and config != _ENGINE.config:
-            if _ENGINE.loaded:
+            # A first load still in progress counts: replacing the engine then would load a
+            # second copy of the model next to the first.
+            if _ENGINE.in_use:
                 raise EngineConfigError(
                     "the engine is already loaded with another configuration; call core.engine.reset_engine() first"
                 )

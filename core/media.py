@@ -163,16 +163,24 @@ def _existing_file(path: PathLike) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def _interpolation(scale_x: float, scale_y: float) -> int:
-    # Area averaging avoids aliasing when shrinking; cubic is sharper when enlarging.
-    return cv2.INTER_AREA if scale_x <= 1.0 and scale_y <= 1.0 else cv2.INTER_CUBIC
+RESIZE_CONTENTS = ("photo", "tracking")
+"""What is being resized: camera footage, or a rendered tracking video (see :func:`resize_frames`)."""
 
 
-def _resize_one(image: np.ndarray, height: int, width: int) -> np.ndarray:
+def _interpolation(scale_x: float, scale_y: float, content: str) -> int:
+    # Area averaging avoids aliasing when shrinking. When enlarging, cubic is sharper for
+    # photos, but its overshoot would invent colours in a tracking video, whose colours are
+    # position and depth codes: there, bilinear (as DaS's torchvision resize did).
+    if scale_x <= 1.0 and scale_y <= 1.0:
+        return cv2.INTER_AREA
+    return cv2.INTER_LINEAR if content == "tracking" else cv2.INTER_CUBIC
+
+
+def _resize_one(image: np.ndarray, height: int, width: int, content: str = "photo") -> np.ndarray:
     src_height, src_width = image.shape[:2]
     if (src_height, src_width) == (height, width):
         return image.copy()
-    interpolation = _interpolation(width / src_width, height / src_height)
+    interpolation = _interpolation(width / src_width, height / src_height, content)
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
@@ -201,13 +209,18 @@ def pad_box(src_height: int, src_width: int, height: int, width: int) -> tuple[i
     return (height - fitted_height) // 2, (width - fitted_width) // 2, fitted_height, fitted_width
 
 
-def resize_frames(frames: np.ndarray, height: int, width: int, mode: str = "crop") -> np.ndarray:
+def resize_frames(
+    frames: np.ndarray, height: int, width: int, mode: str = "crop", *, content: str = "photo"
+) -> np.ndarray:
     """Resize images to the working size.
 
     Args:
         frames: ``(..., h, w, 3)`` uint8 (one image or a stack of frames).
         height, width: target size in pixels.
         mode: one of :data:`RESIZE_MODES`.
+        content: ``"photo"`` (area averaging to shrink, bicubic to enlarge) or ``"tracking"``
+            for a rendered tracking video (area to shrink, bilinear to enlarge: no overshoot
+            that would invent colours).
 
     Returns:
         ``(..., height, width, 3)`` uint8. ``crop`` keeps the centre region with the target
@@ -215,6 +228,8 @@ def resize_frames(frames: np.ndarray, height: int, width: int, mode: str = "crop
     """
     if mode not in RESIZE_MODES:
         raise MediaError(f"resize mode must be one of {RESIZE_MODES}, got {mode!r}")
+    if content not in RESIZE_CONTENTS:
+        raise MediaError(f"resize content must be one of {RESIZE_CONTENTS}, got {content!r}")
     _check_target_size(height, width)
     frames = np.asarray(frames)
     if frames.ndim < 3 or frames.shape[-1] != 3:
@@ -230,15 +245,15 @@ def resize_frames(frames: np.ndarray, height: int, width: int, mode: str = "crop
     if mode == "crop":
         top, left, crop_height, crop_width = crop_box(src_height, src_width, height, width)
         for index, image in enumerate(flat):
-            out[index] = _resize_one(image[top : top + crop_height, left : left + crop_width], height, width)
+            out[index] = _resize_one(image[top : top + crop_height, left : left + crop_width], height, width, content)
     elif mode == "stretch":
         for index, image in enumerate(flat):
-            out[index] = _resize_one(image, height, width)
+            out[index] = _resize_one(image, height, width, content)
     else:
         top, left, fitted_height, fitted_width = pad_box(src_height, src_width, height, width)
         for index, image in enumerate(flat):
             out[index, top : top + fitted_height, left : left + fitted_width] = _resize_one(
-                image, fitted_height, fitted_width
+                image, fitted_height, fitted_width, content
             )
     return out.reshape(leading + (height, width, 3))
 

@@ -60,6 +60,11 @@ class ObjectMotionError(ValueError):
 def _white_level(channel: np.ndarray) -> float:
     """What counts as full white for a single-channel array of this dtype and content."""
     if np.issubdtype(channel.dtype, np.floating):
+        # A float image may hold 0–1 or 0–255 (a uint8 image converted to float): read the
+        # latter on its own scale, or any JPEG noise above 0.5 would count as the object.
+        finite = channel[np.isfinite(channel)]
+        if finite.size and finite.max() > _FLOAT_WHITE:
+            return float(_UINT8_WHITE)
         return _FLOAT_WHITE
     if channel.size and channel.max() <= _LABEL_MASK_MAX:
         return float(_LABEL_MASK_MAX)
@@ -78,7 +83,8 @@ def mask_to_bool(mask: np.ndarray) -> np.ndarray:
 
     Accepted:
         - ``(H, W)`` bool, integer or float: a pixel is the object when it is at least half
-          white (≥ 0.5 for floats, ≥ 128 for uint8; integer 0/1 label masks: nonzero).
+          white (≥ 0.5 for floats in 0–1, ≥ 128 for uint8 and for floats above 1, i.e. on the
+          0–255 scale; integer 0/1 label masks: nonzero).
         - ``(H, W, 3)`` RGB: the brightest channel decides (coloured brush strokes count).
         - ``(H, W, 4)`` RGBA (e.g. a paint layer over a transparent background): when the alpha
           varies, the painted (alpha ≥ half) pixels are the object whatever their colour;

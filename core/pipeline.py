@@ -57,7 +57,7 @@ DEFAULT_NEGATIVE_PROMPT = (
 
 HOW_TO_GET_CHECKPOINT = (
     "Get the Diffusion-as-Shader checkpoint with `python -m core.download`, or with "
-    f"`huggingface-cli download {HUB_MODEL_ID} --local-dir {DEFAULT_CHECKPOINT_DIR}`; "
+    f"`hf download {HUB_MODEL_ID} --local-dir {DEFAULT_CHECKPOINT_DIR}`; "
     "for a tiny offline test model (its output is noise) run `python -m core.tiny DIR`."
 )
 
@@ -159,7 +159,7 @@ def _missing_shards(component_dir: Path, index_path: Path) -> list[str]:
     return [f"{component_dir.name}/{shard}" for shard in shards if not (component_dir / shard).is_file()]
 
 
-def _tracking_block_count(transformer_dir: Path) -> int | None:
+def tracking_block_count(transformer_dir: Path) -> int | None:
     """Tracking blocks found in the transformer's weight names (``None`` if they cannot be read
     cheaply: ``.bin`` weights). Reads only the safetensors header or the shard index."""
     index_path = transformer_dir / "diffusion_pytorch_model.safetensors.index.json"
@@ -177,6 +177,38 @@ def _tracking_block_count(transformer_dir: Path) -> int | None:
     return len({name[len(prefix) :].split(".", 1)[0] for name in names if name.startswith(prefix)})
 
 
+def load_tracking_transformer(
+    folder: str | Path, *, torch_dtype: torch.dtype | None = None
+) -> CogVideoXTransformer3DModelTracking:
+    """Load ``folder/transformer`` as a tracking transformer, refusing any key mismatch.
+
+    A config without ``num_tracking_blocks`` takes the count from the weight names (read from
+    the safetensors header or shard index only). diffusers itself only warns about missing or
+    unexpected keys (and leaves missing weights uninitialised on the meta device); here any
+    mismatch is a :class:`CheckpointError` naming the keys.
+
+    Args:
+        folder: a checkpoint folder with a ``transformer/`` subfolder.
+        torch_dtype: dtype to load the weights in (default: as stored, float32 for diffusers).
+    """
+    folder = Path(folder)
+    config_overrides = {}
+    if "num_tracking_blocks" not in CogVideoXTransformer3DModelTracking.load_config(folder / "transformer"):
+        tracking_blocks = tracking_block_count(folder / "transformer")
+        if tracking_blocks is not None:
+            config_overrides["num_tracking_blocks"] = tracking_blocks
+    transformer, loading_info = CogVideoXTransformer3DModelTracking.from_pretrained(
+        folder, subfolder="transformer", torch_dtype=torch_dtype, output_loading_info=True, **config_overrides
+    )
+    mismatched = {key: value for key, value in loading_info.items() if value and key != "error_msgs"}
+    if mismatched:
+        raise CheckpointError(
+            f"transformer weights in '{folder}' do not match CogVideoXTransformer3DModelTracking: {mismatched}. "
+            f"{HOW_TO_GET_CHECKPOINT}"
+        )
+    return transformer
+
+
 def _tracking_config_problem(folder: Path) -> str | None:
     """A message if ``transformer/`` holds a plain CogVideoX transformer rather than DaS's.
 
@@ -188,7 +220,7 @@ def _tracking_config_problem(folder: Path) -> str | None:
         config = json.loads((transformer_dir / "config.json").read_text(encoding="utf-8"))
         if "num_tracking_blocks" in config:
             return None
-        tracking_blocks = _tracking_block_count(transformer_dir)
+        tracking_blocks = tracking_block_count(transformer_dir)
     except (OSError, ValueError, KeyError) as error:
         return f"transformer/ config or weight index is unreadable ({error})"
     if tracking_blocks == 0 or (tracking_blocks is None and config.get("_class_name") != _TRACKING_CLASS_NAME):
@@ -454,20 +486,7 @@ class DiffusionAsShaderPipeline(CogVideoXImageToVideoPipeline):
             cache_dir=cache_dir,
             token=token,
         )
-        config_overrides = {}
-        if "num_tracking_blocks" not in CogVideoXTransformer3DModelTracking.load_config(folder / "transformer"):
-            tracking_blocks = _tracking_block_count(folder / "transformer")
-            if tracking_blocks is not None:
-                config_overrides["num_tracking_blocks"] = tracking_blocks
-        transformer, loading_info = CogVideoXTransformer3DModelTracking.from_pretrained(
-            folder, subfolder="transformer", torch_dtype=torch_dtype, output_loading_info=True, **config_overrides
-        )
-        mismatched = {key: value for key, value in loading_info.items() if value and key != "error_msgs"}
-        if mismatched:
-            raise CheckpointError(
-                f"transformer weights in '{folder}' do not match CogVideoXTransformer3DModelTracking: {mismatched}. "
-                f"{HOW_TO_GET_CHECKPOINT}"
-            )
+        transformer = load_tracking_transformer(folder, torch_dtype=torch_dtype)
         vae = AutoencoderKLCogVideoX.from_pretrained(folder, subfolder="vae", torch_dtype=torch_dtype)
         text_encoder_options = {} if torch_dtype is None else {"dtype": torch_dtype}
         text_encoder = T5EncoderModel.from_pretrained(folder, subfolder="text_encoder", **text_encoder_options)
@@ -735,6 +754,11 @@ class DiffusionAsShaderPipeline(CogVideoXImageToVideoPipeline):
         else:
             batch_size = prompt_embeds.shape[0]
         total_batch = batch_size * num_videos_per_prompt
+        if tracking_latents is not None and tracking_latents.shape[0] not in (1, total_batch):
+            raise ValueError(
+                f"tracking_latents has a batch of {tracking_latents.shape[0]}; it must be 1 (shared by every "
+                f"video) or {total_batch} (prompts × num_videos_per_prompt)"
+            )
         device = self._execution_device
         do_classifier_free_guidance = guidance_scale > 1.0
         # Taken before any random draw, so the tracking encoding does not shift DaS's sequence.

@@ -69,19 +69,26 @@ _DIRECT_WINDOW_LIMIT = 5
 # --------------------------------------------------------------------------------------------
 
 
-def track_colors(uvz0: np.ndarray, height: int, width: int) -> np.ndarray:
+def track_colors(
+    uvz0: np.ndarray, height: int, width: int, *, range_from: Optional[np.ndarray] = None
+) -> np.ndarray:
     """One RGB colour per point from its frame-0 position and depth (SPEC §5).
 
     Args:
         uvz0: ``(N, 3)`` frame-0 tracks ``(u, v, z)``: pixels, pixels, camera-space depth.
         height, width: frame size in pixels.
+        range_from: optional ``(N,)`` bool, the points whose depths set ``p2`` and ``p98``
+            (default: all). Pass the points drawn on frame 0 when some are not — e.g. the
+            back of a mesh — so the blue channel spans the visible surface, as it did for
+            DaS's training videos, whose tracks were all visible on frame 0. When none of
+            them has a valid depth, all points are used.
 
     Returns:
         ``(N, 3)`` uint8 colours: ``R = 255·clip(u0/W, 0, 1)``, ``G = 255·clip(v0/H, 0, 1)``,
         ``B = 255·clip((1/z0 − p2)/(p98 − p2), 0, 1)``, each truncated to an integer
         (``astype(uint8)`` after the multiplication, as DaS does). ``p2`` and ``p98`` are the
         2nd and 98th percentiles (NumPy's default linear interpolation) of ``1/z0`` over the
-        points with a finite, positive depth.
+        points with a finite, positive depth (of ``range_from`` only, when given).
 
     Edge cases (DaS would produce NaN/undefined bytes here; we choose stable values):
         - a point with a non-finite or non-positive depth gets ``B = 0`` (it is never drawn
@@ -107,8 +114,15 @@ def track_colors(uvz0: np.ndarray, height: int, width: int) -> np.ndarray:
     np.divide(1.0, z0, out=inverse_depth, where=valid_depth)
 
     blue_fraction = np.zeros_like(z0)
-    if valid_depth.any():
-        low, high = np.percentile(inverse_depth[valid_depth], [LOW_PERCENTILE, HIGH_PERCENTILE])
+    in_range = valid_depth
+    if range_from is not None:
+        range_from = np.asarray(range_from, dtype=bool)
+        if range_from.shape != z0.shape:
+            raise ValueError(f"range_from must have shape ({z0.shape[0]},), got {range_from.shape}")
+        if (valid_depth & range_from).any():
+            in_range = valid_depth & range_from
+    if in_range.any():
+        low, high = np.percentile(inverse_depth[in_range], [LOW_PERCENTILE, HIGH_PERCENTILE])
         if high > low:
             blue_fraction = (inverse_depth - low) / (high - low)
         else:

@@ -89,7 +89,7 @@ def resolve_repaint_checkpoint(checkpoint: Optional[str | Path] = None, *, allow
         return repo_id
     raise RepaintError(
         f"Repainting needs the FLUX.1-Depth-dev weights (~35 GB; a gated model: accept its licence on the Hub "
-        f"first). Download them with `huggingface-cli download {FLUX_DEPTH_HUB_ID} --local-dir {local}` or "
+        f"first). Download them with `hf download {FLUX_DEPTH_HUB_ID} --local-dir {local}` or "
         f"allow downloading, or supply your own first-frame image instead."
     )
 

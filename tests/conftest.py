@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -27,3 +29,17 @@ def artifacts_dir() -> Path:
     """Where tests keep screenshots and media for humans to look at (ignored by git)."""
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     return ARTIFACTS_DIR
+
+
+@pytest.fixture
+def checkpoint_without_block_count(tiny_checkpoint, tmp_path) -> tuple[Path, int]:
+    """A copy of the tiny checkpoint whose transformer config names the plain CogVideoX class and
+    lacks ``num_tracking_blocks`` (in case a published config does): ``(folder, true count)``."""
+    copy = tmp_path / "without-block-count"
+    shutil.copytree(tiny_checkpoint, copy)
+    config_path = copy / "transformer" / "config.json"
+    config = json.loads(config_path.read_text())
+    count = config.pop("num_tracking_blocks")
+    config["_class_name"] = "CogVideoXTransformer3DModel"
+    config_path.write_text(json.dumps(config))
+    return copy, count

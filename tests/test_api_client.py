@@ -165,24 +165,25 @@ def test_repaint_explains_missing_weights(studio_url, tab):
 
 @pytest.mark.parametrize("tab", TABS)
 def test_cancel_with_nothing_running(studio_url, tab):
-    assert client_for(studio_url).predict(api_name=f"/{tab}_cancel") == "Nothing was running."
+    assert "nothing was running" in client_for(studio_url).predict(api_name=f"/{tab}_cancel")
 
 
 def test_cancel_stops_a_running_generation(studio_url):
-    from gradio_client.exceptions import AppError
+    from gradio_client.utils import Status
 
     client = client_for(studio_url)
     call(client, "/camera_control_build", **_with_files(BUILDS["camera_control"]))
     job = client.submit(prompt="a long one", seed=1, steps=100, first_frame=None, api_name="/camera_control_generate")
     deadline = time.monotonic() + 60
-    notice = "Nothing was running."
-    while time.monotonic() < deadline and notice == "Nothing was running.":
-        time.sleep(0.2)
-        notice = client.predict(api_name="/camera_control_cancel")
-    assert notice.startswith("Cancelling"), "the generation never started"
+    while time.monotonic() < deadline and job.status().code not in (Status.PROCESSING, Status.PROGRESS):
+        time.sleep(0.1)
+    assert job.status().code in (Status.PROCESSING, Status.PROGRESS), "the generation never started"
+    # Running, or (in the instant Gradio has dequeued it but the handler has not started)
+    # about to: either way this stops it (the latter through the registry's pending cancel).
+    assert client.predict(api_name="/camera_control_cancel").startswith("Cancelling")
     started = time.monotonic()
-    with pytest.raises(AppError, match="cancelled"):
-        job.result(timeout=60)
+    video, downloads, seed, info = job.result(timeout=60)
+    assert video is None and downloads is None and "Cancelled" in info
     assert time.monotonic() - started < 20
 
 

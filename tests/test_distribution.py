@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import core
 from core import download
 
@@ -101,7 +99,7 @@ def test_download_offline_explains_what_to_do(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert download.main(["--checkpoints-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "huggingface-cli download EXCAI/Diffusion-As-Shader" in err
+    assert "hf download EXCAI/Diffusion-As-Shader" in err
     assert "python -m core.tiny" in err
 
 
@@ -153,3 +151,74 @@ def test_readme_cli_examples_parse():
         for path in args:
             if path.startswith("assets/"):
                 assert (ROOT / path).exists(), f"README example uses missing {path}"
+
+
+MEDIA_SUFFIXES = {".jpg", ".png", ".mp4"}
+MESH_SUFFIXES = {".ply", ".zip"}
+MAX_MEAN_PIXEL_DIFFERENCE = 0.5
+"""Mean absolute difference (0–255) under which a remade picture or video counts as the same:
+a stale example differs by tens of levels, while another CPU's last-bit float differences
+(e.g. SIMD sin/cos) move a few pixels by one level at most."""
+MAX_VERTEX_DIFFERENCE = 1e-4
+
+
+def _asset_content(path: Path):
+    """What an example shows: decoded pixels for media, vertex arrays for meshes, else bytes."""
+    import zipfile
+
+    import numpy as np
+    import trimesh
+
+    from PIL import Image
+
+    from core.media import read_video_frames
+
+    if path.suffix in {".jpg", ".png"}:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.float32)
+    if path.suffix == ".mp4":
+        return np.asarray(read_video_frames(path)[0], dtype=np.float32)
+    if path.suffix == ".ply":
+        return [np.asarray(trimesh.load(path, force="mesh").vertices)]
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            names = sorted(archive.namelist())
+            return [
+                np.asarray(
+                    trimesh.load(
+                        trimesh.util.wrap_as_stream(archive.read(name)), file_type=Path(name).suffix[1:], force="mesh"
+                    ).vertices
+                )
+                for name in names
+            ]
+    return path.read_bytes()
+
+
+def test_committed_example_assets_are_what_the_generator_makes(tmp_path):
+    """The examples are made by assets/make_assets.py from the project's own recipes: a change
+    to a recipe (e.g. how the mesh tracking video is coloured) must be followed by remaking
+    them (`python assets/make_assets.py --force`), or the studio's examples show stale output."""
+    import numpy as np
+
+    subprocess.run(
+        [sys.executable, str(ROOT / "assets" / "make_assets.py"), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    made = sorted(path for path in tmp_path.iterdir() if path.is_file())
+    assert made, "the generator made nothing"
+    stale = []
+    for remade in made:
+        committed, fresh = _asset_content(ROOT / "assets" / remade.name), _asset_content(remade)
+        if remade.suffix in MEDIA_SUFFIXES:
+            same = committed.shape == fresh.shape and np.abs(committed - fresh).mean() < MAX_MEAN_PIXEL_DIFFERENCE
+        elif remade.suffix in MESH_SUFFIXES:
+            same = len(committed) == len(fresh) and all(
+                a.shape == b.shape and np.abs(a - b).max() < MAX_VERTEX_DIFFERENCE for a, b in zip(committed, fresh)
+            )
+        else:
+            same = committed == fresh
+        if not same:
+            stale.append(remade.name)
+    assert not stale, f"remake with `python assets/make_assets.py --force`: {stale}"

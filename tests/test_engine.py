@@ -121,6 +121,9 @@ def test_config_errors():
         Engine(EngineConfig(device="cuda"))
     with pytest.raises(EngineConfigError):
         Engine(EngineConfig(device="tpu"))
+    with pytest.raises(EngineConfigError, match="--offload model or group"):
+        EngineConfig(compile=True, offload="sequential")
+    assert EngineConfig(compile=True, offload="group").compile
 
 
 def test_negative_prompt_is_the_pipelines():
@@ -151,6 +154,12 @@ def test_get_engine_is_process_wide(tiny_checkpoint):
         with pytest.raises(EngineConfigError, match="reset_engine"):
             get_engine(config)
         get_engine()._pipe = None
+        # A first load in progress (the engine's lock held) counts as loaded: no second model.
+        loading = get_engine()
+        with loading._lock:
+            with pytest.raises(EngineConfigError, match="reset_engine"):
+                get_engine(config)
+        assert get_engine(config) is not loading  # once idle and unloaded, reconfiguring works again
     finally:
         reset_engine()
 

@@ -88,6 +88,8 @@ def encodings():
         "int64 0/255": base.astype(np.int64) * 255,
         "uint16": base.astype(np.uint16) * 65535,
         "float 0/1": base.astype(np.float32),
+        # A uint8 photo of a mask converted to float: 0–255 with JPEG noise around 0 and 255.
+        "float 0/255 with noise": noisy.astype(np.float32),
         "uint8 with noise": noisy,
         "rgb": rgb,
         "rgba layer": layer,

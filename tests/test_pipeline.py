@@ -238,6 +238,15 @@ def test_public_conditioning_helpers_give_what_generation_feeds_the_transformer(
         (dict(tracking_video=None), "exactly one of tracking_video or tracking_latents"),
         (dict(tracking_video=tracking_video().astype(np.float32)), "\\[0, 1\\]"),
         (dict(max_sequence_length=32), "226 tokens"),
+        (
+            dict(
+                tracking_video=None,
+                tracking_latents=torch.zeros(3, LATENT_FRAMES, LATENT_CHANNELS, 8, 12),
+                tracking_image=first_frame(),
+                num_videos_per_prompt=2,
+            ),
+            "batch of 3; it must be 1 .* or 2",
+        ),
     ],
 )
 def test_bad_inputs_raise_clear_value_errors(pipe, overrides, message):
@@ -251,7 +260,7 @@ def test_missing_checkpoint_folder_raises_checkpoint_error(tmp_path):
         DiffusionAsShaderPipeline.from_pretrained(missing)
     message = str(error.value)
     assert str(missing) in message
-    assert "python -m core.download" in message and "huggingface-cli download EXCAI/Diffusion-As-Shader" in message
+    assert "python -m core.download" in message and "hf download EXCAI/Diffusion-As-Shader" in message
     assert "python -m core.tiny" in message
 
 
@@ -283,15 +292,9 @@ def test_plain_cogvideox_checkpoint_is_rejected(tiny_checkpoint, tmp_path):
     check_checkpoint(tiny_checkpoint)  # the complete one passes
 
 
-def test_config_without_num_tracking_blocks_reads_the_count_from_the_weights(tiny_checkpoint, tmp_path):
+def test_config_without_num_tracking_blocks_reads_the_count_from_the_weights(checkpoint_without_block_count):
     """In case the published config lacks the field: the weights say how many blocks there are."""
-    copy = tmp_path / "copy"
-    shutil.copytree(tiny_checkpoint, copy)
-    config_path = copy / "transformer" / "config.json"
-    config = json.loads(config_path.read_text())
-    expected = config.pop("num_tracking_blocks")
-    config["_class_name"] = "CogVideoXTransformer3DModel"
-    config_path.write_text(json.dumps(config))
+    copy, expected = checkpoint_without_block_count
     loaded = DiffusionAsShaderPipeline.from_pretrained(copy)
     assert loaded.transformer.config.num_tracking_blocks == expected
 

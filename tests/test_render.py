@@ -56,6 +56,25 @@ def test_track_colors_ignore_invalid_depths_in_percentiles():
     np.testing.assert_array_equal(colors[6], [0, 0, 0])  # NaN position → 0
 
 
+def test_track_colors_range_from_sets_the_percentiles_only():
+    drawn = [[0.0, 0.0, 1.0], [50.0, 25.0, 2.0], [99.9, 49.9, 4.0], [120.0, -5.0, 8.0]]
+    hidden = [[10.0, 10.0, 0.5], [20.0, 20.0, 100.0]]  # e.g. the back of a mesh, nearer and farther
+    uvz0 = np.array(drawn + hidden)
+    range_from = np.array([True] * 4 + [False] * 2)
+    colors = render.track_colors(uvz0, height=50, width=100, range_from=range_from)
+    # The drawn points get exactly the colours they would have alone (hand-computed above);
+    # hidden ones are coloured on the same scale, clipped.
+    np.testing.assert_array_equal(colors[:4], render.track_colors(np.array(drawn), height=50, width=100))
+    np.testing.assert_array_equal(colors[4:, 2], [255, 0])
+    # Without a valid point in range_from, every point sets the range (no empty percentile).
+    nothing = np.zeros(6, dtype=bool)
+    np.testing.assert_array_equal(
+        render.track_colors(uvz0, 50, 100, range_from=nothing), render.track_colors(uvz0, 50, 100)
+    )
+    with pytest.raises(ValueError, match="range_from"):
+        render.track_colors(uvz0, 50, 100, range_from=np.ones(3, dtype=bool))
+
+
 def test_track_colors_degenerate_depth_range():
     flat = np.array([[1.0, 1.0, 3.0]] * 10)
     assert (render.track_colors(flat, 10, 10)[:, 2] == 0).all()

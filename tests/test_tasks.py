@@ -19,7 +19,7 @@ from skimage import data
 from core import geometry
 from core.camera import CameraMotionError
 from core.export import ExportError, export_point_cloud
-from core.media import MediaError, write_video
+from core.media import MediaError, read_video_frames, write_video
 from core.object_motion import ObjectMotionError
 from core.progress import Cancelled
 from core.render import track_colors
@@ -35,7 +35,7 @@ from core.tasks import (
 )
 from core.tasks.animation import depth_from_tracks, resample_indices, sample_footprint
 from core.geometry import transform_and_project
-from core.tasks.common import sample_bilinear, transform_and_project_object, until_lost
+from core.tasks.common import sample_nearest, transform_and_project_object, until_lost
 
 T, H, W = 9, 64, 96
 SIZE = {"num_frames": T, "height": H, "width": W}
@@ -93,8 +93,9 @@ def check_result(result: TrackingResult, task: str, num_points: int | None = Non
     if num_points is not None:
         assert n == num_points
     if n:
-        # One colour per track for the whole clip, from its frame-0 position and depth (SPEC §5).
-        np.testing.assert_array_equal(result.colors, track_colors(result.uvz[0], H, W))
+        # One colour per track for the whole clip, from its frame-0 position and depth (SPEC §5),
+        # with the depth range set by the points drawn on frame 0.
+        np.testing.assert_array_equal(result.colors, track_colors(result.uvz[0], H, W, range_from=result.visible[0]))
         assert result.frames.any(), "the tracking video is black"
 
 
@@ -103,11 +104,14 @@ def check_result(result: TrackingResult, task: str, num_points: int | None = Non
 # --------------------------------------------------------------------------------------------
 
 
-def test_sample_bilinear_interpolates_between_pixel_centres():
+def test_sample_nearest_reads_the_pixel_under_each_position():
     maps = np.arange(12, dtype=np.float32).reshape(1, 3, 4)  # value = 4·row + column
-    uv = np.array([[[0.5, 0.5], [1.0, 0.5], [1.5, 1.5], [2.0, 2.0], [-5.0, 99.0]]], dtype=np.float32)
-    # Pixel centres sit at +0.5: (1.0, 0.5) is halfway between columns 0 and 1 of row 0.
-    np.testing.assert_allclose(sample_bilinear(maps, uv)[0], [0.0, 0.5, 5.0, 7.5, 8.0])
+    uv = np.array([[[0.5, 0.5], [1.0, 0.5], [1.99, 1.5], [3.9, 2.1], [-5.0, 99.0], [np.nan, 0.2]]], dtype=np.float32)
+    # Pixel (r, c) covers [c, c+1) × [r, r+1): no value between two pixels is ever invented.
+    np.testing.assert_array_equal(sample_nearest(maps, uv)[0], [0.0, 1.0, 5.0, 11.0, 8.0, 0.0])
+    # At a depth edge a track takes one side's depth, never a mix floating between them.
+    edge = np.where(np.arange(4) < 2, 1.0, 10.0).astype(np.float32)[None, None, :].repeat(3, axis=1)
+    assert set(sample_nearest(edge, np.array([[[1.9, 1.5], [2.0, 1.5], [2.1, 1.5]]]))[0]) <= {1.0, 10.0}
 
 
 def test_until_lost_keeps_temporary_occlusions_and_drops_lost_tracks():
@@ -213,6 +217,12 @@ def test_motion_transfer_of_a_still_image_is_refused(photo):
         motion_transfer(photo, **SIZE)
 
 
+def test_motion_transfer_of_a_one_frame_video_is_refused(photo, tmp_path):
+    one_frame = write_video(photo[None], tmp_path / "one-frame.mp4", fps=8.0)
+    with pytest.raises(TaskInputError, match="no motion to transfer"):
+        motion_transfer(one_frame, **SIZE)
+
+
 def test_motion_transfer_of_a_missing_file_is_a_media_error(tmp_path):
     with pytest.raises(MediaError):
         motion_transfer(tmp_path / "nope.mp4", **SIZE)
@@ -277,6 +287,41 @@ def test_invalid_camera_motion_fails_before_any_work(photo, monkeypatch):
         camera_control(photo, "trans 0 0 1; wobble 3", **SIZE)
 
 
+def test_pixels_without_depth_are_never_drawn(photo, monkeypatch):
+    """A sky the estimator could not measure stays black (as in DaS), instead of becoming a
+    wall at the farthest depth that moves with the camera."""
+    import trackers.depth
+
+    real_estimate = trackers.depth.estimate_depth
+
+    def estimate_with_sky(image, *args, **kwargs):
+        result = real_estimate(image, *args, **kwargs)
+        result.valid = result.valid.copy()
+        result.valid[: image.shape[0] // 3] = False
+        return result
+
+    monkeypatch.setattr(trackers.depth, "estimate_depth", estimate_with_sky)
+    result = camera_control(photo, "trans 0.1 0 0", **SIZE)
+    sky = np.zeros((H, W), dtype=bool)
+    sky[: H // 3] = True
+    sky = sky.reshape(-1)
+    assert not result.visible[:, sky].any()
+    assert result.visible[0, ~sky].all()
+    assert result.metadata["pixels_without_depth"] == int(sky.sum())
+    assert len(result.points) == int((~sky).sum())  # the 3D preview leaves them out too
+    # Only the sky's own rows are black on frame 0 (the drawn points' 3×3 squares reach one row in).
+    assert not result.frames[0, : H // 3 - 1].any() and result.frames[0, H // 3 :].any(axis=-1).all()
+
+    def estimate_nothing(image, *args, **kwargs):
+        result = real_estimate(image, *args, **kwargs)
+        result.valid = np.zeros_like(result.valid)
+        return result
+
+    monkeypatch.setattr(trackers.depth, "estimate_depth", estimate_nothing)
+    with pytest.raises(TaskInputError, match="no usable depth"):
+        camera_control(photo, "", **SIZE)
+
+
 def test_source_mode_is_checked(photo):
     with pytest.raises(TaskInputError):
         camera_control(photo, "", source_mode="video", **SIZE)
@@ -333,6 +378,21 @@ def test_a_mask_at_the_source_size_is_resized_like_the_source(photo):
     assert result.metadata["object_points"] == int((box_mask() > 0).sum())
 
 
+def test_a_mask_drawn_on_an_upright_phone_photo_fits_it(photo, tmp_path):
+    """A photo stored sideways with an EXIF rotation is shown (and loaded) upright; a mask
+    drawn on it has the upright size and must be accepted and resized like the photo."""
+    stored_sideways = np.ascontiguousarray(np.rot90(photo, k=1))  # what the camera wrote
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(stored_sideways).save(path, exif=exif, quality=95)
+    upright_height, upright_width = photo.shape[:2]
+    mask = box_mask(upright_height, upright_width)
+    result = object_manipulation(path, mask, "left", 0.1, **SIZE)
+    assert result.metadata["mask_resized_from"] == [upright_height, upright_width]
+    assert result.metadata["object_points"] == int((box_mask() > 0).sum())
+
+
 def test_mask_files_with_alpha_are_read(tmp_path):
     rgba = np.zeros((H, W, 4), dtype=np.uint8)
     rgba[10:20, 10:30, 3] = 255  # a transparent layer with an opaque stroke
@@ -370,6 +430,11 @@ def test_mesh_animation_turntable(box_mesh):
     assert result.first_frame.any() and result.metadata["first_frame"] == "mesh render"
     assert result.metadata["procedural"] == "turntable" and result.metadata["scene_scale"] > 0
     assert result.depth.shape == (H, W)
+    # The back of the box is not drawn on frame 0, so the blue (depth) channel spans the
+    # visible surface, as in DaS's training videos (whose tracks were all visible on frame 0).
+    drawn_blue = result.colors[result.visible[0], 2]
+    assert (~result.visible[0]).sum() > 1000
+    assert np.percentile(drawn_blue, 2) <= 5 and np.percentile(drawn_blue, 98) >= 250
     # The box turns: the tracks move between the first and the last frame.
     both = result.visible[0] & result.visible[-1]
     assert np.abs(result.uvz[-1, both, :2] - result.uvz[0, both, :2]).max() > 2.0
@@ -398,6 +463,35 @@ def test_from_tracking_video_resamples_and_needs_a_first_frame(tmp_path, photo):
     assert result.fps == pytest.approx(9 / (17 / 16))
     bar_columns = [np.flatnonzero(frame[H // 2, :, 0] > 128).mean() for frame in result.frames]
     assert bar_columns == sorted(bar_columns)
+
+
+def test_uploaded_tracking_videos_keep_their_position_code(tmp_path, photo):
+    """R encodes u/W (SPEC §5): a 16:9 render is stretched, not cropped, so its left and right
+    edges keep R ≈ 0 and ≈ 255; enlarging never overshoots into colours the render lacked."""
+    source_h, source_w = 36, 64  # 16:9 and smaller than the working size: enlarged
+    ramp = np.zeros((5, source_h, source_w, 3), dtype=np.uint8)
+    ramp[..., 0] = np.round(255 * (np.arange(source_w) + 0.5) / source_w).astype(np.uint8)
+    ramp[:, :, ::8] = 0  # black gaps between "points", where bicubic would ring
+    path = tmp_path / "wide_tracking.mp4"
+    write_video(ramp, path, fps=8)
+    result = from_tracking_video(path, first_frame=photo, **SIZE)
+    assert result.metadata["resize_mode"] == "stretch" and result.metadata["aspect_changed"]
+    assert result.metadata["source_size"] == [source_h, source_w]
+    red = result.frames[0, H // 2, :, 0].astype(int)
+    assert red[:3].max() <= 20 and red[-3:].min() >= 215  # both edges keep their code
+    # Enlarging is bilinear: a flat colour with black gaps (points on black) never overshoots
+    # into brighter values, as bicubic does (243 for this pattern).
+    flat = np.zeros((5, source_h, source_w, 3), dtype=np.uint8)
+    flat[..., 0] = 200
+    flat[:, :, ::8] = 0
+    flat[:, ::8] = 0
+    flat_path = tmp_path / "flat_tracking.mp4"
+    write_video(flat, flat_path, fps=8)
+    decoded_max = int(read_video_frames(flat_path)[0][..., 0].max())  # H.264 moves values a little
+    enlarged = from_tracking_video(flat_path, first_frame=photo, **SIZE)
+    assert enlarged.frames[..., 0].max() <= decoded_max
+    same_aspect = from_tracking_video(path, first_frame=photo, **SIZE, resize_mode="crop")
+    assert same_aspect.metadata["resize_mode"] == "crop"
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,7 +551,7 @@ def test_repaint_without_weights_explains_how_to_get_them(monkeypatch, tmp_path)
     from core import repaint
 
     monkeypatch.setattr(repaint, "flux_checkpoint_dir", lambda: tmp_path / "absent")
-    with pytest.raises(repaint.RepaintError, match="huggingface-cli download"):
+    with pytest.raises(repaint.RepaintError, match="hf download"):
         repaint.repaint_first_frame(np.ones((H, W), np.float32), "a cat")
 
 

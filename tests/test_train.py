@@ -28,7 +28,7 @@ from core.progress import Cancelled
 from core.training import objective
 from core.training.config import TrainConfig, TrainConfigError, parse_args
 from core.training.data import SampleOrder
-from core.training.models import FROZEN_COMPONENTS, TRAINABLE_PREFIXES
+from core.training.models import FROZEN_COMPONENT_CLASSES, FROZEN_COMPONENTS, TRAINABLE_PREFIXES
 from core.training.trainer import train
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -236,7 +236,7 @@ def test_step_generators_and_sample_order_are_reproducible() -> None:
 
 
 def test_overfit_from_a_base_model_changes_only_the_tracking_branch(
-    wide_base: Path, one_sample: Path, tmp_path: Path
+    wide_base: Path, one_sample: Path, tmp_path: Path, tiny_checkpoint: Path
 ) -> None:
     """30 steps on one sample (fixed noise and timestep) drive the loss down; only the tracking
     branch changes; the export is a complete checkpoint that loads and generates."""
@@ -288,7 +288,14 @@ def test_overfit_from_a_base_model_changes_only_the_tracking_branch(
     check_checkpoint(output)
     config = json.loads((output / "transformer" / "config.json").read_text())
     assert config["_class_name"] == "CogVideoXTransformer3DModelTracking" and config["num_tracking_blocks"] == 2
-    assert json.loads((output / "model_index.json").read_text())["_class_name"] == "DiffusionAsShaderPipeline"
+    index = json.loads((output / "model_index.json").read_text())
+    assert index["_class_name"] == "DiffusionAsShaderPipeline"
+    # The text encoder was freed after --precompute, yet the index still names every component
+    # (generic loaders such as DiffusionPipeline.from_pretrained read it).
+    # (This base has no index of its own: DaS's classes are recorded, those the tiny checkpoint has.)
+    reference_index = json.loads((tiny_checkpoint / "model_index.json").read_text())
+    for name in FROZEN_COMPONENTS:
+        assert index[name] == reference_index[name] == list(FROZEN_COMPONENT_CLASSES[name]), name
     pipe = DiffusionAsShaderPipeline.from_pretrained(output)
     video = np.zeros((NUM_FRAMES, HEIGHT, WIDTH, 3), dtype=np.uint8)
     frames = pipe(
@@ -419,6 +426,29 @@ def test_settings_and_data_errors_are_clear(tiny_checkpoint: Path, tmp_path: Pat
 
 
 @pytest.mark.slow
+def test_das_base_is_loaded_with_the_apps_checks(
+    tiny_checkpoint: Path, checkpoint_without_block_count: tuple[Path, int], tmp_path: Path
+) -> None:
+    """Fine-tuning a DaS checkpoint loads it as the app does: the tracking-block count comes
+    from the weights when the config lacks it, and missing weights are a clear error (diffusers
+    alone would only warn and leave them uninitialised on the meta device)."""
+    from safetensors.torch import save_file
+
+    from core.training.models import TrainingCheckpointError, load_components
+
+    without_count, expected_blocks = checkpoint_without_block_count
+    components = load_components(without_count, None, torch.float32)
+    assert components.transformer.config.num_tracking_blocks == expected_blocks
+
+    incomplete = tmp_path / "incomplete"
+    shutil.copytree(tiny_checkpoint, incomplete)
+    weights_path = incomplete / "transformer" / "diffusion_pytorch_model.safetensors"
+    weights = load_file(weights_path)
+    save_file({key: value for key, value in weights.items() if not key.startswith("initial_combine_linear.")}, weights_path)
+    with pytest.raises(TrainingCheckpointError, match="initial_combine_linear"):
+        load_components(incomplete, None, torch.float32)
+
+
 def test_two_processes_under_accelerate_launch(tiny_checkpoint: Path, tmp_path: Path) -> None:
     """Two CPU processes under ``accelerate launch``: sharded preparation, then DDP training.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 import json
 import threading
 import time
@@ -16,7 +17,7 @@ from core.camera import CAMERA_PRESETS, parse_camera_motion
 from core.engine import EngineConfig, get_engine, reset_engine
 from core.tasks import TrackingResult
 from ui import handlers
-from ui.session import CancelRegistry
+from ui.session import PENDING_CANCEL_WINDOW_S, CancelRegistry
 from ui.tabs.assets import asset
 
 FAST_STEPS = 2
@@ -146,7 +147,7 @@ def test_first_frame_override_changes_appearance(engine, camera_tracking):
 def test_cancel_stops_a_generation_within_a_step(engine, camera_tracking):
     steps_seen: list[float] = []
     started = threading.Event()
-    outcome: dict[str, BaseException] = {}
+    outcome: dict[str, object] = {}
 
     def progress(fraction, desc=None):
         if desc and desc.startswith("denoising"):
@@ -155,10 +156,9 @@ def test_cancel_stops_a_generation_within_a_step(engine, camera_tracking):
             time.sleep(0.05)  # keep the run long enough for the cancel to land mid-way
 
     def run():
-        try:
-            handlers.generate_video(camera_tracking, "a valley", seed=3, steps=100, scope="cancel-test", progress=progress)
-        except gr.Error as error:
-            outcome["error"] = error
+        outcome["returned"] = handlers.generate_video(
+            camera_tracking, "a valley", seed=3, steps=100, scope="cancel-test", progress=progress
+        )
 
     before = set(engine.output_dir.iterdir())
     worker = threading.Thread(target=run)
@@ -167,10 +167,29 @@ def test_cancel_stops_a_generation_within_a_step(engine, camera_tracking):
     assert "Cancelling 1" in handlers.cancel_jobs("cancel-test")
     worker.join(30)
     assert not worker.is_alive()
-    assert "cancelled" in str(outcome.get("error", "")).lower()
+    # A cancel is not an error: the result widgets are cleared (no stale video, downloads or
+    # seed from an earlier run) and the info says what happened.
+    video, downloads, seed_update, info = outcome["returned"]
+    assert video is None and downloads is None and seed_update["visible"] is False
+    assert info == handlers.CANCELLED_INFO
     assert len(steps_seen) < 100
     assert set(engine.output_dir.iterdir()) == before, "a cancelled run must not leave a result folder"
-    assert handlers.cancel_jobs("cancel-test") == "Nothing was running."
+
+
+def test_a_cancel_just_before_a_job_registers_still_stops_it(engine, camera_tracking):
+    """Gradio may dequeue a generation a moment before the Cancel click lands: the cancel is
+    remembered briefly and the job starting right after stops before any denoising."""
+    steps_seen: list[str] = []
+    assert "nothing was running" in handlers.cancel_jobs("early-cancel")
+    returned = handlers.generate_video(
+        camera_tracking, "a valley", seed=3, steps=50, scope="early-cancel",
+        progress=lambda fraction, desc=None: steps_seen.append(desc or ""),
+    )
+    assert returned[3] == handlers.CANCELLED_INFO
+    assert not any(desc.startswith("denoising") for desc in steps_seen)
+    # The pending cancel was used up: the next generation runs normally.
+    video, _, seed, _ = handlers.generate_video(camera_tracking, "a valley", seed=3, steps=1, scope="early-cancel")
+    assert video is not None and seed == 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,6 +269,8 @@ def test_camera_motion_is_validated_as_typed(engine):
 
     message, plot = handlers.check_camera_motion("trans 0 0")
     assert message.startswith("❌") and "step 1" in message
+    # The grammar's placeholders survive Markdown (which would read <dz> as an HTML tag).
+    assert "&lt;dz&gt;" in message and "<dz>" not in message
     assert plot == gr.skip()
     assert handlers.camera_motion_error_text("orbit z 10").startswith("❌")
 
@@ -272,9 +293,74 @@ def test_step_builder_add_undo_clear(engine):
     assert text.endswith("orbit x 10 0 8; spiral 2 0 8")
     with pytest.raises(gr.Error, match="Not added"):
         handlers.builder_add(text, "orbit", 0, 0, 0, "z", 10, 0, 0, 8)
+    with pytest.raises(gr.Error, match="Degrees is empty: enter a number"):
+        handlers.builder_add(text, "rotation", 0, 0, 0, "y", None, 0, 0, 8)
     assert handlers.builder_undo(text) == "trans 0 0 -0.3 0 8; rot y 15 2 6; orbit x 10 0 8"
     assert handlers.builder_undo("") == ""
     assert handlers.builder_clear() == ""
+
+
+def test_a_changed_input_or_a_failed_build_retires_the_tracking_video(camera_tracking):
+    keep = (gr.skip(),) * 4
+    inputs = ("image", "/tmp/gradio/abc/landscape.jpg", None, "trans 0 0 -0.4", "crop", 0.0)
+    built_from = handlers.inputs_fingerprint(*inputs)
+    # An event that changes no value (Gradio sends some) keeps the tracking video ...
+    assert handlers.retire_if_inputs_changed(camera_tracking, built_from, *inputs) == keep
+    # ... a changed value retires it, and says so.
+    changed = (*inputs[:3], "trans 0 0 -0.5", *inputs[4:])
+    state, generate, repaint, info = handlers.retire_if_inputs_changed(camera_tracking, built_from, *changed)
+    assert state is None and generate["interactive"] is False and repaint["interactive"] is False
+    assert info == handlers.INPUTS_CHANGED_INFO
+    # Nothing built yet: nothing to retire and nothing written (such a change can be processed
+    # while a build runs, and must not wipe that build's result).
+    assert handlers.retire_if_inputs_changed(None, None, *changed) == keep
+
+    # A finished build enables Generate ...
+    state, generate, repaint, info = handlers.build_succeeded(camera_tracking, built_from, *inputs)
+    assert state == gr.skip() and generate["interactive"] is True and repaint["interactive"] is True
+    # ... unless the inputs changed while it ran: then it is stale at once.
+    state, generate, _, info = handlers.build_succeeded(camera_tracking, built_from, *changed)
+    assert state is None and generate["interactive"] is False and info == handlers.INPUTS_CHANGED_INFO
+
+    state, generate, repaint, *preview, info = handlers.build_failed()
+    assert state is None and generate["interactive"] is False and preview == [None, None, None, None]
+    assert info == handlers.BUILD_FAILED_INFO
+
+
+def test_the_mask_editor_counts_by_its_strokes_only():
+    height, width = 12, 16
+    background = np.zeros((height, width, 4), np.uint8)
+    other_background = np.full((height, width, 4), 200, np.uint8)
+    strokes = background.copy()
+    strokes[3:6, 4:9] = (255, 59, 48, 191)
+    painted = {"background": background, "layers": [strokes], "composite": strokes}
+    reloaded = {"background": other_background, "layers": [], "composite": other_background}
+    assert handlers.painted_mask_digest(reloaded) is None
+    assert handlers.painted_mask_digest({"background": background, "layers": [background]}) is None
+    # The colour and opacity of a stroke do not matter, only where it is.
+    same_place = {"layers": [np.where(strokes > 0, 255, 0).astype(np.uint8)]}
+    assert handlers.painted_mask_digest(painted) == handlers.painted_mask_digest(same_place)
+
+    fingerprint = handlers.inputs_fingerprint
+    # The app reloading the background (another source) is not an edit of the mask ...
+    assert fingerprint("right", {"background": background, "layers": []}) == fingerprint("right", reloaded)
+    # ... strokes are, and so is erasing them.
+    assert fingerprint("right", painted) != fingerprint("right", reloaded)
+    moved = np.roll(strokes, 2, axis=1)
+    assert fingerprint("right", painted) != fingerprint("right", {"layers": [moved]})
+
+
+def test_user_error_messages_are_readable_in_a_toast():
+    from ui.errors import friendly, user_error
+
+    # Sentences start with a capital, file names keep their case, HTML placeholders survive.
+    assert friendly(ValueError("the mask is empty")) == "The mask is empty"
+    assert friendly(ValueError("broken.obj: no faces")) == "broken.obj: no faces"
+    assert friendly(ValueError("f1.ply: its topology differs")).startswith("f1.ply")
+    assert friendly(ValueError("missing <dz>")) == "Missing &lt;dz&gt;"
+    error = user_error("expected trans <dx> <dy> <dz>", title="Invalid step")
+    assert error.message == "expected trans &lt;dx&gt; &lt;dy&gt; &lt;dz&gt;" and error.title == "Invalid step"
+    assert error.print_exception is False and error.duration == 20
 
 
 def test_mask_inputs(engine):
@@ -307,6 +393,22 @@ def test_cancel_registry_is_per_session_and_scope():
         assert registry.running_count() == 3
     assert registry.running_count() == 0
     assert registry.cancel("a") == 0
+
+
+def test_a_cancel_with_nothing_running_applies_only_briefly_and_only_to_its_tab():
+    now = [100.0]
+    registry = CancelRegistry(clock=lambda: now[0])
+    assert registry.cancel("a", "tab1") == 0
+    with registry.running("b", "tab1") as other_session, registry.running("a", "tab2") as other_tab:
+        assert not other_session() and not other_tab()
+    with registry.running("a", "tab1") as starting_now:
+        assert starting_now()  # registered within the window: starts cancelled
+    with registry.running("a", "tab1") as next_job:
+        assert not next_job()  # the pending cancel was used once
+    registry.cancel("a", "tab1")
+    now[0] += PENDING_CANCEL_WINDOW_S + 0.1
+    with registry.running("a", "tab1") as much_later:
+        assert not much_later()  # a generation started deliberately later is not cancelled
 
 
 def test_build_app_exposes_every_endpoint(engine):

@@ -624,7 +624,7 @@ def _missing_weights_message(method: str) -> str:
         folders = " or ".join(str(root / name) for name in spec.folders)
         hint = (
             f"depth method {method!r} has no weights here: put the Hugging Face files of "
-            f"{spec.hub_id} in {folders} (e.g. `huggingface-cli download {spec.hub_id} --local-dir "
+            f"{spec.hub_id} in {folders} (e.g. `hf download {spec.hub_id} --local-dir "
             f"{root / spec.folders[-1]}`), or allow downloading from the Hub"
         )
         return hint + (f" ({'; '.join(details)})" if details else "")

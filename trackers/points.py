@@ -24,9 +24,14 @@ Trackers:
   and a checkpoint is at ``checkpoints/cotracker/scaled_offline.pth`` (CoTracker3 offline;
   ``cotracker2.pth`` also works). ``"auto"`` prefers it when present.
 
-**Lost tracks** stay lost: ``visible`` is False from the first frame a track fails, and its
-``uv`` keeps the last good position (finite, so downstream arithmetic never meets NaN; the
-renderer skips invisible points anyway).
+**Visibility.** ``visible`` says where the tracker sees a point. The built-in LK tracker cannot
+find a point again once it loses it, so its tracks stay lost: ``visible`` is False from the
+first frame a track fails, and ``uv`` keeps the last good position (finite, so downstream
+arithmetic never meets NaN). CoTracker reports occlusion frame by frame: a point hidden behind
+something passing in front is False for those frames only, True again when it reappears, and
+its ``uv`` is CoTracker's estimate throughout. The recipes draw every track up to the last
+frame it is seen (``core.tasks.common.until_lost``): occlusion is left to the painter's order,
+as DaS does (SPEC §5).
 """
 
 from __future__ import annotations
@@ -90,6 +95,10 @@ CHECKPOINTS_ENV = "DAS_TRACKER_CHECKPOINTS"
 DEFAULT_TRACKER_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints" / "cotracker"
 COTRACKER_CHECKPOINT_FILES = ("scaled_offline.pth", "cotracker2.pth")
 """Checkpoint files tried in this order under ``checkpoints/cotracker``."""
+
+COTRACKER_VISIBILITY_THRESHOLD = 0.9
+"""Score above which a CoTracker point counts as visible, when the model returns scores rather
+than booleans (CoTracker's own predictor thresholds at 0.9)."""
 
 LK_METHOD = "lk"
 COTRACKER_METHOD = "cotracker3"
@@ -475,8 +484,9 @@ def track_points_cotracker(
         frames: ``(T, H, W, 3)`` uint8; query_uv: ``(N, 2)`` frame-0 positions.
 
     Returns:
-        :class:`PointTracks`; a point CoTracker reports hidden stays lost from then on, like
-        the LK tracker, so both trackers honour the same contract.
+        :class:`PointTracks` with CoTracker's positions for every frame (hidden ones
+        included) and its per-frame visibility: a point hidden for a while is visible again
+        when it reappears (see the module doc).
     """
     import torch
 
@@ -503,12 +513,12 @@ def track_points_cotracker(
         with torch.inference_mode():
             tracks, visibility = model(video, queries=torch.from_numpy(queries)[None].to(device_name))
     uv = tracks[0].float().cpu().numpy() + 0.5
-    seen = visibility[0].cpu().numpy().astype(bool).reshape(uv.shape[:2])
-    seen[0] = True
-    # Keep the "lost for good" contract: once hidden, hidden; freeze the last good position.
-    visible = np.logical_and.accumulate(seen, axis=0)
-    last_good = np.maximum.accumulate(np.where(visible, np.arange(uv.shape[0])[:, None], 0), axis=0)
-    uv = np.take_along_axis(uv, last_good[..., None].repeat(2, axis=-1), axis=0)
+    scores = visibility[0].cpu().numpy().reshape(uv.shape[:2])
+    # The predictor thresholds visibility itself; a raw score is thresholded as it would be.
+    visible = scores if scores.dtype == bool else scores > COTRACKER_VISIBILITY_THRESHOLD
+    visible[0] = True  # the queries are frame-0 points
+    if not np.isfinite(uv).all():
+        raise PointTrackingError("CoTracker returned non-finite positions; try the built-in tracker (lk)")
     report(progress, 1.0, "tracking done")
     return PointTracks(uv=uv.astype(np.float32), visible=visible, method=COTRACKER_METHOD)
 

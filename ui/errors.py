@@ -10,9 +10,12 @@ the traceback goes to the server log — never into the page.
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Optional
 
 import gradio as gr
 
@@ -24,10 +27,27 @@ ERROR_TOAST_SECONDS = 20
 """User-error toasts stay this long: the messages are instructions, give people time to read."""
 
 
+_STARTS_WITH_FILE_NAME = re.compile(r"^[^\s/\\]*[./\\]\S")
+"""A message opening with a file or path name ("broken.obj: …", "f1.ply …"): keep its case."""
+
+
 def friendly(error: BaseException) -> str:
-    """The exception's message as a sentence: first letter capitalised, no trailing blanks."""
+    """The exception's message as a sentence: first letter capitalised (unless it is a file
+    name, whose case matters), no trailing blanks, and safe to show as HTML (Gradio renders
+    toasts as HTML, which would swallow placeholders such as ``<dz>``)."""
     text = str(error).strip() or type(error).__name__
-    return text[0].upper() + text[1:]
+    if not _STARTS_WITH_FILE_NAME.match(text):
+        text = text[0].upper() + text[1:]
+    return html.escape(text, quote=False)
+
+
+def user_error(message: str, *, title: Optional[str] = None) -> gr.Error:
+    """A ``gr.Error`` for a user mistake: the message is the fix, shown long enough to read,
+    escaped for the HTML toast, and kept out of the server log's tracebacks."""
+    options = {} if title is None else {"title": title}
+    return gr.Error(
+        html.escape(message, quote=False), duration=ERROR_TOAST_SECONDS, print_exception=False, **options
+    )
 
 
 @contextmanager

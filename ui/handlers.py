@@ -12,6 +12,8 @@ Gradio passes ``request: gr.Request`` (for the per-session Cancel) and
 
 from __future__ import annotations
 
+import hashlib
+import html
 import logging
 import shutil
 import tempfile
@@ -25,9 +27,9 @@ import gradio as gr
 import numpy as np
 
 from core.engine import RANDOM_SEED, GenerationResult, GenerationSettings, get_engine
-from core.progress import ProgressFn
+from core.progress import Cancelled, ProgressFn
 from core.tasks import TrackingResult
-from ui.errors import user_errors
+from ui.errors import user_error, user_errors
 from ui.session import CANCELS, session_id
 
 logger = logging.getLogger(__name__)
@@ -133,7 +135,7 @@ def checked_upload(value: Any, what: str, *, required: bool = True) -> Optional[
     path = _path_of(value)
     if path is None:
         if required:
-            raise gr.Error(f"No {what} yet: upload one (or click an example below) first.", title="Missing input")
+            raise user_error(f"No {what} yet: upload one (or click an example below) first.", title="Missing input")
         return None
     limit = _options.max_file_bytes
     check_file_size(path, limit if limit else 2**62)
@@ -168,9 +170,9 @@ def _seed_value(seed: Any) -> int:
     try:
         value = int(float(seed))
     except (TypeError, ValueError):
-        raise gr.Error(f"The seed must be a whole number (or -1 for a random one), not {seed!r}.") from None
+        raise user_error(f"The seed must be a whole number (or -1 for a random one), not {seed!r}.") from None
     if value < RANDOM_SEED:
-        raise gr.Error("The seed must be 0 or more, or -1 for a random one.")
+        raise user_error("The seed must be 0 or more, or -1 for a random one.")
     return value
 
 
@@ -269,7 +271,7 @@ def _source_path(source_mode: Any, image: Any, video: Any) -> str:
         return checked_upload(video, "source video")
     if source_mode == SOURCE_IMAGE:
         return checked_upload(image, "source image")
-    raise gr.Error(f"Unknown source {source_mode!r}: choose 'image' or 'video'.")
+    raise user_error(f"Unknown source {source_mode!r}: choose 'image' or 'video'.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,11 +381,45 @@ def mask_from_inputs(mask_editor: Any, mask_upload: Any) -> Any:
     if painted:
         layer = painted[0]
         return _path_of(layer) if isinstance(layer, (str, dict)) else np.asarray(layer)
-    raise gr.Error(
+    raise user_error(
         "No object mask: paint over the object in the mask editor (use the brush), or upload a mask "
         "image (white = object, black = background).",
         title="Missing mask",
     )
+
+
+def painted_mask_digest(mask_editor: Any) -> Optional[str]:
+    """A fingerprint of the strokes in the mask editor: SHA-1 of the painted (opaque) pixels and
+    the layer size, or ``None`` when nothing is painted.
+
+    It tells a user's edit from the app reloading the editor's background, which Gradio also
+    reports as an input.
+    """
+    layers = mask_editor.get("layers") if isinstance(mask_editor, dict) else None
+    painted = [layer for layer in (layers or []) if layer is not None]
+    if not painted:
+        return None
+    layer = painted[0]
+    if isinstance(layer, (str, dict)):
+        from PIL import Image
+
+        path = _path_of(layer)
+        if path is None:
+            return None
+        with Image.open(path) as opened:
+            layer = np.asarray(opened.convert("RGBA"))
+    pixels = np.asarray(layer)
+    if pixels.ndim == 2:
+        opaque = pixels > 0
+    elif pixels.shape[-1] in (2, 4):  # with alpha: painted = not transparent
+        opaque = pixels[..., -1] > 0
+    else:
+        opaque = pixels.max(axis=-1) > 0
+    if not opaque.any():
+        return None
+    digest = hashlib.sha1(np.packbits(opaque).tobytes())
+    digest.update(str(opaque.shape).encode())
+    return digest.hexdigest()
 
 
 def mask_editor_frame(
@@ -487,14 +523,28 @@ def build_mesh_animation(
             video = checked_upload(tracking_video, "tracking video")
             first = checked_upload(tracking_first_frame, "first frame for the tracking video", required=False)
             if (override or first) is None:
-                raise gr.Error(
+                raise user_error(
                     "A tracking video made elsewhere needs the first frame of the video you want (e.g. your "
                     "textured render): upload it under 'First frame of that video'.",
                     title="Missing first frame",
                 )
+            # Its colours encode positions relative to the frame: always stretched (as DaS did),
+            # whatever the tab's resize setting, so the code stays exact.
             tracking = from_tracking_video(
-                video, first_frame=override or first, progress=_core_progress(progress), cancel=cancel, **size
+                video,
+                first_frame=override or first,
+                progress=_core_progress(progress),
+                cancel=cancel,
+                **{**size, "resize_mode": "stretch"},
             )
+            if tracking.metadata.get("aspect_changed"):
+                source_height, source_width = tracking.metadata["source_size"]
+                gr.Warning(
+                    f"The tracking video is {source_width}×{source_height}, another aspect than the model's "
+                    f"{width}×{height}: it and the first frame were stretched to fit (its colours encode "
+                    f"positions in the frame, so it is not cropped). Render at {width}×{height} to avoid "
+                    "the distortion."
+                )
         elif mode in (MESH_SEQUENCE, MESH_PROCEDURAL):
             what = "mesh sequence (.zip of meshes)" if mode == MESH_SEQUENCE else "mesh file"
             mesh = checked_upload(mesh_file, what)
@@ -510,7 +560,7 @@ def build_mesh_animation(
                 **size,
             )
         else:
-            raise gr.Error(f"Unknown mesh input {mode!r}: choose one of {', '.join(MESH_MODES)}.")
+            raise user_error(f"Unknown mesh input {mode!r}: choose one of {', '.join(MESH_MODES)}.")
         return _build_outputs(tracking)
 
 
@@ -519,12 +569,13 @@ def build_mesh_animation(
 # --------------------------------------------------------------------------------------------
 
 GENERATE_ACTION = "Generating the video"
+CANCELLED_INFO = "**Cancelled** — nothing was generated or saved."
 REPAINT_ACTION = "Repainting the first frame"
 
 
 def _require_tracking(tracking: Any) -> TrackingResult:
     if not isinstance(tracking, TrackingResult):
-        raise gr.Error(
+        raise user_error(
             "There is no tracking video yet: set the inputs and click 'Build tracking video' first.",
             title="Nothing to generate from",
         )
@@ -533,7 +584,9 @@ def _require_tracking(tracking: Any) -> TrackingResult:
 
 def _result_info(result: GenerationResult) -> str:
     status = get_engine().status()
-    lines = [f"**Seed {result.seed}** · {result.elapsed_s:.1f} s · saved in `{result.output_dir}`"]
+    # The folder's name only: a full server path means nothing to a remote user (--share, a
+    # Space) and tells them about the server's file system.
+    lines = [f"**Seed {result.seed}** · {result.elapsed_s:.1f} s · saved as `{result.output_dir.name}`"]
     if status.is_tiny:
         lines.append("⚠️ Generated by the tiny test model — the output is noise by design.")
     return "\n\n".join(lines)
@@ -569,7 +622,7 @@ def generate_video(
     with user_errors(GENERATE_ACTION), CANCELS.running(session_id(request), scope) as cancel:
         tracking = _require_tracking(tracking)
         if not isinstance(prompt, str) or not prompt.strip():
-            raise gr.Error("The prompt is empty: describe the video you want, e.g. 'a red ball rolling on a meadow'.")
+            raise user_error("The prompt is empty: describe the video you want, e.g. 'a red ball rolling on a meadow'.")
         override = checked_upload(first_frame, "first-frame image", required=False)
         if override is not None:
             height, width = tracking.size
@@ -581,14 +634,19 @@ def generate_video(
             use_dynamic_cfg=bool(dynamic_cfg),
             negative_prompt=DEFAULT_NEGATIVE_PROMPT if negative_prompt is None else str(negative_prompt),
         )
-        result = get_engine().generate(
-            tracking.first_frame,
-            tracking,
-            prompt.strip(),
-            settings,
-            progress=_core_progress(progress),
-            cancel=cancel,
-        )
+        try:
+            result = get_engine().generate(
+                tracking.first_frame,
+                tracking,
+                prompt.strip(),
+                settings,
+                progress=_core_progress(progress),
+                cancel=cancel,
+            )
+        except Cancelled:
+            # A cancel is what the user asked for, not a failure: clear the previous result's
+            # video, downloads and seed (they are not this request's) and say so.
+            return None, None, gr.update(value=None, visible=False), CANCELLED_INFO
         downloads = [str(result.video_path), str(result.tracking_path), str(result.settings_path)]
         return str(result.video_path), downloads, result.seed, _result_info(result)
 
@@ -611,13 +669,13 @@ def repaint_first_frame(
     with user_errors(REPAINT_ACTION), CANCELS.running(session_id(request), scope) as cancel:
         tracking = _require_tracking(tracking)
         if tracking.depth is None:
-            raise gr.Error(
+            raise user_error(
                 "This tracking video carries no depth (it was made elsewhere), so the first frame cannot be "
                 "repainted to fit it: upload a first frame instead.",
                 title="Cannot repaint",
             )
         if not isinstance(prompt, str) or not prompt.strip():
-            raise gr.Error("The prompt is empty: describe the first frame you want.")
+            raise user_error("The prompt is empty: describe the first frame you want.")
         seed_value = _seed_value(seed)
         return repaint.repaint_first_frame(
             tracking.depth,
@@ -631,32 +689,111 @@ def repaint_first_frame(
 
 
 def cancel_jobs(scope: str = "studio", request: gr.Request = None) -> str:
-    """Ask this session's running jobs of ``scope`` (a tab) to stop; returns a short notice."""
+    """Ask this session's running jobs of ``scope`` (a tab) to stop; returns a short notice.
+
+    With nothing running yet, a job of this tab starting in the next moment is stopped too
+    (see :data:`ui.session.PENDING_CANCEL_WINDOW_S`); queued ones are dropped by Gradio.
+    """
     stopped = CANCELS.cancel(session_id(request), scope)
-    message = f"Cancelling {stopped} running job(s)…" if stopped else "Nothing was running."
     if stopped:
+        message = f"Cancelling {stopped} running job(s)…"
         gr.Info(message)
-    return message
+        return message
+    return "Cancelling: nothing was running here (a job about to start is stopped too)."
 
 
-def generate_buttons_state(tracking: Any) -> tuple:
-    """Generate and Repaint are clickable only once a tracking video exists: two updates."""
-    update = gr.update(interactive=isinstance(tracking, TrackingResult))
-    return update, update
+def reveal_seed(seed: Any) -> dict:
+    """Show the "seed used" box once there is a seed (it stays hidden after a cancel)."""
+    return gr.update(visible=seed is not None)
 
 
-def reveal() -> dict:
-    """Show a widget that stays hidden until it has something to say (e.g. the seed used)."""
-    return gr.update(visible=True)
+def clear_notice() -> str:
+    """An empty Cancel notice (a new request starts, or the last one ended)."""
+    return ""
 
 
-def forget_tracking() -> tuple:
-    """The inputs changed: drop the old tracking video so Generate cannot use a stale one.
+INPUTS_CHANGED_INFO = (
+    "⚠️ **The inputs changed** since this tracking video was built: click **Build tracking video** "
+    "again before generating."
+)
+BUILD_FAILED_INFO = "⚠️ **The build failed** (see the message): fix the inputs and build again."
 
-    Returns ``(state, generate update, repaint update)``.
+
+def _fingerprint_part(value: Any) -> str:
+    """What of one input value a build depends on, as text (see :func:`inputs_fingerprint`)."""
+    if isinstance(value, dict) and "layers" in value:  # a gr.ImageEditor: only the strokes count
+        return f"strokes:{painted_mask_digest(value)}"
+    if isinstance(value, np.ndarray):
+        return f"array:{value.shape}:{hashlib.sha1(np.ascontiguousarray(value).tobytes()).hexdigest()}"
+    if isinstance(value, dict):
+        path = _path_of(value)
+        return f"file:{path}" if path is not None else repr(sorted((str(k), _fingerprint_part(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_fingerprint_part(item) for item in value) + "]"
+    return repr(value)
+
+
+def inputs_fingerprint(*values: Any) -> str:
+    """A digest of the build inputs as a build reads them: two calls agree exactly when a build
+    from either would read the same inputs (the same uploaded file, motion, settings, strokes).
+
+    The mask editor counts by its painted strokes only, since the app reloads its background
+    from the source whenever that changes.
+    """
+    return hashlib.sha1("\x1f".join(_fingerprint_part(value) for value in values).encode()).hexdigest()
+
+
+_KEEP_TRACKING = (gr.skip(), gr.skip(), gr.skip(), gr.skip())
+"""What :func:`retire_if_inputs_changed` returns when nothing changes: state, buttons and info."""
+
+
+def retire_tracking(tracking: Any = None) -> tuple:
+    """Drop the tracking video so Generate cannot use a stale one, and say so under the preview.
+
+    Returns ``(state, generate update, repaint update, preview info update)``; with no tracking
+    video, everything stays as it is.
+    """
+    if not isinstance(tracking, TrackingResult):
+        return _KEEP_TRACKING
+    update = gr.update(interactive=False)
+    return None, update, update, INPUTS_CHANGED_INFO
+
+
+def retire_if_inputs_changed(tracking: Any, built_from: Optional[str], *values: Any) -> tuple:
+    """A build input reported a change: retire the tracking video if the inputs now differ from
+    those it was built from (``built_from``, an :func:`inputs_fingerprint`).
+
+    Comparing values rather than trusting the event matters: Gradio also reports changes that
+    change nothing (an example resetting a hidden input, the app reloading the mask editor's
+    background), sometimes after a build has finished.
+
+    Returns as :func:`retire_tracking`.
+    """
+    if isinstance(tracking, TrackingResult) and inputs_fingerprint(*values) == built_from:
+        return _KEEP_TRACKING
+    return retire_tracking(tracking)
+
+
+def build_succeeded(tracking: Any, built_from: Optional[str], *values: Any) -> tuple:
+    """A build finished: enable Generate and Repaint, unless the inputs changed while it ran (its
+    tracking video was built from ``built_from``), in which case it is already stale.
+
+    Returns as :func:`retire_tracking`.
+    """
+    if isinstance(tracking, TrackingResult) and inputs_fingerprint(*values) != built_from:
+        return retire_tracking(tracking)
+    ready = gr.update(interactive=isinstance(tracking, TrackingResult))
+    return gr.skip(), ready, ready, gr.skip()
+
+
+def build_failed() -> tuple:
+    """A build failed: nothing from an earlier build may stay usable or on screen.
+
+    Returns ``(state, generate update, repaint update, tracking video, source video, first
+    frame, point cloud, preview info)``.
     """
     update = gr.update(interactive=False)
-    return None, update, update
+    return None, update, update, None, None, None, None, BUILD_FAILED_INFO
 
 
 # --------------------------------------------------------------------------------------------
@@ -672,7 +809,8 @@ def camera_motion_message(text: Optional[str]) -> tuple[str, bool]:
     try:
         return describe_camera_motion(text or "", num_frames), True
     except CameraMotionError as error:
-        return f"❌ {error}", False
+        # Markdown would take the grammar's placeholders (<dz>, <degrees>) for HTML tags.
+        return f"❌ {html.escape(str(error), quote=False)}", False
 
 
 def camera_path_figure(text: Optional[str]):
@@ -748,17 +886,19 @@ def camera_preset(name: str) -> str:
     from core.camera import CAMERA_PRESETS
 
     if name not in CAMERA_PRESETS:
-        raise gr.Error(f"Unknown camera preset {name!r}; choose one of: {', '.join(CAMERA_PRESETS)}.")
+        raise user_error(f"Unknown camera preset {name!r}; choose one of: {', '.join(CAMERA_PRESETS)}.")
     return CAMERA_PRESETS[name]
 
 
 def _number(value: Any, name: str) -> float:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise user_error(f"{name} is empty: enter a number.")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise gr.Error(f"{name} must be a number, not {value!r}.") from None
+        raise user_error(f"{name} must be a number, not {value!r}.") from None
     if not np.isfinite(number):
-        raise gr.Error(f"{name} must be a finite number.")
+        raise user_error(f"{name} must be a finite number.")
     return number
 
 
@@ -777,7 +917,7 @@ def builder_step(
         return f"orbit {axis} {_number(degrees, 'Degrees'):g} {frames}"
     if kind == BUILDER_SPIRAL:
         return f"spiral {_number(radius, 'Radius'):g} {frames}"
-    raise gr.Error(f"Unknown step kind {kind!r}; choose one of {', '.join(BUILDER_KINDS)}.")
+    raise user_error(f"Unknown step kind {kind!r}; choose one of {', '.join(BUILDER_KINDS)}.")
 
 
 def _steps_of(text: Optional[str]) -> list[str]:
@@ -796,7 +936,7 @@ def builder_add(
     try:
         parse_camera_motion(new_text, num_frames)
     except CameraMotionError as error:
-        raise gr.Error(f"Not added: {error}", title="Invalid step") from error
+        raise user_error(f"Not added: {error}", title="Invalid step") from error
     return new_text
 
 

@@ -11,6 +11,7 @@ additionally drops the tab's jobs that are still waiting in the queue.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Callable, Optional
@@ -24,12 +25,38 @@ def session_id(request: object | None) -> str:
     return str(getattr(request, "session_hash", None) or LOCAL_SESSION)
 
 
-class CancelRegistry:
-    """Cancellation flags of the jobs now running, by ``(session, scope)``; thread-safe."""
+PENDING_CANCEL_WINDOW_S = 3.0
+"""How long a Cancel that found nothing running still applies to a job of that session and tab
+starting afterwards. Gradio's ``cancels=`` drops jobs still waiting in the queue, but a job
+dequeued a moment before the click has not registered its flag yet; it starts within
+milliseconds, so a short window catches it without cancelling a generation the user starts
+deliberately later."""
 
-    def __init__(self) -> None:
+
+class CancelRegistry:
+    """Cancellation flags of the jobs now running, by ``(session, scope)``; thread-safe.
+
+    A cancel that finds no running job of its session and scope is remembered for
+    :data:`PENDING_CANCEL_WINDOW_S`: a job of that session and scope registering in that window
+    starts cancelled (it stops at its first check, before any heavy work).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._flags: dict[tuple[str, str], set[threading.Event]] = {}
+        self._pending: dict[tuple[str, Optional[str]], float] = {}
+        self._clock = clock
+
+    def _take_pending(self, session: str, scope: str) -> bool:
+        """Whether a recent cancel applies to a job starting now (consumes it); lock held."""
+        now = self._clock()
+        self._pending = {key: deadline for key, deadline in self._pending.items() if deadline >= now}
+        hit = False
+        for key in ((session, scope), (session, None)):
+            if key in self._pending:
+                del self._pending[key]
+                hit = True
+        return hit
 
     @contextmanager
     def running(self, session: str, scope: str) -> Iterator[Callable[[], bool]]:
@@ -38,6 +65,8 @@ class CancelRegistry:
         key = (session, scope)
         with self._lock:
             self._flags.setdefault(key, set()).add(flag)
+            if self._take_pending(session, scope):
+                flag.set()
         try:
             yield flag.is_set
         finally:
@@ -49,7 +78,9 @@ class CancelRegistry:
                         del self._flags[key]
 
     def cancel(self, session: str, scope: Optional[str] = None) -> int:
-        """Ask the session's running jobs (of ``scope`` only, when given) to stop; returns how many."""
+        """Ask the session's running jobs (of ``scope`` only, when given) to stop; returns how
+        many were running. With none running, a job starting within
+        :data:`PENDING_CANCEL_WINDOW_S` is cancelled instead."""
         with self._lock:
             flags = [
                 flag
@@ -57,6 +88,8 @@ class CancelRegistry:
                 if flag_session == session and (scope is None or flag_scope == scope)
                 for flag in group
             ]
+            if not flags:
+                self._pending[(session, scope)] = self._clock() + PENDING_CANCEL_WINDOW_S
         for flag in flags:
             flag.set()
         return len(flags)

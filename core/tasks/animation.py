@@ -199,6 +199,10 @@ def mesh_animation(
 # --------------------------------------------------------------------------------------------
 
 
+ASPECT_TOLERANCE = 0.01
+"""Relative aspect difference below which an uploaded tracking video counts as the model's aspect."""
+
+
 def resample_indices(source_frames: int, num_frames: int) -> np.ndarray:
     """``num_frames`` indices spread uniformly over ``source_frames`` (first and last kept)."""
     if source_frames < 1:
@@ -213,7 +217,7 @@ def from_tracking_video(
     num_frames: int = DEFAULT_NUM_FRAMES,
     height: int = DEFAULT_HEIGHT,
     width: int = DEFAULT_WIDTH,
-    resize_mode: str = "crop",
+    resize_mode: str = "stretch",
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
 ) -> TrackingResult:
@@ -222,6 +226,13 @@ def from_tracking_video(
     The video is resampled uniformly over its whole length to ``num_frames`` and resized to
     ``height × width`` with ``resize_mode``; its fps is set so the clip lasts as long as the
     source. It carries no tracks, so ``uvz``/``points`` are empty.
+
+    Its colours encode each point's frame-0 position relative to the frame (SPEC §5), so the
+    default ``"stretch"`` (what DaS did) keeps that code exact whatever the video's aspect;
+    ``"crop"`` or ``"pad"`` would shift it. The first frame is fitted the same way so the two
+    stay aligned, and enlarging is bilinear (no invented colours). ``metadata["aspect_changed"]``
+    says whether the video's aspect differed from ``width / height`` by more than
+    :data:`ASPECT_TOLERANCE` (render at the model's 3:2 to avoid distortion).
 
     Args:
         path: the tracking video file.
@@ -242,7 +253,10 @@ def from_tracking_video(
     frames = np.asarray(frames)
     check_cancel(cancel, "reading the tracking video")
     source_count = int(frames.shape[0])
-    picked = resize_frames(frames[resample_indices(source_count, num_frames)], height, width, resize_mode)
+    source_height, source_width = frames.shape[1:3]
+    picked = resize_frames(
+        frames[resample_indices(source_count, num_frames)], height, width, resize_mode, content="tracking"
+    )
     duration = source_count / float(source_fps) if source_fps and source_fps > 0 else num_frames / DEFAULT_FPS
     fps = num_frames / duration if duration > 0 else DEFAULT_FPS
     first, _ = choose_first_frame(first_frame, picked[0], height, width, resize_mode, "user image")
@@ -256,6 +270,8 @@ def from_tracking_video(
         "height": int(height),
         "width": int(width),
         "resize_mode": resize_mode,
+        "source_size": [int(source_height), int(source_width)],
+        "aspect_changed": bool(abs(source_width * height / (source_height * width) - 1.0) > ASPECT_TOLERANCE),
         "first_frame": "user image",
     }
     report(progress, 1.0, "tracking video ready")

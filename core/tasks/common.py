@@ -30,32 +30,26 @@ TRACKING_PROGRESS_SHARE = 0.6
 # --------------------------------------------------------------------------------------------
 
 
-def sample_bilinear(maps: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Bilinear samples of per-frame maps at continuous pixel positions.
+def sample_nearest(maps: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Per-frame maps read at the pixel each continuous position falls in.
+
+    Depth at a track is read from one pixel, as DaS does: interpolating between a near and a
+    far pixel at a depth edge would invent a point floating between the two surfaces (with its
+    own parallax under camera motion and a blue between theirs).
 
     Args:
         maps: ``(T, H, W)`` values (e.g. depth).
-        uv: ``(T, N, 2)`` pixel positions (pixel centres at ``+0.5``, SPEC §3); positions outside
-            the frame or non-finite are clamped to the border.
+        uv: ``(T, N, 2)`` pixel positions (pixel ``(r, c)`` covers ``[c, c+1) × [r, r+1)``,
+            SPEC §3); positions outside the frame or non-finite are clamped to the border.
 
     Returns:
         ``(T, N)`` float32.
     """
     maps = np.asarray(maps, dtype=np.float32)
     num_frames, height, width = maps.shape
-    # Pixel centres sit at +0.5, so the sample grid index is the position minus a half pixel.
-    x = np.clip(np.nan_to_num(uv[..., 0] - 0.5, nan=0.0), 0.0, width - 1.0)
-    y = np.clip(np.nan_to_num(uv[..., 1] - 0.5, nan=0.0), 0.0, height - 1.0)
-    x0 = np.minimum(np.floor(x).astype(np.int64), width - 2) if width > 1 else np.zeros_like(x, dtype=np.int64)
-    y0 = np.minimum(np.floor(y).astype(np.int64), height - 2) if height > 1 else np.zeros_like(y, dtype=np.int64)
-    x1 = np.minimum(x0 + 1, width - 1)
-    y1 = np.minimum(y0 + 1, height - 1)
-    fx = (x - x0).astype(np.float32)
-    fy = (y - y0).astype(np.float32)
-    frame = np.arange(num_frames)[:, None]
-    top = maps[frame, y0, x0] * (1 - fx) + maps[frame, y0, x1] * fx
-    bottom = maps[frame, y1, x0] * (1 - fx) + maps[frame, y1, x1] * fx
-    return (top * (1 - fy) + bottom * fy).astype(np.float32)
+    column = np.clip(np.floor(np.nan_to_num(uv[..., 0], nan=0.0)), 0, width - 1).astype(np.int64)
+    row = np.clip(np.floor(np.nan_to_num(uv[..., 1], nan=0.0)), 0, height - 1).astype(np.int64)
+    return maps[np.arange(num_frames)[:, None], row, column]
 
 
 def until_lost(visible: np.ndarray) -> np.ndarray:
@@ -91,7 +85,9 @@ class ImageScene:
     """A dense point cloud from one image: a point per pixel, row-major.
 
     ``points0 (H·W, 3)`` camera space, ``uvz0 (H·W, 3)`` its pixel tracks, ``depth (H, W)``,
-    ``K (3, 3)``.
+    ``K (3, 3)``, ``valid (H·W,)`` bool: False where the estimator had no depth (e.g. sky
+    masked by MoGe, or no disparity); such pixels hold a stand-in depth and are not drawn, as
+    DaS leaves them black.
     """
 
     points0: np.ndarray
@@ -99,13 +95,14 @@ class ImageScene:
     depth: np.ndarray
     K: np.ndarray
     metadata: dict[str, Any]
+    valid: np.ndarray
 
 
 @dataclass
 class VideoScene:
     """Grid tracks lifted to 3D with time-aligned depth.
 
-    ``uvz (T, N, 3)`` tracks with bilinear depth, ``visible (T, N)`` the tracker's raw
+    ``uvz (T, N, 3)`` tracks with the depth of the pixel under each, ``visible (T, N)`` the tracker's raw
     visibility, ``depth (T, H, W)``, ``K (3, 3)``.
     """
 
@@ -138,14 +135,21 @@ def image_scene(
     grid = geometry.pixel_grid(height, width).reshape(-1, 2)
     uvz0 = np.concatenate([grid, depth.reshape(-1, 1)], axis=1).astype(np.float32)
     points0 = geometry.unproject_uvz(uvz0, K).astype(np.float32)
+    valid = np.asarray(result.valid, dtype=bool).reshape(-1)
+    if not valid.any():
+        raise TaskInputError(
+            f"the depth estimator ({result.source}) found no usable depth in this image; "
+            "try another depth model or another image"
+        )
     metadata = {
         "depth_source": result.source,
         "depth_approximate": bool(result.approximate),
         "depth_metric": bool(result.metric),
         "intrinsics": intrinsics_source,
         "focal_px": round(float(K[0, 0]), 3),
+        "pixels_without_depth": int((~valid).sum()),
     }
-    return ImageScene(points0=points0, uvz0=uvz0, depth=depth, K=K, metadata=metadata)
+    return ImageScene(points0=points0, uvz0=uvz0, depth=depth, K=K, metadata=metadata, valid=valid)
 
 
 def video_scene(
@@ -184,7 +188,7 @@ def video_scene(
     )
     K, intrinsics_source = intrinsics_or_fov(K, width, height, fov_deg)
     uv = np.asarray(tracks.uv, dtype=np.float32)
-    z = sample_bilinear(depth, uv)
+    z = sample_nearest(depth, uv)
     uvz = np.concatenate([uv, z[..., None]], axis=-1).astype(np.float32)
     metadata = {
         "tracker": tracks.method,
@@ -278,8 +282,12 @@ def render_tracks(
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draw tracks that are already in pixels (motion transfer, meshes); returns frames and colours."""
-    colors = track_colors(uvz[0], height, width)
+    """Draw tracks that are already in pixels (motion transfer, meshes); returns frames and colours.
+
+    The depth colour range comes from the points drawn on frame 0 (``visible[0]``): for a mesh
+    the hidden back would otherwise take up half of it.
+    """
+    colors = track_colors(uvz[0], height, width, range_from=np.asarray(visible[0], dtype=bool))
     frames = render_tracking_video(
         uvz, colors, height, width, visible=visible, footprint=footprint, progress=progress, cancel=cancel
     )

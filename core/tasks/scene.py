@@ -129,7 +129,7 @@ def motion_transfer(
 
     A ``grid_size × grid_size`` grid of 2D tracks (:mod:`trackers.points`) plus per-frame
     depth aligned over time along those tracks (:func:`trackers.depth.estimate_video_depth`)
-    give ``uvz`` (depth sampled bilinearly at each track); tracks are drawn with the ``grid``
+    give ``uvz`` (depth read at the pixel under each track); tracks are drawn with the ``grid``
     footprint, coloured by their frame-0 position and depth. Tracks lost for good are dropped.
 
     Args:
@@ -150,8 +150,8 @@ def motion_transfer(
         :class:`TrackingResult`; ``points`` is the dense frame-0 cloud with the video's colours.
 
     Raises:
-        MediaError: unreadable video. TaskInputError: a still image was given.
-        Cancelled: ``cancel()`` returned True.
+        MediaError: unreadable video. TaskInputError: a still image was given, or a video whose
+        frames are all identical. Cancelled: ``cancel()`` returned True.
     """
     clip = _load_clip(video, num_frames, height, width, resize_mode, start_s)
     if clip.is_image:
@@ -160,6 +160,13 @@ def motion_transfer(
             "camera control or object manipulation"
         )
     frames = clip.frames
+    if len(frames) > 1 and not np.any(frames[1:] != frames[:1]):
+        # Every sampled frame is the same picture (a one-frame video, or a still exported as one):
+        # tracking would only report "no motion", after all the work.
+        raise TaskInputError(
+            "the video shows one still picture (all its frames are identical), so there is no motion to "
+            "transfer; use camera control or object manipulation to move a still"
+        )
     scene = video_scene(
         frames,
         grid_size=grid_size,
@@ -204,20 +211,36 @@ def motion_transfer(
 # --------------------------------------------------------------------------------------------
 
 
+_EXIF_ORIENTATION_TAG = 0x0112
+_EXIF_ORIENTATIONS_SWAPPING_SIDES = frozenset({5, 6, 7, 8})
+"""EXIF orientations that turn the picture by 90° (transposed, rotated 270°/90°, transversed)."""
+
+
+def _upright_size(image: Any) -> tuple[int, int]:
+    """``(height, width)`` of a PIL image as shown, i.e. after its EXIF orientation, which
+    :func:`core.media.load_image` applies (a phone photo stored sideways)."""
+    orientation = image.getexif().get(_EXIF_ORIENTATION_TAG)
+    if orientation in _EXIF_ORIENTATIONS_SWAPPING_SIDES:
+        return image.width, image.height
+    return image.height, image.width
+
+
 def _source_size(source: Any) -> Optional[tuple[int, int]]:
-    """``(height, width)`` of the source before resizing, when cheap to know (images, arrays)."""
+    """``(height, width)`` of the source as shown, before resizing, when cheap to know (images,
+    arrays)."""
+    from PIL import Image, UnidentifiedImageError
+
     if isinstance(source, np.ndarray):
         return (int(source.shape[-3]), int(source.shape[-2])) if source.ndim >= 3 else None
     if isinstance(source, (str, Path)):
-        from PIL import Image, UnidentifiedImageError
-
         try:
             with Image.open(source) as image:
-                return image.height, image.width
+                return _upright_size(image)
         except (OSError, UnidentifiedImageError):
             return None  # a video or an unreadable file: core.media reports it properly
-    size = getattr(source, "size", None)  # PIL image
-    return (int(size[1]), int(size[0])) if isinstance(size, tuple) and len(size) == 2 else None
+    if isinstance(source, Image.Image):
+        return _upright_size(source)
+    return None
 
 
 def load_mask(
@@ -283,6 +306,8 @@ def _check_object_request(request: dict[str, Any]) -> None:
     """Refuse an unknown motion or a non-numeric amount before any heavy work."""
     if str(request["motion"]).strip().lower() not in OBJECT_MOTIONS:
         raise ObjectMotionError(f"unknown object motion {request['motion']!r}; use one of: {', '.join(OBJECT_MOTIONS)}")
+    if request["amount"] is None or (isinstance(request["amount"], str) and not request["amount"].strip()):
+        raise ObjectMotionError("the motion amount is empty: enter how far to move the object (e.g. 0.25)")
     try:
         amount = float(request["amount"])
     except (TypeError, ValueError):
@@ -341,12 +366,14 @@ def _scene_recipe(
         check_cancel(cancel, task)
         K, points0, uv0 = scene.K, scene.points0, scene.uvz0
         points = points0  # (N, 3): one static cloud
-        keep = None
+        # Pixels without depth are never drawn (DaS leaves them black).
+        keep = np.broadcast_to(scene.valid, (num_frames, scene.valid.size))
+        scale_from = points0[scene.valid]
         footprint = "dense"
         render_start = IMAGE_DEPTH_PROGRESS_SHARE
         depth0 = scene.depth
         metadata.update(scene.metadata, mode="image", num_points=int(points0.shape[0]))
-        preview = (points0, np.ascontiguousarray(frames[0].reshape(-1, 3)))
+        preview = (points0[scene.valid], np.ascontiguousarray(frames[0].reshape(-1, 3)[scene.valid]))
     else:
         scene = video_scene(
             frames,
@@ -363,13 +390,14 @@ def _scene_recipe(
         points = geometry.unproject_uvz(scene.uvz, K)  # (T, N, 3): each frame in its own camera
         points0, uv0 = points[0], scene.uvz[0]
         keep = until_lost(scene.visible)
+        scale_from = points0
         footprint = "grid"
         render_start = SCENE_PROGRESS_SHARE
         depth0 = scene.depth[0]
         metadata.update(scene.metadata, mode="video", camera_mode="append")
         preview = preview_cloud(depth0, K, frames[0])
 
-    scale = scene_scale(points0)
+    scale = scene_scale(scale_from)
     metadata["scene_scale"] = round(float(scale), 6)
     camera = scale_motion(motion, scale)
     if object_request is None:

@@ -30,6 +30,13 @@ FROZEN_COMPONENTS = ("vae", "text_encoder", "tokenizer", "scheduler")
 """Component folders copied unchanged from the base into the exported checkpoint."""
 TRANSFORMER_DIR = "transformer"
 MODEL_INDEX = "model_index.json"
+FROZEN_COMPONENT_CLASSES = {
+    "vae": ("diffusers", "AutoencoderKLCogVideoX"),
+    "text_encoder": ("transformers", "T5EncoderModel"),
+    "tokenizer": ("transformers", "T5Tokenizer"),
+    "scheduler": ("diffusers", "CogVideoXDPMScheduler"),
+}
+"""model_index.json entries of DaS's frozen components, for a base folder without an index."""
 MAX_SHARD_SIZE = "5GB"
 
 
@@ -61,6 +68,14 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise TrainingCheckpointError(f"{path} is missing or unreadable ({error})") from error
 
 
+def _has_tracking_weights(folder: Path) -> bool:
+    """Whether ``folder/transformer`` holds tracking blocks (a DaS checkpoint whose config
+    lacks ``num_tracking_blocks``); reads only the safetensors header or index."""
+    from core.pipeline import tracking_block_count
+
+    return bool(tracking_block_count(folder / TRANSFORMER_DIR))
+
+
 def is_tracking_transformer_config(config: dict[str, Any]) -> bool:
     """Whether a ``transformer/config.json`` describes a DaS tracking transformer."""
     from core.transformer import CogVideoXTransformer3DModelTracking
@@ -78,7 +93,7 @@ def resolve_base(base: str | Path) -> Path:
     if not folder.is_dir():
         raise TrainingCheckpointError(
             f"--base {base} is not a folder. Give a local CogVideoX-5B-I2V folder (e.g. "
-            "`huggingface-cli download THUDM/CogVideoX-5b-I2V --local-dir checkpoints/CogVideoX-5b-I2V`) "
+            "`hf download THUDM/CogVideoX-5b-I2V --local-dir checkpoints/CogVideoX-5b-I2V`) "
             "or a Diffusion-as-Shader checkpoint folder (`python -m core.download`)."
         )
     missing = [name for name in (TRANSFORMER_DIR, *FROZEN_COMPONENTS) if not (folder / name).is_dir()]
@@ -101,20 +116,25 @@ def load_components(
         dtype: dtype every weight is loaded in (the trainer upcasts the trainable ones).
 
     Raises:
-        TrainingCheckpointError: missing folders, or ``num_tracking_blocks`` disagreeing with a
-            DaS checkpoint.
+        TrainingCheckpointError: missing folders, a DaS checkpoint whose transformer weights do
+            not match the model (missing or unexpected keys), or ``num_tracking_blocks``
+            disagreeing with a DaS checkpoint.
     """
     from diffusers import AutoencoderKLCogVideoX, CogVideoXDPMScheduler, CogVideoXTransformer3DModel
     from transformers import AutoTokenizer, T5EncoderModel
 
+    from core.pipeline import CheckpointError, load_tracking_transformer
     from core.transformer import DEFAULT_NUM_TRACKING_BLOCKS, CogVideoXTransformer3DModelTracking
 
     folder = resolve_base(base)
     transformer_config = _read_json(folder / TRANSFORMER_DIR / "config.json")
-    if is_tracking_transformer_config(transformer_config):
-        transformer = CogVideoXTransformer3DModelTracking.from_pretrained(
-            folder, subfolder=TRANSFORMER_DIR, torch_dtype=dtype
-        )
+    if is_tracking_transformer_config(transformer_config) or _has_tracking_weights(folder):
+        try:
+            # The app's own loader: the same checks (no missing or unexpected key) and the
+            # tracking-block count from the weights when the config lacks it.
+            transformer = load_tracking_transformer(folder, torch_dtype=dtype)
+        except CheckpointError as error:
+            raise TrainingCheckpointError(f"--base {folder}: {error}") from error
         existing = transformer.config.num_tracking_blocks
         if num_tracking_blocks is not None and num_tracking_blocks != existing:
             raise TrainingCheckpointError(
@@ -280,12 +300,20 @@ def export_checkpoint(
         scheduler=components.scheduler,
     )
     pipeline.save_config(output)
+    index_path = output / MODEL_INDEX
+    index = json.loads(index_path.read_text(encoding="utf-8"))
+    # A component freed during training (the text encoder after --precompute) is recorded as
+    # [null, null]; its folder was copied all the same, so record its class as the base does,
+    # or generic loaders (DiffusionPipeline.from_pretrained, Hub tooling) would skip it.
+    base_index_path = components.base_dir / MODEL_INDEX
+    base_index = json.loads(base_index_path.read_text(encoding="utf-8")) if base_index_path.is_file() else {}
+    for name in FROZEN_COMPONENTS:
+        if index.get(name) in (None, [None, None]):
+            index[name] = base_index.get(name) or list(FROZEN_COMPONENT_CLASSES[name])
     if is_tiny_checkpoint(components.base_dir):
         # Fine-tuning a random test model still gives a test model: keep the UI's warning.
-        index_path = output / MODEL_INDEX
-        index = json.loads(index_path.read_text(encoding="utf-8"))
         index[TINY_INDEX_KEY] = True
-        index_path.write_text(json.dumps(index, indent=2, sort_keys=True), encoding="utf-8")
         shutil.copy2(components.base_dir / TINY_MARKER_FILE, output / TINY_MARKER_FILE)
+    index_path.write_text(json.dumps(index, indent=2, sort_keys=True), encoding="utf-8")
     check_checkpoint(output)
     return output

@@ -62,9 +62,11 @@ def step_builder(motion: gr.Textbox, num_frames: int) -> None:
         handlers.builder_visibility, inputs=[kind], outputs=[translation, axis, degrees, radius],
         api_visibility="private", queue=False,
     )
+    # Queued (not queue=False): only queued events turn a gr.Error into a toast; the builder
+    # refuses invalid steps with one.
     add.click(
         handlers.builder_add, inputs=[motion, kind, dx, dy, dz, axis, degrees, radius, start, end], outputs=[motion],
-        api_visibility="private", queue=False,
+        api_visibility="private", show_progress="hidden",
     )
     undo.click(handlers.builder_undo, inputs=[motion], outputs=[motion], api_visibility="private", queue=False)
     clear.click(handlers.builder_clear, outputs=[motion], api_visibility="private", queue=False)
@@ -93,7 +95,7 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
                 tracking = tracking_settings(uses_video=True)
                 advanced = advanced_settings(KEY, default_steps=default_steps)
-                gr.Examples(
+                examples = gr.Examples(
                     existing(
                         [
                             [handlers.SOURCE_IMAGE, asset("landscape.jpg"), None, "orbit 20",
@@ -115,8 +117,11 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
             with gr.Column(scale=7):
                 preview = preview_section(KEY)
                 result = result_section(KEY)
-        source_mode.change(handlers.source_visibility, inputs=[source_mode], outputs=[image, video],
-                           api_visibility="private", queue=False)
+        # An example also resets each input's visibility to its constructor's; and when the mode
+        # does not change, no .change fires: apply the mode's visibility after every example.
+        for trigger in (source_mode.change, examples.load_input_event.then):
+            trigger(handlers.source_visibility, inputs=[source_mode], outputs=[image, video],
+                    api_visibility="private", queue=False)
         motion.change(
             handlers.check_camera_motion, inputs=[motion], outputs=[message, plot], api_name="check_camera_motion",
             show_progress="hidden", trigger_mode="always_last",
@@ -126,7 +131,6 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
             build_button=build,
             build_fn=handlers.build_camera_control,
             build_inputs=[source_mode, image, video, motion, advanced.resize_mode, advanced.first_frame, *tracking.inputs()],
-            source_inputs=[source_mode, image, video],
             prompt=prompt,
             preview=preview,
             advanced=advanced,

@@ -8,6 +8,7 @@ slot, enabled only once the tab's ``gr.State`` holds a tracking result) → resu
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
@@ -190,13 +191,26 @@ def result_section(key: str) -> ResultSection:
     return ResultSection(generate, cancel, notice, video, downloads, seed_used, info)
 
 
+def _remembering_inputs(build_fn: Callable, watched_positions: Sequence[int]) -> Callable:
+    """``build_fn`` that also returns, second, the fingerprint of the inputs at
+    ``watched_positions`` it was called with, so that the tracking video and what it was built
+    from are stored by one event (an input change processed between two events would otherwise
+    compare against the previous build's)."""
+
+    @functools.wraps(build_fn)  # Gradio reads the signature (gr.Request, gr.Progress) through it
+    def build(*args: Any, **kwargs: Any) -> tuple:
+        tracking, *preview = build_fn(*args, **kwargs)
+        return (tracking, handlers.inputs_fingerprint(*(args[index] for index in watched_positions)), *preview)
+
+    return build
+
+
 def wire_tab(
     *,
     key: str,
     build_button: gr.Button,
     build_fn: Callable,
     build_inputs: Sequence[Any],
-    source_inputs: Sequence[Any],
     prompt: gr.Textbox,
     preview: Preview,
     advanced: AdvancedSettings,
@@ -206,23 +220,37 @@ def wire_tab(
     """Connect a tab's build, generate, repaint and cancel events; returns them by name.
 
     ``build_fn`` takes ``build_inputs`` followed by the tab's scope (a ``gr.State`` holding
-    ``key``, used for the per-session Cancel) and returns ``(tracking_state, *preview outputs)``.
+    ``key``, used for the per-session Cancel) and returns ``(tracking result, *preview outputs)``.
+    A change of any build input except ``advanced.first_frame`` (which only Generate reads)
+    retires the tracking video, judged by value (:func:`ui.handlers.inputs_fingerprint`).
     """
     tracking_state = gr.State(None, time_to_live=3 * 3600)
+    # The fingerprint of the inputs the tracking video was built from, written with it.
+    built_from = gr.State(None)
     scope = gr.State(key)
     buttons = [result.generate, advanced.repaint]
+    watched_positions = [index for index, component in enumerate(build_inputs) if component is not advanced.first_frame]
+    watched = [build_inputs[index] for index in watched_positions]
 
     build = build_button.click(
-        build_fn,
+        _remembering_inputs(build_fn, watched_positions),
         inputs=[*build_inputs, scope],
-        outputs=[tracking_state, *preview.outputs()],
+        outputs=[tracking_state, built_from, *preview.outputs()],
         api_name=f"{key}_build",
         # One progress bar (and, on failure, one error badge) on the tracking video, not on every preview.
         show_progress_on=[preview.tracking_video],
         concurrency_id=TRACKING_CONCURRENCY_ID,
         concurrency_limit=TRACKING_CONCURRENCY_LIMIT,
     )
-    build.then(handlers.generate_buttons_state, inputs=[tracking_state], outputs=buttons, api_visibility="private", queue=False)
+    build.success(
+        handlers.build_succeeded, inputs=[tracking_state, built_from, *watched],
+        outputs=[tracking_state, *buttons, preview.info], api_visibility="private", queue=False,
+        show_progress="hidden",
+    )
+    build.failure(
+        handlers.build_failed, outputs=[tracking_state, *buttons, *preview.outputs()], api_visibility="private",
+        queue=False, show_progress="hidden",
+    )
 
     generate = result.generate.click(
         on_gpu(handlers.generate_video),
@@ -236,9 +264,12 @@ def wire_tab(
         concurrency_id=GPU_CONCURRENCY_ID,
         concurrency_limit=GPU_CONCURRENCY_LIMIT,
     )
-    generate.success(handlers.reveal, outputs=[result.seed_used], api_visibility="private", queue=False,
-                     show_progress="hidden")
+    generate.success(handlers.reveal_seed, inputs=[result.seed_used], outputs=[result.seed_used],
+                     api_visibility="private", queue=False, show_progress="hidden")
     generate.then(studio_status, outputs=[status], api_visibility="private", queue=False, show_progress="hidden")
+    # The Cancel notice belongs to one request: clear it when a new one starts and when it ends.
+    for event in (result.generate.click, generate.then):
+        event(handlers.clear_notice, outputs=[result.notice], api_visibility="private", queue=False, show_progress="hidden")
 
     repaint = advanced.repaint.click(
         on_gpu(handlers.repaint_first_frame),
@@ -258,10 +289,12 @@ def wire_tab(
         queue=False,
     )
 
-    for source in source_inputs:
-        source.change(
-            handlers.forget_tracking, outputs=[tracking_state, *buttons], api_visibility="private", queue=False, show_progress="hidden"
-        )
+    gr.on(
+        [component.change for component in watched],
+        handlers.retire_if_inputs_changed, inputs=[tracking_state, built_from, *watched],
+        outputs=[tracking_state, *buttons, preview.info], api_visibility="private", queue=False,
+        show_progress="hidden",
+    )
     return {"build": build, "generate": generate, "repaint": repaint, "cancel": cancel, "state": tracking_state}
 
 

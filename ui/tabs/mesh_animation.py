@@ -62,7 +62,7 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
                 advanced = advanced_settings(KEY, default_steps=default_steps)
-                gr.Examples(
+                examples = gr.Examples(
                     existing(
                         [
                             [handlers.MESH_SEQUENCE, asset("bouncing_blob.zip"), default_motion, None, "orbit 20", None, None,
@@ -85,7 +85,9 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
             with gr.Column(scale=7):
                 preview = preview_section(KEY, show_source=False, first_frame_label="Rendered first frame")
                 result = result_section(KEY)
-        mode.change(handlers.mesh_mode_visibility, inputs=[mode],
+        # After an example too: it resets visibility, and an unchanged mode fires no .change.
+        for trigger in (mode.change, examples.load_input_event.then):
+            trigger(handlers.mesh_mode_visibility, inputs=[mode],
                     outputs=[mesh_file, procedural_group, camera_group, tracking_group],
                     api_visibility="private", queue=False)
         camera_motion.change(handlers.camera_motion_error_text, inputs=[camera_motion], outputs=[camera_message],
@@ -98,7 +100,6 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                 mode, mesh_file, procedural, amount, camera_motion, tracking_video, tracking_first_frame,
                 advanced.resize_mode, advanced.first_frame,
             ],
-            source_inputs=[mode, mesh_file, tracking_video],
             prompt=prompt,
             preview=preview,
             advanced=advanced,

@@ -62,7 +62,6 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
             build_button=build,
             build_fn=handlers.build_motion_transfer,
             build_inputs=[video, advanced.resize_mode, advanced.first_frame, *tracking.inputs()],
-            source_inputs=[video],
             prompt=prompt,
             preview=preview,
             advanced=advanced,

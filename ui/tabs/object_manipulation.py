@@ -65,7 +65,7 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
                 tracking = tracking_settings(uses_video=True)
                 advanced = advanced_settings(KEY, default_steps=default_steps)
-                gr.Examples(
+                examples = gr.Examples(
                     existing(
                         [
                             [handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "right", 0.3, "",
@@ -88,13 +88,18 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
             with gr.Column(scale=7):
                 preview = preview_section(KEY)
                 result = result_section(KEY)
-        source_mode.change(handlers.source_visibility, inputs=[source_mode], outputs=[image, video],
-                           api_visibility="private", queue=False)
-        for trigger in (source_mode, image, video, advanced.resize_mode):
-            trigger.change(
-                handlers.mask_editor_frame, inputs=[source_mode, image, video, advanced.resize_mode, tracking.start_s],
-                outputs=[mask_editor], api_visibility="private", show_progress="hidden", trigger_mode="always_last",
-            )
+        # An example also resets each input's visibility to its constructor's; and when the mode
+        # does not change, no .change fires: apply the mode's visibility after every example.
+        for trigger in (source_mode.change, examples.load_input_event.then):
+            trigger(handlers.source_visibility, inputs=[source_mode], outputs=[image, video],
+                    api_visibility="private", queue=False)
+        # One event for all its triggers (an example changes three at once): always_last then
+        # loads the editor's background once, instead of racing copies of the same image.
+        gr.on(
+            [source_mode.change, image.change, video.change, advanced.resize_mode.change],
+            handlers.mask_editor_frame, inputs=[source_mode, image, video, advanced.resize_mode, tracking.start_s],
+            outputs=[mask_editor], api_visibility="private", show_progress="hidden", trigger_mode="always_last",
+        )
         camera_motion.change(handlers.camera_motion_error_text, inputs=[camera_motion], outputs=[camera_message],
                              api_visibility="private", show_progress="hidden", trigger_mode="always_last")
         events = wire_tab(
@@ -105,7 +110,6 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                 source_mode, image, video, mask_editor, mask_upload, motion, amount, camera_motion,
                 advanced.resize_mode, advanced.first_frame, *tracking.inputs(),
             ],
-            source_inputs=[source_mode, image, video],
             prompt=prompt,
             preview=preview,
             advanced=advanced,
