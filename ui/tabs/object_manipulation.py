@@ -25,7 +25,10 @@ INTRO = (
     "Select an **object** by painting over it on the first frame (or upload a mask: white = object), choose "
     "how it moves, and optionally move the camera too."
 )
-MASK_BRUSH = gr.Brush(colors=[("#ff3b30", 0.75)], default_color=("#ff3b30", 0.75), color_mode="fixed", default_size="auto")
+MASK_COLOR = ("#ff3b30", 0.75)
+BRUSH_WIDTH_FRACTION = 0.04
+"""Default brush diameter as a fraction of the frame width (≈ 29 px at 720): fine enough to
+follow an object's outline (Gradio's "auto" size painted blobs about a third of the frame wide)."""
 AMOUNT_HELP = (
     "up / down / left / right: fraction of the frame width (0.25 = a quarter of the picture) · "
     "front / back: fraction of the object's distance · rot: degrees of turn"
@@ -42,9 +45,13 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                 image = gr.Image(type="filepath", label="Source image", elem_id=f"{KEY}-image", height=240,
                                  sources=["upload", "clipboard"])
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=240)
+                _, _, width = handlers.working_size()
+                brush_px = max(2, round(width * BRUSH_WIDTH_FRACTION))
                 mask_editor = gr.ImageEditor(
-                    type="numpy", image_mode="RGBA", label="Paint the object (brush) on the first frame",
-                    brush=MASK_BRUSH, eraser=gr.Eraser(default_size="auto"), layers=False, transforms=(),
+                    type="numpy", image_mode="RGBA", label="Paint the object (first frame)",
+                    brush=gr.Brush(colors=[MASK_COLOR], default_color=MASK_COLOR, color_mode="fixed",
+                                   default_size=brush_px),
+                    eraser=gr.Eraser(default_size=2 * brush_px), layers=False, transforms=(),
                     sources=(), height=300, elem_id=f"{KEY}-mask-editor",
                     placeholder="The first frame appears here once a source is loaded",
                 )
