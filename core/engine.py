@@ -543,8 +543,16 @@ class Engine:
         return Path(self.config.output_dir)
 
     def native_size(self) -> tuple[int, int, int]:
-        """``(num_frames, height, width)`` of the checkpoint, read from its config (no weights)."""
-        return read_native_size(self.checkpoint)
+        """``(num_frames, height, width)`` of the checkpoint, read from its config (no weights).
+
+        An unusable checkpoint gives :data:`DEFAULT_NATIVE_SIZE` (DaS's): the studio must still
+        start and say what is wrong (:meth:`status`); loading it is what raises.
+        """
+        try:
+            checkpoint = self.checkpoint
+        except ValueError:
+            return DEFAULT_NATIVE_SIZE
+        return read_native_size(checkpoint)
 
     def status(self) -> EngineStatus:
         """Device, dtype, whether loaded, which checkpoint and the warnings the UI must show."""
@@ -662,8 +670,12 @@ class Engine:
         Args:
             first_frame: ``(H, W, 3)`` uint8.
             tracking_frames: ``(T, H, W, 3)`` uint8.
+
+        Raises:
+            CheckpointError: the checkpoint is unusable (said before any size mismatch, which
+                would only be a consequence: :meth:`native_size` then gives DaS's size).
         """
-        num_frames, height, width = self.native_size()
+        num_frames, height, width = read_native_size(self.checkpoint)
         if tracking_frames.ndim != 4 or tracking_frames.shape[-1] != 3:
             raise GenerationInputError(f"the tracking video must be (T, H, W, 3); got shape {tracking_frames.shape}")
         if tracking_frames.dtype != np.uint8:

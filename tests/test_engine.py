@@ -106,6 +106,19 @@ def test_an_incomplete_checkpoint_names_what_is_missing(tmp_path):
         Engine(EngineConfig(checkpoint=str(tmp_path))).load()
 
 
+def test_a_missing_checkpoint_leaves_the_studio_usable(tmp_path):
+    """The studio is built around the native size; a wrong --checkpoint must not stop it from
+    starting: the status says what is wrong and loading raises."""
+    from core.engine import DEFAULT_NATIVE_SIZE
+    from core.pipeline import CheckpointError
+
+    engine = Engine(EngineConfig(checkpoint=str(tmp_path / "no" / "such" / "folder")))
+    assert engine.native_size() == DEFAULT_NATIVE_SIZE
+    assert "python -m core.download" in engine.status().message
+    with pytest.raises(CheckpointError):
+        engine.load()
+
+
 def test_a_hub_checkpoint_is_not_downloaded_when_not_allowed():
     from core.pipeline import CheckpointError
 

@@ -322,6 +322,13 @@ def test_a_changed_input_or_a_failed_build_retires_the_tracking_video(camera_tra
     state, generate, _, info = handlers.build_succeeded(camera_tracking, built_from, *changed)
     assert state is None and generate["interactive"] is False and info == handlers.INPUTS_CHANGED_INFO
 
+    # The first-frame image: a new one is applied by Generate; removing the one the build used
+    # must not leave it in use.
+    with_image = camera_tracking.with_first_frame(camera_tracking.first_frame.copy(), "user image")
+    assert handlers.retire_if_first_frame_removed(with_image, "/tmp/gradio/x/edited.png") == keep
+    assert handlers.retire_if_first_frame_removed(camera_tracking, None) == keep
+    assert handlers.retire_if_first_frame_removed(with_image, None)[0] is None
+
     state, generate, repaint, *preview, info = handlers.build_failed()
     assert state is None and generate["interactive"] is False and preview == [None, None, None, None]
     assert info == handlers.BUILD_FAILED_INFO
@@ -427,6 +434,19 @@ def test_build_app_exposes_every_endpoint(engine):
 
     texts = [block.value for block in demo.blocks.values() if isinstance(getattr(block, "value", None), str)]
     assert any(f"v{core.__version__}" in text for text in texts), "the version must be shown on the page"
+
+
+def test_the_studio_starts_with_a_missing_checkpoint_and_says_so(tmp_path):
+    from ui.app import build_app
+    from ui.status import studio_status
+
+    reset_engine()
+    try:
+        config = EngineConfig(checkpoint=str(tmp_path / "missing"), output_dir=tmp_path / "out")
+        build_app(config, default_steps=FAST_STEPS, make_assets=False)
+        assert "python -m core.download" in studio_status()
+    finally:
+        reset_engine()
 
 
 def test_webui_arguments(tmp_path, monkeypatch):

@@ -774,6 +774,19 @@ def retire_if_inputs_changed(tracking: Any, built_from: Optional[str], *values: 
     return retire_tracking(tracking)
 
 
+def retire_if_first_frame_removed(tracking: Any, first_frame: Any) -> tuple:
+    """The *first frame to start from* changed. A new image needs no rebuild (Generate applies
+    it), but removing the one the tracking video was built with must not leave that image in use:
+    then the tracking video is retired, to be built again from the source's own first frame.
+
+    Returns as :func:`retire_tracking`.
+    """
+    built_with_image = isinstance(tracking, TrackingResult) and tracking.metadata.get("first_frame") == "user image"
+    if built_with_image and _path_of(first_frame) is None:
+        return retire_tracking(tracking)
+    return _KEEP_TRACKING
+
+
 def build_succeeded(tracking: Any, built_from: Optional[str], *values: Any) -> tuple:
     """A build finished: enable Generate and Repaint, unless the inputs changed while it ran (its
     tracking video was built from ``built_from``), in which case it is already stale.

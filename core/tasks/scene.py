@@ -164,8 +164,9 @@ def motion_transfer(
         # Every sampled frame is the same picture (a one-frame video, or a still exported as one):
         # tracking would only report "no motion", after all the work.
         raise TaskInputError(
-            "the video shows one still picture (all its frames are identical), so there is no motion to "
-            "transfer; use camera control or object manipulation to move a still"
+            f"the {clip.duration_s:.1f} s of video used (from {clip.start_s:.1f} s) show one still picture (all "
+            "frames identical), so there is no motion to transfer: start later in the video (start_s), or "
+            "use camera control or object manipulation to move a still"
         )
     scene = video_scene(
         frames,
@@ -271,10 +272,11 @@ def load_mask(
     if mask is None:
         raise ObjectMotionError("object manipulation needs a mask: paint the object white on the first frame")
     if isinstance(mask, (str, Path)):
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image, ImageOps, UnidentifiedImageError
 
         try:
-            with Image.open(mask) as image:
+            with Image.open(mask) as opened:
+                image = ImageOps.exif_transpose(opened)  # a photographed or phone-edited mask
                 mask = np.asarray(image.convert("RGBA") if image.mode in ("RGBA", "LA", "P") else image)
         except (OSError, UnidentifiedImageError) as error:
             raise ObjectMotionError(f"could not read the mask image {mask}: {error}") from error

@@ -9,6 +9,7 @@ import gradio as gr
 from ui import handlers
 from ui.tabs.assets import asset, existing
 from ui.tabs.common import (
+    UPLOAD_IMAGE_MODE,
     advanced_settings,
     camera_motion_field,
     preview_section,
@@ -80,7 +81,7 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
                 source_mode = gr.Radio(list(handlers.SOURCE_MODES), value=handlers.SOURCE_IMAGE, label="Start from")
-                image = gr.Image(type="filepath", label="Source image", elem_id=f"{KEY}-image", height=260,
+                image = gr.Image(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=260,
                                  sources=["upload", "clipboard"])
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=260)
                 motion, message = camera_motion_field(value=DEFAULT_MOTION, elem_id=f"{KEY}-motion")

@@ -25,6 +25,11 @@ TRACKING_CONCURRENCY_LIMIT = 2
 SPACES_GPU_DURATION_S = 300
 """Seconds of ZeroGPU time asked for per GPU call on a Hugging Face Space."""
 
+UPLOAD_IMAGE_MODE = None
+"""Image uploads are passed on as the files they are: core.media reads any mode and the EXIF
+orientation, while a fixed mode makes Gradio re-encode every other image (seconds for a large
+RGBA PNG) each time an event reads it — and every input change reads them all."""
+
 IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp"]
 VIDEO_TYPES = [".mp4", ".mov", ".webm", ".mkv", ".avi", ".gif", ".m4v"]
 
@@ -113,7 +118,7 @@ def advanced_settings(key: str, *, default_steps: int) -> AdvancedSettings:
             info="How sources of another aspect ratio fit the model's frame: crop the centre, stretch, or pad.",
         )
         first_frame = gr.Image(
-            type="filepath", label="First frame to start from (optional)", height=220, sources=["upload", "clipboard"],
+            type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="First frame to start from (optional)", height=220, sources=["upload", "clipboard"],
             elem_id=f"{key}-first-frame-override",
         )
         gr.Markdown(
@@ -199,8 +204,9 @@ def _remembering_inputs(build_fn: Callable, watched_positions: Sequence[int]) ->
 
     @functools.wraps(build_fn)  # Gradio reads the signature (gr.Request, gr.Progress) through it
     def build(*args: Any, **kwargs: Any) -> tuple:
+        fingerprint = handlers.inputs_fingerprint(*(args[index] for index in watched_positions))
         tracking, *preview = build_fn(*args, **kwargs)
-        return (tracking, handlers.inputs_fingerprint(*(args[index] for index in watched_positions)), *preview)
+        return (tracking, fingerprint, *preview)
 
     return build
 
@@ -221,8 +227,9 @@ def wire_tab(
 
     ``build_fn`` takes ``build_inputs`` followed by the tab's scope (a ``gr.State`` holding
     ``key``, used for the per-session Cancel) and returns ``(tracking result, *preview outputs)``.
-    A change of any build input except ``advanced.first_frame`` (which only Generate reads)
-    retires the tracking video, judged by value (:func:`ui.handlers.inputs_fingerprint`).
+    A change of any build input except ``advanced.first_frame`` retires the tracking video,
+    judged by value (:func:`ui.handlers.inputs_fingerprint`); a new first-frame image needs no
+    rebuild (Generate applies it), removing the one a build used does.
     """
     tracking_state = gr.State(None, time_to_live=3 * 3600)
     # The fingerprint of the inputs the tracking video was built from, written with it.
@@ -294,6 +301,10 @@ def wire_tab(
         handlers.retire_if_inputs_changed, inputs=[tracking_state, built_from, *watched],
         outputs=[tracking_state, *buttons, preview.info], api_visibility="private", queue=False,
         show_progress="hidden",
+    )
+    advanced.first_frame.change(
+        handlers.retire_if_first_frame_removed, inputs=[tracking_state, advanced.first_frame],
+        outputs=[tracking_state, *buttons, preview.info], api_visibility="private", queue=False, show_progress="hidden",
     )
     return {"build": build, "generate": generate, "repaint": repaint, "cancel": cancel, "state": tracking_state}
 

@@ -10,6 +10,7 @@ import gradio as gr
 from ui import handlers
 from ui.tabs.assets import asset, existing
 from ui.tabs.common import (
+    UPLOAD_IMAGE_MODE,
     advanced_settings,
     camera_motion_field,
     preview_section,
@@ -54,7 +55,7 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                 with gr.Group(visible=False) as tracking_group:
                     tracking_video = gr.Video(label="Tracking video rendered elsewhere", sources=["upload"],
                                               elem_id=f"{KEY}-tracking-video", height=200)
-                    tracking_first_frame = gr.Image(type="filepath", label="First frame of that video", height=200,
+                    tracking_first_frame = gr.Image(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="First frame of that video", height=200,
                                                     sources=["upload", "clipboard"], elem_id=f"{KEY}-tracking-first-frame")
                 prompt = gr.Textbox(
                     label="Prompt", lines=3, elem_id=f"{KEY}-prompt",

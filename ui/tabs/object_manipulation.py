@@ -10,6 +10,7 @@ from core.object_motion import OBJECT_MOTIONS
 from ui import handlers
 from ui.tabs.assets import asset, existing
 from ui.tabs.common import (
+    UPLOAD_IMAGE_MODE,
     advanced_settings,
     camera_motion_field,
     preview_section,
@@ -27,8 +28,8 @@ INTRO = (
 )
 MASK_COLOR = ("#ff3b30", 0.75)
 BRUSH_WIDTH_FRACTION = 0.04
-"""Default brush diameter as a fraction of the frame width (≈ 29 px at 720): fine enough to
-follow an object's outline (Gradio's "auto" size painted blobs about a third of the frame wide)."""
+"""Default stroke width as a fraction of the frame width (≈ 29 px at 720): fine enough to follow
+an object's outline, at any working size (Gradio's "auto" brush is a fixed 25 px radius)."""
 AMOUNT_HELP = (
     "up / down / left / right: fraction of the frame width (0.25 = a quarter of the picture) · "
     "front / back: fraction of the object's distance · rot: degrees of turn"
@@ -42,21 +43,21 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
                 source_mode = gr.Radio(list(handlers.SOURCE_MODES), value=handlers.SOURCE_IMAGE, label="Start from")
-                image = gr.Image(type="filepath", label="Source image", elem_id=f"{KEY}-image", height=240,
+                image = gr.Image(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=240,
                                  sources=["upload", "clipboard"])
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=240)
                 _, _, width = handlers.working_size()
-                brush_px = max(2, round(width * BRUSH_WIDTH_FRACTION))
+                brush_radius_px = max(1, round(width * BRUSH_WIDTH_FRACTION / 2))  # Gradio sizes are radii
                 mask_editor = gr.ImageEditor(
                     type="numpy", image_mode="RGBA", label="Paint the object (first frame)",
                     brush=gr.Brush(colors=[MASK_COLOR], default_color=MASK_COLOR, color_mode="fixed",
-                                   default_size=brush_px),
-                    eraser=gr.Eraser(default_size=2 * brush_px), layers=False, transforms=(),
+                                   default_size=brush_radius_px),
+                    eraser=gr.Eraser(default_size=2 * brush_radius_px), layers=False, transforms=(),
                     sources=(), height=300, elem_id=f"{KEY}-mask-editor",
                     placeholder="The first frame appears here once a source is loaded",
                 )
                 mask_upload = gr.Image(
-                    type="filepath", label="…or upload a mask (white = object)", image_mode="L", height=160,
+                    type="filepath", label="…or upload a mask (white = object)", image_mode=UPLOAD_IMAGE_MODE, height=160,
                     sources=["upload", "clipboard"], elem_id=f"{KEY}-mask-upload",
                 )
                 with gr.Row():
@@ -103,7 +104,7 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
         # One event for all its triggers (an example changes three at once): always_last then
         # loads the editor's background once, instead of racing copies of the same image.
         gr.on(
-            [source_mode.change, image.change, video.change, advanced.resize_mode.change],
+            [source_mode.change, image.change, video.change, advanced.resize_mode.change, tracking.start_s.change],
             handlers.mask_editor_frame, inputs=[source_mode, image, video, advanced.resize_mode, tracking.start_s],
             outputs=[mask_editor], api_visibility="private", show_progress="hidden", trigger_mode="always_last",
         )
