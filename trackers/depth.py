@@ -41,9 +41,9 @@ statistics — so a depth model's per-frame scale jitter does not become camera 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
-import functools
 import math
 import os
 import threading

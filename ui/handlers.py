@@ -376,10 +376,8 @@ def mask_from_inputs(mask_editor: Any, mask_upload: Any) -> Any:
     upload = checked_upload(mask_upload, "mask image", required=False)
     if upload is not None:
         return upload
-    layers = (mask_editor or {}).get("layers") if isinstance(mask_editor, dict) else None
-    painted = [layer for layer in (layers or []) if layer is not None]
-    if painted:
-        layer = painted[0]
+    layer = _paint_layer(mask_editor)
+    if layer is not None:
         return _path_of(layer) if isinstance(layer, (str, dict)) else np.asarray(layer)
     raise user_error(
         "No object mask: paint over the object in the mask editor (use the brush), or upload a mask "
@@ -388,18 +386,25 @@ def mask_from_inputs(mask_editor: Any, mask_upload: Any) -> Any:
     )
 
 
+def _paint_layer(mask_editor: Any) -> Any:
+    """The ``gr.ImageEditor`` value's paint layer (an array, or a path / FileData from an API
+    client), or ``None``."""
+    layers = mask_editor.get("layers") if isinstance(mask_editor, dict) else None
+    painted = [layer for layer in (layers or []) if layer is not None]
+    return painted[0] if painted else None
+
+
 def painted_mask_digest(mask_editor: Any) -> Optional[str]:
-    """A fingerprint of the strokes in the mask editor: SHA-1 of the painted (opaque) pixels and
-    the layer size, or ``None`` when nothing is painted.
+    """A fingerprint of the mask painted in the editor, as a build reads it
+    (:func:`core.object_motion.mask_to_bool` of the paint layer): SHA-1 of the selected pixels
+    and the layer size, or ``None`` when nothing is painted.
 
     It tells a user's edit from the app reloading the editor's background, which Gradio also
     reports as an input.
     """
-    layers = mask_editor.get("layers") if isinstance(mask_editor, dict) else None
-    painted = [layer for layer in (layers or []) if layer is not None]
-    if not painted:
-        return None
-    layer = painted[0]
+    from core.object_motion import mask_to_bool
+
+    layer = _paint_layer(mask_editor)
     if isinstance(layer, (str, dict)):
         from PIL import Image
 
@@ -408,17 +413,13 @@ def painted_mask_digest(mask_editor: Any) -> Optional[str]:
             return None
         with Image.open(path) as opened:
             layer = np.asarray(opened.convert("RGBA"))
-    pixels = np.asarray(layer)
-    if pixels.ndim == 2:
-        opaque = pixels > 0
-    elif pixels.shape[-1] in (2, 4):  # with alpha: painted = not transparent
-        opaque = pixels[..., -1] > 0
-    else:
-        opaque = pixels.max(axis=-1) > 0
-    if not opaque.any():
+    if layer is None:
         return None
-    digest = hashlib.sha1(np.packbits(opaque).tobytes())
-    digest.update(str(opaque.shape).encode())
+    selected = mask_to_bool(np.asarray(layer))
+    if not selected.any():
+        return None
+    digest = hashlib.sha1(np.packbits(selected).tobytes())
+    digest.update(str(selected.shape).encode())
     return digest.hexdigest()
 
 
