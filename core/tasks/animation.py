@@ -8,20 +8,22 @@ from typing import Any, Optional
 
 import numpy as np
 
+from scipy.spatial import cKDTree
+
+from core import defaults
 from core.camera import describe_camera_motion, parse_camera_motion, scale_motion, scene_scale
-from core.geometry import DEFAULT_FOV_DEG, intrinsics_from_fov, transform_points
+from core.geometry import in_frame, intrinsics_from_fov, transform_points
+from core.media import read_video_frames, resize_frames
+from core.options import WorkingSize
 from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
 from core.render import DENSE_SQUARE_SIDE
-from core.tasks.common import (
-    DEFAULT_FPS,
-    DEFAULT_HEIGHT,
-    DEFAULT_NUM_FRAMES,
-    DEFAULT_WIDTH,
-    choose_first_frame,
-    describe_source,
-    render_tracks,
+from core.tasks.common import choose_first_frame, describe_source, render_tracks
+from core.tasks.result import (
+    FIRST_FRAME_MESH_RENDER,
+    FIRST_FRAME_USER_IMAGE,
+    TaskInputError,
+    TrackingResult,
 )
-from core.tasks.result import TaskInputError, TrackingResult
 
 MESH_PROGRESS_SHARE = 0.6
 """Fraction of the mesh recipe's progress bar spent sampling/projecting the mesh."""
@@ -56,8 +58,6 @@ def sample_footprint(uvz: np.ndarray, visible: np.ndarray) -> str | int:
     Returns:
         ``"dense"`` or a square side in pixels.
     """
-    from scipy.spatial import cKDTree
-
     spacing = 0.0
     probes = np.unique(np.linspace(0, uvz.shape[0] - 1, FOOTPRINT_PROBE_FRAMES).round().astype(np.int64))
     for frame in probes:
@@ -74,8 +74,7 @@ def depth_from_tracks(uvz0: np.ndarray, visible0: np.ndarray, height: int, width
     """A frame-0 depth map ``(H, W)`` float32 from scattered tracks: the nearest point per pixel,
     the farthest drawn depth where no point lands. ``None`` without drawable points."""
     uvz0 = np.asarray(uvz0, dtype=np.float64)
-    drawable = np.asarray(visible0, dtype=bool) & np.isfinite(uvz0).all(axis=1) & (uvz0[:, 2] > 0)
-    drawable &= (uvz0[:, 0] >= 0) & (uvz0[:, 0] < width) & (uvz0[:, 1] >= 0) & (uvz0[:, 1] < height)
+    drawable = np.asarray(visible0, dtype=bool) & in_frame(uvz0, height, width) & np.isfinite(uvz0[:, 2])
     if not drawable.any():
         return None
     points = uvz0[drawable]
@@ -98,12 +97,10 @@ def mesh_animation(
     amount: Optional[float] = None,
     camera_motion: Optional[str] = None,
     num_points: Optional[int] = None,
-    fov_deg: float = DEFAULT_FOV_DEG,
-    num_frames: int = DEFAULT_NUM_FRAMES,
-    height: int = DEFAULT_HEIGHT,
-    width: int = DEFAULT_WIDTH,
-    resize_mode: str = "crop",
-    fps: float = DEFAULT_FPS,
+    fov_deg: float = defaults.FOV_DEG,
+    size: WorkingSize = WorkingSize(),
+    resize_mode: str = defaults.DEFAULT_RESIZE_MODE,
+    fps: float = defaults.FPS,
     first_frame: Any = None,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
@@ -118,7 +115,7 @@ def mesh_animation(
         camera_motion: optional camera-motion string (SPEC §6) applied on top.
         num_points: surface samples (default: the mesh module's).
         fov_deg: horizontal field of view of the virtual camera.
-        num_frames, height, width: working size (``engine.native_size()``).
+        size: working size (``WorkingSize.from_native(engine.native_size())``).
         resize_mode: how a user ``first_frame`` is resized.
         fps: frame rate of the clip (meshes have no source time).
         first_frame: ``None`` = the mesh's own shaded render, or a user image (e.g. a Blender
@@ -129,6 +126,7 @@ def mesh_animation(
     """
     from trackers.mesh import auto_frame_camera, load_mesh_sequence, procedural_animation, render_mesh_tracks
 
+    num_frames, height, width = size.num_frames, size.height, size.width
     motion = parse_camera_motion(camera_motion, num_frames) if camera_motion else None
     if fps <= 0:
         raise TaskInputError(f"fps must be positive, got {fps}")
@@ -160,7 +158,7 @@ def mesh_animation(
         uvz, visible, height, width, footprint=footprint, progress=scaled(progress, MESH_PROGRESS_SHARE, 1.0), cancel=cancel
     )
     mesh_render = np.asarray(tracks.first_frame, dtype=np.uint8)
-    first, first_label = choose_first_frame(first_frame, mesh_render, height, width, resize_mode, "mesh render")
+    first, origin = choose_first_frame(first_frame, mesh_render, height, width, resize_mode, FIRST_FRAME_MESH_RENDER)
     metadata = {
         "task": "mesh_animation",
         "source": describe_source(mesh_source),
@@ -176,7 +174,7 @@ def mesh_animation(
         "num_frames": int(num_frames),
         "height": int(height),
         "width": int(width),
-        "first_frame": first_label,
+        "first_frame": origin,
     }
     report(progress, 1.0, "tracking video ready")
     return TrackingResult(
@@ -191,6 +189,8 @@ def mesh_animation(
         point_colors=np.asarray(tracks.colors_rgb, dtype=np.uint8),
         metadata=metadata,
         depth=depth_from_tracks(uvz[0], visible[0], height, width),
+        task="mesh_animation",
+        first_frame_origin=origin,
     )
 
 
@@ -214,17 +214,15 @@ def from_tracking_video(
     path: Any,
     *,
     first_frame: Any = None,
-    num_frames: int = DEFAULT_NUM_FRAMES,
-    height: int = DEFAULT_HEIGHT,
-    width: int = DEFAULT_WIDTH,
+    size: WorkingSize = WorkingSize(),
     resize_mode: str = "stretch",
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
 ) -> TrackingResult:
     """Use a tracking video rendered elsewhere (e.g. by Blender, as DaS required for meshes).
 
-    The video is resampled uniformly over its whole length to ``num_frames`` and resized to
-    ``height × width`` with ``resize_mode``; its fps is set so the clip lasts as long as the
+    The video is resampled uniformly over its whole length to ``size.num_frames`` and resized
+    to ``size.height × size.width`` with ``resize_mode``; its fps is set so the clip lasts as long as the
     source. It carries no tracks, so ``uvz``/``points`` are empty.
 
     Its colours encode each point's frame-0 position relative to the frame (SPEC §5), so the
@@ -246,8 +244,7 @@ def from_tracking_video(
             "a tracking video made elsewhere needs a first-frame image (the first frame of the video you "
             "want, e.g. your textured render): pass first_frame= / --first-frame"
         )
-    from core.media import read_video_frames, resize_frames
-
+    num_frames, height, width = size.num_frames, size.height, size.width
     report(progress, 0.0, "reading the tracking video")
     frames, source_fps = read_video_frames(path)
     frames = np.asarray(frames)
@@ -257,9 +254,9 @@ def from_tracking_video(
     picked = resize_frames(
         frames[resample_indices(source_count, num_frames)], height, width, resize_mode, content="tracking"
     )
-    duration = source_count / float(source_fps) if source_fps and source_fps > 0 else num_frames / DEFAULT_FPS
-    fps = num_frames / duration if duration > 0 else DEFAULT_FPS
-    first, _ = choose_first_frame(first_frame, picked[0], height, width, resize_mode, "user image")
+    duration = source_count / float(source_fps) if source_fps and source_fps > 0 else num_frames / defaults.FPS
+    fps = num_frames / duration if duration > 0 else defaults.FPS
+    first, _ = choose_first_frame(first_frame, picked[0], height, width, resize_mode, FIRST_FRAME_USER_IMAGE)
     metadata = {
         "task": "from_tracking_video",
         "source": describe_source(path),
@@ -272,7 +269,7 @@ def from_tracking_video(
         "resize_mode": resize_mode,
         "source_size": [int(source_height), int(source_width)],
         "aspect_changed": bool(abs(source_width * height / (source_height * width) - 1.0) > ASPECT_TOLERANCE),
-        "first_frame": "user image",
+        "first_frame": FIRST_FRAME_USER_IMAGE,
     }
     report(progress, 1.0, "tracking video ready")
     return TrackingResult(
@@ -287,4 +284,6 @@ def from_tracking_video(
         point_colors=np.zeros((0, 3), dtype=np.uint8),
         metadata=metadata,
         depth=None,
+        task="from_tracking_video",
+        first_frame_origin=FIRST_FRAME_USER_IMAGE,
     )

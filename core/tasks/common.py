@@ -1,5 +1,6 @@
-"""Building blocks shared by the task recipes: scenes from images and videos, sampling,
-projection + rendering, first-frame choice. Conventions: SPEC §3 / :mod:`core.geometry`."""
+"""Building blocks shared by the task recipes: lifting a still or a video into a 3D
+:class:`Scene`, sampling, projection + rendering, first-frame choice. Conventions: SPEC §3 /
+:mod:`core.geometry`."""
 
 from __future__ import annotations
 
@@ -10,23 +11,21 @@ from typing import Any, Optional
 import numpy as np
 
 from core import geometry
-from core.progress import CancelFn, ProgressFn, scaled
+from core.options import TrackingOptions
+from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
 from core.render import render_tracking_video, track_colors
-from core.tasks.result import TaskInputError
+from core.tasks.result import FIRST_FRAME_USER_IMAGE, TaskInputError
 
-DEFAULT_NUM_FRAMES = 49
-DEFAULT_HEIGHT = 480
-DEFAULT_WIDTH = 720
-DEFAULT_FPS = 8.0
-"""Working clip length, size and frame rate when the caller does not pass the engine's native size."""
-DEFAULT_GRID_SIZE = 70
-"""Tracks per side of the grid laid over frame 0 (DaS: 70 × 70)."""
 TRACKING_PROGRESS_SHARE = 0.6
 """Fraction of a video scene's progress spent on 2D tracking (the rest is video depth)."""
+DENSE_FOOTPRINT = "dense"
+"""Footprint of a still's one-point-per-pixel cloud (SPEC §5)."""
+GRID_FOOTPRINT = "grid"
+"""Footprint of a video's grid tracks (SPEC §5)."""
 
 
 # --------------------------------------------------------------------------------------------
-# Sampling and visibility
+# Sampling
 # --------------------------------------------------------------------------------------------
 
 
@@ -52,22 +51,6 @@ def sample_nearest(maps: np.ndarray, uv: np.ndarray) -> np.ndarray:
     return maps[np.arange(num_frames)[:, None], row, column]
 
 
-def until_lost(visible: np.ndarray) -> np.ndarray:
-    """Tracks to draw: every frame up to the last one the tracker saw the point in.
-
-    DaS draws occluded tracks too (painter's order handles occlusion); only a track lost for
-    good — never visible again — is dropped (SPEC §5).
-
-    Args:
-        visible: ``(T, N)`` bool from the tracker.
-
-    Returns:
-        ``(T, N)`` bool: ``True`` where the point is visible now or in some later frame.
-    """
-    visible = np.asarray(visible, dtype=bool)
-    return np.flip(np.logical_or.accumulate(np.flip(visible, axis=0), axis=0), axis=0)
-
-
 def intrinsics_or_fov(K: Optional[np.ndarray], width: int, height: int, fov_deg: float) -> tuple[np.ndarray, str]:
     """The estimator's intrinsics when it gave any, else a pinhole with ``fov_deg``; and which."""
     if K is not None:
@@ -76,65 +59,81 @@ def intrinsics_or_fov(K: Optional[np.ndarray], width: int, height: int, fov_deg:
 
 
 # --------------------------------------------------------------------------------------------
-# Scenes
+# Scenes: a still or a video lifted to 3D
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass
-class ImageScene:
-    """A dense point cloud from one image: a point per pixel, row-major.
+class Scene:
+    """A source lifted into 3D camera space, ready to be moved, projected and drawn.
 
-    ``points0 (H·W, 3)`` camera space, ``uvz0 (H·W, 3)`` its pixel tracks, ``depth (H, W)``,
-    ``K (3, 3)``, ``valid (H·W,)`` bool: False where the estimator had no depth (e.g. sky
-    masked by MoGe, or no disparity); such pixels hold a stand-in depth and are not drawn, as
-    DaS leaves them black.
+    Attributes:
+        points: a still: ``(N, 3)`` one static cloud, a point per pixel in row-major order;
+            a video: ``(T, N, 3)`` the grid tracks, each frame in that frame's own camera.
+        uvz: ``(T, N, 3)`` the video's tracks in pixels with the depth under each; ``None`` for
+            a still (its points do not move by themselves).
+        uv0: ``(N, 2)`` frame-0 pixel position of each point (what a mask selects by).
+        K: ``(3, 3)`` intrinsics.
+        keep: ``(N,)`` bool, points that may be drawn at all: a still's pixels where the
+            estimator had depth (sky masked by MoGe, no disparity: left black as in DaS);
+            all True for a video, whose every grid track is drawn wherever it is inside the
+            frame (DaS: the tracker predicts positions through occlusion, SPEC §5).
+        tracked_visible: ``(T, N)`` bool, where the 2D tracker saw each video track
+            (diagnostics); ``None`` for a still.
+        depth: ``(T, H, W)`` float32 depth per frame (a still: ``T = 1``).
+        preview: frame-0 cloud for a 3D preview, ``(points (M, 3) float32, colours (M, 3) uint8)``.
+        footprint: :data:`DENSE_FOOTPRINT` (still) or :data:`GRID_FOOTPRINT` (video).
+        depth_source, tracker, approximate_depth: what made the scene (tracker ``None`` for a still).
+        metadata: JSON-ready facts for the settings export.
     """
 
-    points0: np.ndarray
-    uvz0: np.ndarray
-    depth: np.ndarray
+    points: np.ndarray
+    uvz: Optional[np.ndarray]
+    uv0: np.ndarray
     K: np.ndarray
-    metadata: dict[str, Any]
-    valid: np.ndarray
-
-
-@dataclass
-class VideoScene:
-    """Grid tracks lifted to 3D with time-aligned depth.
-
-    ``uvz (T, N, 3)`` tracks with the depth of the pixel under each, ``visible (T, N)`` the tracker's raw
-    visibility, ``depth (T, H, W)``, ``K (3, 3)``.
-    """
-
-    uvz: np.ndarray
-    visible: np.ndarray
+    keep: np.ndarray
+    tracked_visible: Optional[np.ndarray]
     depth: np.ndarray
-    K: np.ndarray
+    preview: tuple[np.ndarray, np.ndarray]
+    footprint: str
+    depth_source: str
+    tracker: Optional[str]
+    approximate_depth: bool
     metadata: dict[str, Any]
 
+    @property
+    def is_still(self) -> bool:
+        return self.uvz is None
 
-def image_scene(
-    image: np.ndarray,
-    *,
-    depth_method: str,
-    fov_deg: float,
-    device: Optional[str] = None,
-    allow_download: bool = False,
-) -> ImageScene:
-    """Depth (+ intrinsics when the estimator gives them) → one point per pixel.
+    @property
+    def points0(self) -> np.ndarray:
+        """``(N, 3)`` the frame-0 cloud in camera space."""
+        return self.points if self.is_still else self.points[0]
+
+    @property
+    def depth0(self) -> np.ndarray:
+        """``(H, W)`` frame-0 depth."""
+        return self.depth[0]
+
+
+def lift_still(image: np.ndarray, tracking: TrackingOptions) -> Scene:
+    """Depth (+ intrinsics when the estimator gives them, else a pinhole of ``tracking.fov_deg``)
+    → one point per pixel.
 
     Args:
         image: ``(H, W, 3)`` uint8.
+
+    Raises:
+        TaskInputError: the estimator found no usable depth anywhere.
     """
     from trackers.depth import estimate_depth
 
     height, width = image.shape[:2]
-    result = estimate_depth(image, depth_method, device=device, allow_download=allow_download)
-    K, intrinsics_source = intrinsics_or_fov(result.intrinsics, width, height, fov_deg)
+    result = estimate_depth(image, tracking.depth_method, device=tracking.device, allow_download=tracking.allow_download)
+    K, intrinsics_source = intrinsics_or_fov(result.intrinsics, width, height, tracking.fov_deg)
     depth = np.asarray(result.depth, dtype=np.float32)
-    grid = geometry.pixel_grid(height, width).reshape(-1, 2)
-    uvz0 = np.concatenate([grid, depth.reshape(-1, 1)], axis=1).astype(np.float32)
-    points0 = geometry.unproject_uvz(uvz0, K).astype(np.float32)
+    grid = geometry.pixel_grid(height, width).reshape(-1, 2).astype(np.float32)
+    points = geometry.unproject_uvz(np.concatenate([grid, depth.reshape(-1, 1)], axis=1), K).astype(np.float32)
     valid = np.asarray(result.valid, dtype=bool).reshape(-1)
     if not valid.any():
         raise TaskInputError(
@@ -149,22 +148,31 @@ def image_scene(
         "focal_px": round(float(K[0, 0]), 3),
         "pixels_without_depth": int((~valid).sum()),
     }
-    return ImageScene(points0=points0, uvz0=uvz0, depth=depth, K=K, metadata=metadata, valid=valid)
+    return Scene(
+        points=points,
+        uvz=None,
+        uv0=grid,
+        K=K,
+        keep=valid,
+        tracked_visible=None,
+        depth=depth[None],
+        preview=(points[valid], np.ascontiguousarray(image.reshape(-1, 3)[valid])),
+        footprint=DENSE_FOOTPRINT,
+        depth_source=str(result.source),
+        tracker=None,
+        approximate_depth=bool(result.approximate),
+        metadata=metadata,
+    )
 
 
-def video_scene(
+def lift_video(
     frames: np.ndarray,
+    tracking: TrackingOptions,
     *,
-    grid_size: int,
-    tracker: str,
-    depth_method: str,
-    fov_deg: float,
-    device: Optional[str] = None,
-    allow_download: bool = False,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
-) -> VideoScene:
-    """2D grid tracks + per-frame depth aligned over time along those tracks → ``uvz``.
+) -> Scene:
+    """2D grid tracks + per-frame depth aligned over time along those tracks → 3D tracks.
 
     Args:
         frames: ``(T, H, W, 3)`` uint8.
@@ -173,33 +181,67 @@ def video_scene(
     from trackers.depth import BUILTIN_METHOD, estimate_video_depth
     from trackers.points import track_points
 
-    if grid_size < 2:
-        raise TaskInputError(f"grid_size must be at least 2 points per side, got {grid_size}")
     num_frames, height, width = frames.shape[:3]
-    tracks = track_points(frames, grid_size, method=tracker, progress=scaled(progress, 0.0, TRACKING_PROGRESS_SHARE), cancel=cancel)
+    tracks = track_points(
+        frames, tracking.grid_size, method=tracking.tracker, progress=scaled(progress, 0.0, TRACKING_PROGRESS_SHARE), cancel=cancel
+    )
     depth, K, depth_source = estimate_video_depth(
         frames,
-        depth_method,
+        tracking.depth_method,
         tracks=tracks,
-        device=device,
-        allow_download=allow_download,
+        device=tracking.device,
+        allow_download=tracking.allow_download,
         progress=scaled(progress, TRACKING_PROGRESS_SHARE, 1.0),
         cancel=cancel,
     )
-    K, intrinsics_source = intrinsics_or_fov(K, width, height, fov_deg)
+    K, intrinsics_source = intrinsics_or_fov(K, width, height, tracking.fov_deg)
+    depth = np.asarray(depth, dtype=np.float32)
     uv = np.asarray(tracks.uv, dtype=np.float32)
     z = sample_nearest(depth, uv)
     uvz = np.concatenate([uv, z[..., None]], axis=-1).astype(np.float32)
+    approximate = depth_source == BUILTIN_METHOD
     metadata = {
         "tracker": tracks.method,
-        "grid_size": int(grid_size),
+        "grid_size": int(tracking.grid_size),
         "num_tracks": int(uv.shape[1]),
         "depth_source": depth_source,
-        "depth_approximate": depth_source == BUILTIN_METHOD,
+        "depth_approximate": approximate,
         "intrinsics": intrinsics_source,
         "focal_px": round(float(K[0, 0]), 3),
     }
-    return VideoScene(uvz=uvz, visible=np.asarray(tracks.visible, dtype=bool), depth=depth, K=K, metadata=metadata)
+    return Scene(
+        points=geometry.unproject_uvz(uvz, K),
+        uvz=uvz,
+        uv0=uv[0],
+        K=K,
+        keep=np.ones(uv.shape[1], dtype=bool),
+        tracked_visible=np.asarray(tracks.visible, dtype=bool),
+        depth=depth,
+        preview=preview_cloud(depth[0], K, frames[0]),
+        footprint=GRID_FOOTPRINT,
+        depth_source=str(depth_source),
+        tracker=str(tracks.method),
+        approximate_depth=bool(approximate),
+        metadata=metadata,
+    )
+
+
+def lift_scene(
+    frames: np.ndarray,
+    still: bool,
+    tracking: TrackingOptions,
+    *,
+    progress: Optional[ProgressFn] = None,
+    cancel: Optional[CancelFn] = None,
+) -> Scene:
+    """The one "lift into a scene" step of the recipes: frame 0 as a still (:func:`lift_still`)
+    or the whole clip as a video (:func:`lift_video`), with progress reported into [0, 1]."""
+    if still:
+        report(progress, 0.0, "estimating depth")
+        scene = lift_still(frames[0], tracking)
+        check_cancel(cancel, "estimating depth")
+        return scene
+    return lift_video(frames, tracking, progress=progress, cancel=cancel)
 
 
 def preview_cloud(depth: np.ndarray, K: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -259,7 +301,7 @@ def render_projected(
     Args:
         uvz: ``(T, N, 3)`` projected tracks.
         footprint: ``"dense"`` or ``"grid"`` (see :func:`core.render.render_tracking_video`).
-        keep: optional ``(T, N)`` bool; False hides a point (e.g. a track lost for good).
+        keep: optional ``(N,)`` or ``(T, N)`` bool; False hides a point (e.g. a pixel without depth).
 
     Returns:
         ``frames (T, H, W, 3)`` uint8, ``visible (T, N)`` bool (what was drawn), ``colors (N, 3)``
@@ -300,20 +342,20 @@ def render_tracks(
 
 
 def choose_first_frame(
-    first_frame: Any, default: np.ndarray, height: int, width: int, resize_mode: str, default_label: str
+    first_frame: Any, default: np.ndarray, height: int, width: int, resize_mode: str, default_origin: str
 ) -> tuple[np.ndarray, str]:
-    """The image the generated video starts from, and where it came from.
+    """The image the generated video starts from, and its origin (``TrackingResult.first_frame_origin``).
 
     Args:
         first_frame: ``None`` (use ``default``), or a user image (path, ``(h, w, 3)`` array or
             PIL image) resized to ``height × width`` with ``resize_mode`` like the source.
-        default: ``(H, W, 3)`` uint8, e.g. the source's first frame.
+        default: ``(H, W, 3)`` uint8, e.g. the source's first frame, whose origin is ``default_origin``.
     """
     if first_frame is None:
-        return default, default_label
+        return default, default_origin
     from core.media import load_image
 
-    return load_image(first_frame, height, width, resize_mode=resize_mode), "user image"
+    return load_image(first_frame, height, width, resize_mode=resize_mode), FIRST_FRAME_USER_IMAGE
 
 
 def describe_source(source: Any) -> str:

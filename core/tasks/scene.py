@@ -7,41 +7,30 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core import geometry
+from core import defaults, geometry
 from core.camera import describe_camera_motion, parse_camera_motion, scale_motion, scene_scale
-from core.geometry import DEFAULT_FOV_DEG
+from core.media import MediaError, VideoClip, load_media, resize_frames
 from core.object_motion import (
     ObjectMotionError,
-    OBJECT_MOTIONS,
     apply_object_motion,
     mask_to_bool,
     object_motion_transforms,
     select_points,
 )
+from core.options import ClipOptions, ObjectMove, TrackingOptions, WorkingSize
 from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
 from core.tasks.common import (
-    DEFAULT_FPS,
-    DEFAULT_GRID_SIZE,
-    DEFAULT_HEIGHT,
-    DEFAULT_NUM_FRAMES,
-    DEFAULT_WIDTH,
+    Scene,
     choose_first_frame,
     describe_source,
-    image_scene,
-    preview_cloud,
+    lift_scene,
+    lift_video,
     render_projected,
-    render_tracks,
     transform_and_project_object,
-    until_lost,
-    video_scene,
 )
-from core.tasks.result import TaskInputError, TrackingResult
-
-SOURCE_MODES = ("auto", "image", "video")
-"""How camera control / object manipulation read their source: ``auto`` (a still → dense
-cloud, a video → its own tracks with the motion appended), ``image`` (only the first frame
-of a video, as a still), ``video`` (require a video)."""
+from core.tasks.result import FIRST_FRAME_SOURCE, TaskInputError, TrackingResult
 
 SCENE_PROGRESS_SHARE = 0.75
 """Fraction of a video recipe's progress bar spent on tracking + depth (the rest is rendering)."""
@@ -49,57 +38,95 @@ IMAGE_DEPTH_PROGRESS_SHARE = 0.3
 """Fraction of a still-image recipe's progress bar spent on depth (the rest is rendering)."""
 MASK_ASPECT_TOLERANCE = 0.02
 """Relative aspect-ratio difference above which a mask cannot belong to the source image."""
+MASK_BINARY_THRESHOLD = 128
+"""A resized 0/255 mask is the object where it is at least half white."""
 
 
-def _load_clip(source: Any, num_frames: int, height: int, width: int, resize_mode: str, start_s: float):
+def _load_clip(source: Any, size: WorkingSize, clip: ClipOptions) -> VideoClip:
     """A :class:`core.media.VideoClip` from a path, an image, or a ``(T, h, w, 3)`` uint8 array."""
-    from core.media import load_media
-
     if isinstance(source, np.ndarray) and source.ndim == 4:
-        return _clip_from_array(source, num_frames, height, width, resize_mode, start_s)
-    return load_media(source, num_frames, height, width, resize_mode=resize_mode, start_s=start_s)
+        return _clip_from_array(source, size, clip)
+    return load_media(
+        source, size.num_frames, size.height, size.width, resize_mode=clip.resize_mode, start_s=clip.start_s
+    )
 
 
-def _clip_from_array(
-    frames: np.ndarray, num_frames: int, height: int, width: int, resize_mode: str, start_s: float
-):
-    """An in-memory video, taken to be at :data:`DEFAULT_FPS`, sampled like a file (SPEC §8):
+def _clip_from_array(frames: np.ndarray, size: WorkingSize, clip: ClipOptions) -> VideoClip:
+    """An in-memory video, taken to be at :data:`core.defaults.FPS`, sampled like a file (SPEC §8):
     ``T`` consecutive frames from ``start_s``, or all remaining frames resampled uniformly
     when fewer are left (the output fps then keeps the covered duration)."""
-    from core.media import MediaError, VideoClip, resize_frames
-
     if frames.dtype != np.uint8 or frames.shape[-1] != 3 or frames.shape[0] == 0:
         raise MediaError(f"a video array must be (T, H, W, 3) uint8 with T >= 1; got {frames.shape} {frames.dtype}")
-    first = min(int(round(max(start_s, 0.0) * DEFAULT_FPS)), frames.shape[0] - 1)
+    num_frames = size.num_frames
+    first = min(int(round(clip.start_s * defaults.FPS)), frames.shape[0] - 1)
     remaining = frames.shape[0] - first
     if remaining >= num_frames:
-        picked, fps = frames[first : first + num_frames], DEFAULT_FPS
+        picked, fps = frames[first : first + num_frames], defaults.FPS
     else:
         picked = frames[first + np.round(np.linspace(0, remaining - 1, num_frames)).astype(np.int64)]
-        fps = num_frames * DEFAULT_FPS / remaining
+        fps = num_frames * defaults.FPS / remaining
     return VideoClip(
-        frames=resize_frames(picked, height, width, resize_mode),
+        frames=resize_frames(picked, size.height, size.width, clip.resize_mode),
         fps=float(fps),
-        source_fps=DEFAULT_FPS,
-        start_s=first / DEFAULT_FPS,
+        source_fps=defaults.FPS,
+        start_s=first / defaults.FPS,
         duration_s=num_frames / fps,
-        source_duration_s=frames.shape[0] / DEFAULT_FPS,
+        source_duration_s=frames.shape[0] / defaults.FPS,
         is_image=False,
     )
 
 
-def _base_metadata(task: str, source: Any, clip, num_frames: int, height: int, width: int, resize_mode: str) -> dict:
+def _base_metadata(task: str, source: Any, clip: VideoClip, size: WorkingSize, options: ClipOptions) -> dict:
     return {
         "task": task,
         "source": describe_source(source),
         "source_is_image": bool(clip.is_image),
         "start_s": float(clip.start_s),
         "fps": float(clip.fps),
-        "num_frames": int(num_frames),
-        "height": int(height),
-        "width": int(width),
-        "resize_mode": resize_mode,
+        "num_frames": int(size.num_frames),
+        "height": int(size.height),
+        "width": int(size.width),
+        "resize_mode": options.resize_mode,
     }
+
+
+def _result(
+    task: str,
+    scene: Scene,
+    clip: VideoClip,
+    size: WorkingSize,
+    options: ClipOptions,
+    first_frame: Any,
+    *,
+    frames: np.ndarray,
+    uvz: np.ndarray,
+    visible: np.ndarray,
+    colors: np.ndarray,
+    metadata: dict[str, Any],
+) -> TrackingResult:
+    """The :class:`TrackingResult` of a recipe that lifted ``clip`` into ``scene``."""
+    first, origin = choose_first_frame(
+        first_frame, clip.frames[0], size.height, size.width, options.resize_mode, FIRST_FRAME_SOURCE
+    )
+    return TrackingResult(
+        frames=frames,
+        first_frame=first,
+        source_frames=clip.frames,
+        uvz=uvz,
+        visible=visible,
+        colors=colors,
+        fps=float(clip.fps),
+        points=scene.preview[0],
+        point_colors=scene.preview[1],
+        metadata={**metadata, "first_frame": origin},
+        depth=scene.depth0,
+        task=task,
+        first_frame_origin=origin,
+        depth_source=scene.depth_source,
+        tracker=scene.tracker,
+        approximate_depth=scene.approximate_depth,
+        tracked_visible=scene.tracked_visible,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,18 +137,10 @@ def _base_metadata(task: str, source: Any, clip, num_frames: int, height: int, w
 def motion_transfer(
     video: Any,
     *,
-    num_frames: int = DEFAULT_NUM_FRAMES,
-    height: int = DEFAULT_HEIGHT,
-    width: int = DEFAULT_WIDTH,
-    resize_mode: str = "crop",
-    start_s: float = 0.0,
-    grid_size: int = DEFAULT_GRID_SIZE,
-    depth_method: str = "auto",
-    tracker: str = "auto",
-    fov_deg: float = DEFAULT_FOV_DEG,
+    size: WorkingSize = WorkingSize(),
+    clip: ClipOptions = ClipOptions(),
+    tracking: TrackingOptions = TrackingOptions(),
     first_frame: Any = None,
-    device: Optional[str] = None,
-    allow_download: bool = False,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
 ) -> TrackingResult:
@@ -130,80 +149,59 @@ def motion_transfer(
     A ``grid_size × grid_size`` grid of 2D tracks (:mod:`trackers.points`) plus per-frame
     depth aligned over time along those tracks (:func:`trackers.depth.estimate_video_depth`)
     give ``uvz`` (depth read at the pixel under each track); tracks are drawn with the ``grid``
-    footprint, coloured by their frame-0 position and depth. Tracks lost for good are dropped.
+    footprint, coloured by their frame-0 position and depth. As in DaS, every track is drawn
+    in every frame where it is inside the frame — the tracker predicts positions through
+    occlusion and the painter's order hides what is behind; the tracker's own visibility is
+    kept in ``TrackingResult.tracked_visible``.
 
     Args:
         video: path to a video (or a ``(T, h, w, 3)`` uint8 array); ``T`` frames are sampled at
-            8 fps from ``start_s`` seconds (SPEC §8).
-        num_frames, height, width: working size — pass ``engine.native_size()``.
-        resize_mode: ``crop`` | ``stretch`` | ``pad`` (:data:`core.media.RESIZE_MODES`).
-        grid_size: tracks per side (DaS: 70).
-        depth_method / tracker: ``"auto"`` or a name from ``available_depth_methods()`` /
-            ``available_point_trackers()``.
-        fov_deg: horizontal field of view when the depth method gives no intrinsics.
+            8 fps from ``clip.start_s`` seconds (SPEC §8).
+        size: working size — ``WorkingSize.from_native(engine.native_size())``.
+        clip: resize mode and start time (``source_mode`` must not be ``"image"``).
+        tracking: depth method, tracker, grid size, field of view, device, downloads.
         first_frame: ``None`` (the video's first frame) or an edited image (path/array/PIL),
             resized like the video — the usual way to change appearance and keep the motion.
-        device, allow_download: for model-based depth methods.
         progress, cancel: see :mod:`core.progress`.
 
     Returns:
         :class:`TrackingResult`; ``points`` is the dense frame-0 cloud with the video's colours.
 
     Raises:
-        MediaError: unreadable video. TaskInputError: a still image was given, or a video whose
-        frames are all identical. Cancelled: ``cancel()`` returned True.
+        MediaError: unreadable video. TaskInputError: a still image (or ``source_mode="image"``)
+        was given, or a video whose frames are all identical. Cancelled: ``cancel()`` returned True.
     """
-    clip = _load_clip(video, num_frames, height, width, resize_mode, start_s)
-    if clip.is_image:
+    if clip.source_mode == "image":
+        raise TaskInputError("motion transfer follows a whole video; source_mode='image' does not apply to it")
+    loaded = _load_clip(video, size, clip)
+    if loaded.is_image:
         raise TaskInputError(
             "motion transfer needs a video (its motion is what gets transferred); for a still image use "
             "camera control or object manipulation"
         )
-    frames = clip.frames
+    frames = loaded.frames
     if len(frames) > 1 and not np.any(frames[1:] != frames[:1]):
         # Every sampled frame is the same picture (a one-frame video, or a still exported as one):
         # tracking would only report "no motion", after all the work.
         raise TaskInputError(
-            f"the {clip.duration_s:.1f} s of video used (from {clip.start_s:.1f} s) show one still picture (all "
+            f"the {loaded.duration_s:.1f} s of video used (from {loaded.start_s:.1f} s) show one still picture (all "
             "frames identical), so there is no motion to transfer: start later in the video (start_s), or "
             "use camera control or object manipulation to move a still"
         )
-    scene = video_scene(
-        frames,
-        grid_size=grid_size,
-        tracker=tracker,
-        depth_method=depth_method,
-        fov_deg=fov_deg,
-        device=device,
-        allow_download=allow_download,
-        progress=scaled(progress, 0.0, SCENE_PROGRESS_SHARE),
+    scene = lift_video(frames, tracking, progress=scaled(progress, 0.0, SCENE_PROGRESS_SHARE), cancel=cancel)
+    rendered, visible, colors = render_projected(
+        scene.uvz,
+        size.height,
+        size.width,
+        footprint=scene.footprint,
+        progress=scaled(progress, SCENE_PROGRESS_SHARE, 1.0),
         cancel=cancel,
     )
-    keep = until_lost(scene.visible)
-    drawn = keep & geometry.in_frame(scene.uvz, height, width)
-    tracking, colors = render_tracks(
-        scene.uvz, drawn, height, width, footprint="grid", progress=scaled(progress, SCENE_PROGRESS_SHARE, 1.0), cancel=cancel
-    )
-    points, point_colors = preview_cloud(scene.depth[0], scene.K, frames[0])
-    first, first_label = choose_first_frame(first_frame, frames[0], height, width, resize_mode, "source")
-    metadata = {
-        **_base_metadata("motion_transfer", video, clip, num_frames, height, width, resize_mode),
-        **scene.metadata,
-        "first_frame": first_label,
-    }
+    metadata = {**_base_metadata("motion_transfer", video, loaded, size, clip), **scene.metadata}
     report(progress, 1.0, "tracking video ready")
-    return TrackingResult(
-        frames=tracking,
-        first_frame=first,
-        source_frames=frames,
-        uvz=scene.uvz,
-        visible=drawn,
-        colors=colors,
-        fps=float(clip.fps),
-        points=points,
-        point_colors=point_colors,
-        metadata=metadata,
-        depth=scene.depth[0],
+    return _result(
+        "motion_transfer", scene, loaded, size, clip, first_frame,
+        frames=rendered, uvz=scene.uvz, visible=visible, colors=colors, metadata=metadata,
     )
 
 
@@ -229,8 +227,6 @@ def _upright_size(image: Any) -> tuple[int, int]:
 def _source_size(source: Any) -> Optional[tuple[int, int]]:
     """``(height, width)`` of the source as shown, before resizing, when cheap to know (images,
     arrays)."""
-    from PIL import Image, UnidentifiedImageError
-
     if isinstance(source, np.ndarray):
         return (int(source.shape[-3]), int(source.shape[-2])) if source.ndim >= 3 else None
     if isinstance(source, (str, Path)):
@@ -272,8 +268,6 @@ def load_mask(
     if mask is None:
         raise ObjectMotionError("object manipulation needs a mask: paint the object white on the first frame")
     if isinstance(mask, (str, Path)):
-        from PIL import Image, ImageOps, UnidentifiedImageError
-
         try:
             with Image.open(mask) as opened:
                 image = ImageOps.exif_transpose(opened)  # a photographed or phone-edited mask
@@ -295,148 +289,81 @@ def load_mask(
                 f"the mask is {mask_w}×{mask_h} px but the image is {source_size[1]}×{source_size[0]} (or "
                 f"{width}×{height} after resizing); draw the mask on the image itself"
             )
-    from core.media import resize_frames
-
     grey = np.repeat((selected.astype(np.uint8) * 255)[..., None], 3, axis=-1)
-    resized = resize_frames(grey, height, width, resize_mode)[..., 0] >= 128
+    resized = resize_frames(grey, height, width, resize_mode)[..., 0] >= MASK_BINARY_THRESHOLD
     if not resized.any():
         raise ObjectMotionError("the mask covers only a part of the image that the resize cropped away")
     return resized, [mask_h, mask_w]
-
-
-def _check_object_request(request: dict[str, Any]) -> None:
-    """Refuse an unknown motion or a non-numeric amount before any heavy work."""
-    if str(request["motion"]).strip().lower() not in OBJECT_MOTIONS:
-        raise ObjectMotionError(f"unknown object motion {request['motion']!r}; use one of: {', '.join(OBJECT_MOTIONS)}")
-    if request["amount"] is None or (isinstance(request["amount"], str) and not request["amount"].strip()):
-        raise ObjectMotionError("the motion amount is empty: enter how far to move the object (e.g. 0.25)")
-    try:
-        amount = float(request["amount"])
-    except (TypeError, ValueError):
-        raise ObjectMotionError(f"the motion amount must be a number, got {request['amount']!r}") from None
-    if not np.isfinite(amount):
-        raise ObjectMotionError(f"the motion amount must be a finite number, got {request['amount']!r}")
 
 
 def _scene_recipe(
     task: str,
     source: Any,
     camera_motion: Optional[str],
-    object_request: Optional[dict[str, Any]],
+    move: Optional[ObjectMove],
     *,
-    num_frames: int,
-    height: int,
-    width: int,
-    resize_mode: str,
-    start_s: float,
-    source_mode: str,
-    depth_method: str,
-    tracker: str,
-    grid_size: int,
-    fov_deg: float,
+    size: WorkingSize,
+    clip: ClipOptions,
+    tracking: TrackingOptions,
     first_frame: Any,
-    device: Optional[str],
-    allow_download: bool,
     progress: Optional[ProgressFn],
     cancel: Optional[CancelFn],
 ) -> TrackingResult:
     """Camera control, optionally with a masked rigid object motion applied first (SPEC §7, §9)."""
-    if source_mode not in SOURCE_MODES:
-        raise TaskInputError(f"source_mode must be one of {', '.join(SOURCE_MODES)}; got {source_mode!r}")
-    # Check the cheap user inputs before any heavy work.
+    num_frames, height, width = size.num_frames, size.height, size.width
+    # Check the cheap user inputs before any heavy work (ObjectMove checked itself when built).
     motion = parse_camera_motion(camera_motion or "", num_frames)
-    if object_request is not None:
-        _check_object_request(object_request)
-    clip = _load_clip(source, num_frames, height, width, resize_mode, start_s)
-    is_image = bool(clip.is_image)
-    if source_mode == "video" and is_image:
+    loaded = _load_clip(source, size, clip)
+    if clip.source_mode == "video" and loaded.is_image:
         raise TaskInputError("source_mode='video' needs a video, but a still image was given")
-    use_still = is_image or source_mode == "image"
+    still = bool(loaded.is_image) or clip.source_mode == "image"
     mask = mask_from = None
-    if object_request is not None:
-        mask, mask_from = load_mask(
-            object_request["mask"], height, width, resize_mode=resize_mode, source_size=_source_size(source)
-        )
+    if move is not None:
+        mask, mask_from = load_mask(move.mask, height, width, resize_mode=clip.resize_mode, source_size=_source_size(source))
     check_cancel(cancel, task)
-    frames = clip.frames
-    metadata = _base_metadata(task, source, clip, num_frames, height, width, resize_mode)
+    render_start = IMAGE_DEPTH_PROGRESS_SHARE if still else SCENE_PROGRESS_SHARE
+    scene = lift_scene(loaded.frames, still, tracking, progress=scaled(progress, 0.0, render_start), cancel=cancel)
+    metadata = _base_metadata(task, source, loaded, size, clip)
     metadata.update(camera_motion=camera_motion or "", camera_description=describe_camera_motion(camera_motion, num_frames))
-
-    if use_still:
-        report(progress, 0.0, "estimating depth")
-        scene = image_scene(frames[0], depth_method=depth_method, fov_deg=fov_deg, device=device, allow_download=allow_download)
-        check_cancel(cancel, task)
-        K, points0, uv0 = scene.K, scene.points0, scene.uvz0
-        points = points0  # (N, 3): one static cloud
-        # Pixels without depth are never drawn (DaS leaves them black).
-        keep = np.broadcast_to(scene.valid, (num_frames, scene.valid.size))
-        scale_from = points0[scene.valid]
-        footprint = "dense"
-        render_start = IMAGE_DEPTH_PROGRESS_SHARE
-        depth0 = scene.depth
-        metadata.update(scene.metadata, mode="image", num_points=int(points0.shape[0]))
-        preview = (points0[scene.valid], np.ascontiguousarray(frames[0].reshape(-1, 3)[scene.valid]))
+    if still:
+        metadata.update(scene.metadata, mode="image", num_points=int(scene.points.shape[0]))
     else:
-        scene = video_scene(
-            frames,
-            grid_size=grid_size,
-            tracker=tracker,
-            depth_method=depth_method,
-            fov_deg=fov_deg,
-            device=device,
-            allow_download=allow_download,
-            progress=scaled(progress, 0.0, SCENE_PROGRESS_SHARE),
-            cancel=cancel,
-        )
-        K = scene.K
-        points = geometry.unproject_uvz(scene.uvz, K)  # (T, N, 3): each frame in its own camera
-        points0, uv0 = points[0], scene.uvz[0]
-        keep = until_lost(scene.visible)
-        scale_from = points0
-        footprint = "grid"
-        render_start = SCENE_PROGRESS_SHARE
-        depth0 = scene.depth[0]
         metadata.update(scene.metadata, mode="video", camera_mode="append")
-        preview = preview_cloud(depth0, K, frames[0])
 
-    scale = scene_scale(scale_from)
+    # Camera translations are in units of the median frame-0 depth of the points that are drawn.
+    scale = scene_scale(scene.points0[scene.keep])
     metadata["scene_scale"] = round(float(scale), 6)
     camera = scale_motion(motion, scale)
-    if object_request is None:
-        uvz = geometry.transform_and_project(points, camera, K)
+    if move is None:
+        uvz = geometry.transform_and_project(scene.points, camera, scene.K)
     else:
-        selected = select_points(mask, uv0, height, width)
+        selected = select_points(mask, scene.uv0, height, width)
         transforms = object_motion_transforms(
-            points0, selected, object_request["motion"], object_request["amount"], num_frames, K, width=width
+            scene.points0, selected, move.motion, move.amount, num_frames, scene.K, width=width
         )
-        if use_still:
-            uvz = transform_and_project_object(points, selected, camera, transforms, K)
+        if still:
+            uvz = transform_and_project_object(scene.points, selected, camera, transforms, scene.K)
         else:
-            uvz = geometry.transform_and_project(apply_object_motion(points, selected, transforms), camera, K)
+            uvz = geometry.transform_and_project(apply_object_motion(scene.points, selected, transforms), camera, scene.K)
         metadata.update(
-            object_motion=str(object_request["motion"]).strip().lower(),
-            object_amount=float(object_request["amount"]),
+            object_motion=move.motion,
+            object_amount=move.amount,
             object_points=int(selected.sum()),
             mask_resized_from=mask_from,
         )
-    tracking, visible, colors = render_projected(
-        uvz, height, width, footprint=footprint, keep=keep, progress=scaled(progress, render_start, 1.0), cancel=cancel
+    rendered, visible, colors = render_projected(
+        uvz,
+        height,
+        width,
+        footprint=scene.footprint,
+        keep=scene.keep,
+        progress=scaled(progress, render_start, 1.0),
+        cancel=cancel,
     )
-    first, first_label = choose_first_frame(first_frame, frames[0], height, width, resize_mode, "source")
-    metadata["first_frame"] = first_label
     report(progress, 1.0, "tracking video ready")
-    return TrackingResult(
-        frames=tracking,
-        first_frame=first,
-        source_frames=frames,
-        uvz=uvz,
-        visible=visible,
-        colors=colors,
-        fps=float(clip.fps),
-        points=preview[0],
-        point_colors=preview[1],
-        metadata=metadata,
-        depth=depth0,
+    return _result(
+        task, scene, loaded, size, clip, first_frame,
+        frames=rendered, uvz=uvz, visible=visible, colors=colors, metadata=metadata,
     )
 
 
@@ -444,37 +371,28 @@ def camera_control(
     source: Any,
     camera_motion: Optional[str] = "",
     *,
-    num_frames: int = DEFAULT_NUM_FRAMES,
-    height: int = DEFAULT_HEIGHT,
-    width: int = DEFAULT_WIDTH,
-    resize_mode: str = "crop",
-    start_s: float = 0.0,
-    source_mode: str = "auto",
-    depth_method: str = "auto",
-    tracker: str = "auto",
-    grid_size: int = DEFAULT_GRID_SIZE,
-    fov_deg: float = DEFAULT_FOV_DEG,
+    size: WorkingSize = WorkingSize(),
+    clip: ClipOptions = ClipOptions(),
+    tracking: TrackingOptions = TrackingOptions(),
     first_frame: Any = None,
-    device: Optional[str] = None,
-    allow_download: bool = False,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
 ) -> TrackingResult:
     """Camera control: a camera-motion string applied to a photo or a video (SPEC §6, §9).
 
-    - **Image** (or ``source_mode="image"``): depth (+ intrinsics when the estimator gives
-      them, else a pinhole of ``fov_deg``) → one point per pixel → ``p_t = M_t · p_0`` with
-      translations in units of the median frame-0 depth → project → ``dense`` footprint.
+    - **Image** (or ``clip.source_mode="image"``): depth (+ intrinsics when the estimator gives
+      them, else a pinhole of ``tracking.fov_deg``) → one point per pixel → ``p_t = M_t · p_0``
+      with translations in units of the median frame-0 depth → project → ``dense`` footprint.
     - **Video**: grid tracks + aligned depth, each frame's tracks lifted into that frame's
       camera, the camera motion appended on top (``p_t = M_t · p_t^source``) → project →
-      ``grid`` footprint.
+      ``grid`` footprint; every track is drawn wherever it lands inside the frame.
 
     Args:
         source: image or video (path, array, PIL image).
         camera_motion: the motion string (``"trans 0 0 -0.5; rot y 10"``, see
             ``docs/CAMERA_MOTION.md``); empty = static camera.
-        source_mode: see :data:`SOURCE_MODES`.
-        Other arguments: as :func:`motion_transfer`.
+        size, clip, tracking, first_frame, progress, cancel: as :func:`motion_transfer`;
+            ``clip.source_mode`` is one of :data:`core.options.SOURCE_MODES`.
 
     Raises:
         CameraMotionError: invalid motion string (checked before any heavy work).
@@ -485,19 +403,10 @@ def camera_control(
         source,
         camera_motion,
         None,
-        num_frames=num_frames,
-        height=height,
-        width=width,
-        resize_mode=resize_mode,
-        start_s=start_s,
-        source_mode=source_mode,
-        depth_method=depth_method,
-        tracker=tracker,
-        grid_size=grid_size,
-        fov_deg=fov_deg,
+        size=size,
+        clip=clip,
+        tracking=tracking,
         first_frame=first_frame,
-        device=device,
-        allow_download=allow_download,
         progress=progress,
         cancel=cancel,
     )
@@ -505,62 +414,43 @@ def camera_control(
 
 def object_manipulation(
     source: Any,
-    mask: Any,
-    motion: str,
-    amount: float,
+    move: ObjectMove,
     *,
     camera_motion: Optional[str] = None,
-    num_frames: int = DEFAULT_NUM_FRAMES,
-    height: int = DEFAULT_HEIGHT,
-    width: int = DEFAULT_WIDTH,
-    resize_mode: str = "crop",
-    start_s: float = 0.0,
-    source_mode: str = "auto",
-    depth_method: str = "auto",
-    tracker: str = "auto",
-    grid_size: int = DEFAULT_GRID_SIZE,
-    fov_deg: float = DEFAULT_FOV_DEG,
+    size: WorkingSize = WorkingSize(),
+    clip: ClipOptions = ClipOptions(),
+    tracking: TrackingOptions = TrackingOptions(),
     first_frame: Any = None,
-    device: Optional[str] = None,
-    allow_download: bool = False,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
 ) -> TrackingResult:
     """Object manipulation: move the masked object rigidly, optionally with a camera motion (SPEC §7).
 
-    As :func:`camera_control`, plus: the mask (white/opaque = object, on frame 0) selects the
-    points; ``motion`` (``up|down|left|right|front|back|rot``) with ``amount`` (fraction of
-    the frame width at the object's depth; fraction of its depth; degrees for ``rot``) moves
-    them about their 3D centroid, reached linearly over the clip, before the camera motion.
+    As :func:`camera_control`, plus: ``move.mask`` (white/opaque = object, on frame 0) selects
+    the points; ``move.motion`` (``up|down|left|right|front|back|rot``) with ``move.amount``
+    (fraction of the frame width at the object's depth; fraction of its depth; degrees for
+    ``rot``) moves them about their 3D centroid, reached linearly over the clip, before the
+    camera motion.
 
     Args:
-        mask: path, PIL image or array; at the working size, or at the source's own size (then
-            resized the same way as the source).
-        motion, amount: see :mod:`core.object_motion`.
+        move: the mask (at the working size, or at the source's own size — then resized the
+            same way as the source), the motion and the amount; see :class:`core.options.ObjectMove`.
         camera_motion: optional camera-motion string applied after the object motion.
 
     Raises:
-        ObjectMotionError: missing, empty or misaligned mask, unknown motion, bad amount.
+        ObjectMotionError: empty or misaligned mask (a missing mask, an unknown motion or a bad
+            amount are refused when the :class:`~core.options.ObjectMove` is built).
         CameraMotionError, MediaError, TaskInputError, Cancelled.
     """
     return _scene_recipe(
         "object_manipulation",
         source,
         camera_motion,
-        {"mask": mask, "motion": motion, "amount": amount},
-        num_frames=num_frames,
-        height=height,
-        width=width,
-        resize_mode=resize_mode,
-        start_s=start_s,
-        source_mode=source_mode,
-        depth_method=depth_method,
-        tracker=tracker,
-        grid_size=grid_size,
-        fov_deg=fov_deg,
+        move,
+        size=size,
+        clip=clip,
+        tracking=tracking,
         first_frame=first_frame,
-        device=device,
-        allow_download=allow_download,
         progress=progress,
         cancel=cancel,
     )

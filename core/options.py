@@ -1,0 +1,162 @@
+"""Typed options shared by the task recipes, the studio, the CLI and dataset preparation.
+
+Each group of settings that travels together is one frozen dataclass, checked when it is
+built, so a bad value is refused before any heavy work and no caller re-lists keywords:
+
+=======================  ==================================================================
+:class:`WorkingSize`      frames × height × width of the clip (the engine's native size)
+:class:`ClipOptions`      how the source is read: resize mode, start time, still/video choice
+:class:`TrackingOptions`  how a source is lifted to 3D: depth method, tracker, grid, FOV, device
+:class:`ObjectMove`       which object moves (the mask) and how (motion, amount)
+=======================  ==================================================================
+
+Torch-free: importing this module loads no model code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from core import defaults
+from core.errors import UserError
+from core.object_motion import OBJECT_MOTIONS, ObjectMotionError
+
+SOURCE_MODES = ("auto", "image", "video")
+"""How camera control / object manipulation read their source: ``auto`` (a still → dense
+cloud, a video → its own tracks with the motion appended), ``image`` (only the first frame
+of a video, as a still), ``video`` (require a video)."""
+
+AUTO = "auto"
+"""Depth method / tracker name that picks the best one installed."""
+MIN_GRID_SIZE = 2
+"""Fewest tracks per side of the grid: one track per side has no spread to colour or scale."""
+MAX_FOV_DEG = 180.0
+"""A pinhole camera sees less than a half-space."""
+
+
+class OptionError(UserError):
+    """An option value that cannot be used; the message names the option and what is allowed."""
+
+
+def _require_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise OptionError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _require_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise OptionError(f"{name} must be a positive whole number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class WorkingSize:
+    """Frames × height × width (pixels) of a clip: pass the engine's native size."""
+
+    num_frames: int = defaults.NUM_FRAMES
+    height: int = defaults.HEIGHT
+    width: int = defaults.WIDTH
+
+    def __post_init__(self) -> None:
+        for name in ("num_frames", "height", "width"):
+            _require_positive_int(name, getattr(self, name))
+
+    @classmethod
+    def from_native(cls, native: Sequence[int]) -> "WorkingSize":
+        """From ``engine.native_size()`` / ``read_native_size(...)``: ``(T, H, W)``."""
+        num_frames, height, width = (int(value) for value in native)
+        return cls(num_frames, height, width)
+
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        """``(height, width)``."""
+        return self.height, self.width
+
+
+@dataclass(frozen=True)
+class ClipOptions:
+    """How a source photo or video becomes a working-size clip (SPEC §8).
+
+    Attributes:
+        resize_mode: ``crop`` | ``stretch`` | ``pad`` (:data:`core.defaults.RESIZE_MODES`).
+        start_s: where in a source video the clip starts, in seconds.
+        source_mode: see :data:`SOURCE_MODES` (camera control / object manipulation).
+    """
+
+    resize_mode: str = defaults.DEFAULT_RESIZE_MODE
+    start_s: float = 0.0
+    source_mode: str = AUTO
+
+    def __post_init__(self) -> None:
+        _require_choice("resize_mode", self.resize_mode, defaults.RESIZE_MODES)
+        _require_choice("source_mode", self.source_mode, SOURCE_MODES)
+        if not isinstance(self.start_s, (int, float)) or not math.isfinite(self.start_s) or self.start_s < 0:
+            raise OptionError(f"start_s must be a number of seconds >= 0, got {self.start_s!r}")
+
+
+@dataclass(frozen=True)
+class TrackingOptions:
+    """How a source is lifted to 3D: depth, 2D point tracks and the assumed camera.
+
+    Attributes:
+        depth_method: ``"auto"`` or a name from ``trackers.depth.available_depth_methods()``.
+        tracker: ``"auto"`` or a name from ``trackers.points.available_point_trackers()``.
+        grid_size: tracks per side of the grid laid over frame 0 of a video (DaS: 70).
+        fov_deg: horizontal field of view when the depth method gives no intrinsics.
+        device: torch device for model-based depth / trackers (``None``: the default).
+        allow_download: let depth / tracker models download when not on disk.
+    """
+
+    depth_method: str = AUTO
+    tracker: str = AUTO
+    grid_size: int = defaults.GRID_SIZE
+    fov_deg: float = defaults.FOV_DEG
+    device: Optional[str] = None
+    allow_download: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.grid_size, bool) or not isinstance(self.grid_size, int) or self.grid_size < MIN_GRID_SIZE:
+            raise OptionError(f"grid_size must be at least {MIN_GRID_SIZE} points per side, got {self.grid_size!r}")
+        if not isinstance(self.fov_deg, (int, float)) or not 0.0 < self.fov_deg < MAX_FOV_DEG:
+            raise OptionError(f"fov_deg must be between 0 and {MAX_FOV_DEG:g} degrees, got {self.fov_deg!r}")
+
+
+@dataclass(frozen=True)
+class ObjectMove:
+    """A rigid move of the masked object (SPEC §7), checked before any heavy work.
+
+    Attributes:
+        mask: path, PIL image or array (white / opaque = object), read by
+            :func:`core.tasks.load_mask` at the working size.
+        motion: one of :data:`core.object_motion.OBJECT_MOTIONS` (case and spaces ignored;
+            stored normalised).
+        amount: fraction of the frame width / of the depth, or degrees for ``rot``; a number
+            or a numeric string (stored as ``float``).
+
+    Raises:
+        ObjectMotionError: no mask, an unknown motion, an empty or non-numeric amount.
+    """
+
+    mask: Any = field(compare=False, repr=False)
+    motion: str
+    amount: float
+
+    def __post_init__(self) -> None:
+        if self.mask is None:
+            raise ObjectMotionError("object manipulation needs a mask: paint the object white on the first frame")
+        motion = str(self.motion).strip().lower()
+        if motion not in OBJECT_MOTIONS:
+            raise ObjectMotionError(f"unknown object motion {self.motion!r}; use one of: {', '.join(OBJECT_MOTIONS)}")
+        amount = self.amount
+        if amount is None or (isinstance(amount, str) and not amount.strip()):
+            raise ObjectMotionError("the motion amount is empty: enter how far to move the object (e.g. 0.25)")
+        try:
+            amount = float(amount)
+        except (TypeError, ValueError):
+            raise ObjectMotionError(f"the motion amount must be a number, got {self.amount!r}") from None
+        if not math.isfinite(amount):
+            raise ObjectMotionError(f"the motion amount must be a finite number, got {self.amount!r}")
+        # Frozen: normalise through object.__setattr__, once, at construction.
+        object.__setattr__(self, "motion", motion)
+        object.__setattr__(self, "amount", amount)
