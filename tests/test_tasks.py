@@ -24,8 +24,13 @@ from core.object_motion import ObjectMotionError
 from core.progress import Cancelled
 from core.render import track_colors
 from core.tasks import (
+    ClipOptions,
+    ObjectMove,
+    OptionError,
     TaskInputError,
+    TrackingOptions,
     TrackingResult,
+    WorkingSize,
     camera_control,
     from_tracking_video,
     load_mask,
@@ -35,10 +40,11 @@ from core.tasks import (
 )
 from core.tasks.animation import depth_from_tracks, resample_indices, sample_footprint
 from core.geometry import transform_and_project
-from core.tasks.common import sample_nearest, transform_and_project_object, until_lost
+from core.tasks.common import sample_nearest, transform_and_project_object
+from trackers.points import PointTracks
 
 T, H, W = 9, 64, 96
-SIZE = {"num_frames": T, "height": H, "width": W}
+SIZE = WorkingSize(T, H, W)
 SLIDE_PX_PER_FRAME = 2  # at the working size
 SOURCE_SCALE = 2  # the source video is twice the working size
 
@@ -87,7 +93,8 @@ def check_result(result: TrackingResult, task: str, num_points: int | None = Non
     assert result.colors.shape == (n, 3) and result.colors.dtype == np.uint8
     assert result.points.ndim == 2 and result.points.shape[1] == 3
     assert result.point_colors.shape == result.points.shape and result.point_colors.dtype == np.uint8
-    assert result.metadata["task"] == task
+    assert result.task == task and result.metadata["task"] == task
+    assert result.metadata["first_frame"] == result.first_frame_origin
     assert result.fps > 0
     json.dumps(result.metadata)  # goes into the settings JSON as is
     if num_points is not None:
@@ -114,10 +121,43 @@ def test_sample_nearest_reads_the_pixel_under_each_position():
     assert set(sample_nearest(edge, np.array([[[1.9, 1.5], [2.0, 1.5], [2.1, 1.5]]]))[0]) <= {1.0, 10.0}
 
 
-def test_until_lost_keeps_temporary_occlusions_and_drops_lost_tracks():
-    visible = np.array([[1, 1, 1], [0, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=bool)
-    expected = np.array([[1, 1, 1], [1, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=bool)
-    np.testing.assert_array_equal(until_lost(visible), expected)
+def test_every_video_track_is_drawn_wherever_it_is_inside_the_frame(sliding_video, monkeypatch):
+    """DaS draws every frame-0 grid track in every frame where it lands inside the frame: the
+    tracker's visibility (an occluded or "lost" track) does not decide what is drawn; it is
+    kept as ``tracked_visible`` for diagnostics."""
+    import trackers.depth
+    import trackers.points
+
+    # Track 0 stays at the centre but the tracker loses it from frame 2 on; track 1 walks
+    # right by 20 px a frame and leaves the frame at u = W; track 2 is seen throughout, and
+    # track 3 goes behind nothing but to a non-finite position on frame 4 (a tracker failure).
+    uv = np.zeros((T, 4, 2), dtype=np.float32)
+    uv[:, 0] = (W / 2, H / 2)
+    uv[:, 1, 0] = 10.5 + 20.0 * np.arange(T)
+    uv[:, 1, 1] = 20.5
+    uv[:, 2] = (5.5, 5.5)
+    uv[:, 3] = (30.5, 40.5)
+    uv[4, 3] = np.nan
+    seen = np.ones((T, 4), dtype=bool)
+    seen[2:, 0] = False
+    seen[5:, 1] = False
+    monkeypatch.setattr(trackers.points, "track_points", lambda frames, grid, **kwargs: PointTracks(uv, seen, "test"))
+    depth = np.full((T, H, W), 2.0, dtype=np.float32)
+    monkeypatch.setattr(trackers.depth, "estimate_video_depth", lambda frames, method, **kwargs: (depth, None, "test"))
+
+    result = motion_transfer(sliding_video, size=SIZE)
+    inside_u = 10.5 + 20.0 * np.arange(T) < W  # frames 0–4 (u = 10.5 … 90.5); 110.5 is outside
+    expected = np.ones((T, 4), dtype=bool)
+    expected[:, 1] = inside_u
+    expected[4, 3] = False
+    np.testing.assert_array_equal(result.visible, expected)
+    np.testing.assert_array_equal(result.tracked_visible, seen)
+    assert result.tracker == "test" and result.depth_source == "test"
+    np.testing.assert_allclose(result.uvz[:, 0, 2], 2.0)  # the depth under the track
+    # The same rule for a video under camera control (no camera motion: the tracks as they are).
+    video = camera_control(sliding_video, "", size=SIZE)
+    np.testing.assert_array_equal(video.visible, expected)
+    np.testing.assert_array_equal(video.tracked_visible, seen)
 
 
 def test_transform_and_project_matches_the_geometry_module():
@@ -187,7 +227,7 @@ def test_depth_from_tracks_keeps_the_nearest_point_per_pixel():
 
 
 def test_motion_transfer_follows_the_sliding_texture(sliding_video):
-    result = motion_transfer(sliding_video, grid_size=12, **SIZE)
+    result = motion_transfer(sliding_video, tracking=TrackingOptions(grid_size=12), size=SIZE)
     check_result(result, "motion_transfer", num_points=144)
     assert result.source_frames.shape == (T, H, W, 3)
     assert result.fps == pytest.approx(8.0)
@@ -195,8 +235,8 @@ def test_motion_transfer_follows_the_sliding_texture(sliding_video):
     assert result.points.shape == (H * W, 3)  # the dense frame-0 cloud for the 3D view
     np.testing.assert_array_equal(result.point_colors.reshape(H, W, 3), result.source_frames[0])
     assert result.depth.shape == (H, W)
-    # Tracks that stay visible move right by SLIDE_PX_PER_FRAME per frame.
-    tracked = result.visible.all(axis=0)
+    # Tracks the tracker followed inside the frame move right by SLIDE_PX_PER_FRAME per frame.
+    tracked = (result.visible & result.tracked_visible).all(axis=0)
     assert tracked.sum() > 20
     shift = result.uvz[-1, tracked, 0] - result.uvz[0, tracked, 0]
     assert np.median(shift) == pytest.approx(SLIDE_PX_PER_FRAME * (T - 1), abs=1.0)
@@ -206,7 +246,7 @@ def test_motion_transfer_follows_the_sliding_texture(sliding_video):
 def test_motion_transfer_uses_an_edited_first_frame(sliding_video, photo, tmp_path):
     edited = tmp_path / "edited.png"
     Image.fromarray(photo).save(edited)
-    result = motion_transfer(sliding_video, grid_size=8, first_frame=edited, **SIZE)
+    result = motion_transfer(sliding_video, tracking=TrackingOptions(grid_size=8), first_frame=edited, size=SIZE)
     assert result.metadata["first_frame"] == "user image"
     assert result.first_frame.shape == (H, W, 3)
     assert not np.array_equal(result.first_frame, result.source_frames[0])
@@ -214,25 +254,25 @@ def test_motion_transfer_uses_an_edited_first_frame(sliding_video, photo, tmp_pa
 
 def test_motion_transfer_of_a_still_image_is_refused(photo):
     with pytest.raises(TaskInputError, match="needs a video"):
-        motion_transfer(photo, **SIZE)
+        motion_transfer(photo, size=SIZE)
 
 
 def test_motion_transfer_of_a_one_frame_video_is_refused(photo, tmp_path):
     one_frame = write_video(photo[None], tmp_path / "one-frame.mp4", fps=8.0)
     with pytest.raises(TaskInputError, match="no motion to transfer"):
-        motion_transfer(one_frame, **SIZE)
+        motion_transfer(one_frame, size=SIZE)
 
 
 def test_motion_transfer_of_a_missing_file_is_a_media_error(tmp_path):
     with pytest.raises(MediaError):
-        motion_transfer(tmp_path / "nope.mp4", **SIZE)
+        motion_transfer(tmp_path / "nope.mp4", size=SIZE)
 
 
 def test_motion_transfer_accepts_an_in_memory_video(sliding_video):
     from core.media import read_video_frames
 
     frames, _ = read_video_frames(sliding_video)
-    result = motion_transfer(frames, grid_size=8, **SIZE)
+    result = motion_transfer(frames, tracking=TrackingOptions(grid_size=8), size=SIZE)
     check_result(result, "motion_transfer", num_points=64)
 
 
@@ -242,7 +282,7 @@ def test_motion_transfer_accepts_an_in_memory_video(sliding_video):
 
 
 def test_camera_control_image_is_a_dense_cloud_and_trans_x_moves_content_right(photo):
-    result = camera_control(photo, "trans 0.1 0 0", **SIZE)
+    result = camera_control(photo, "trans 0.1 0 0", size=SIZE)
     check_result(result, "camera_control", num_points=H * W)
     assert result.metadata["mode"] == "image" and result.metadata["camera_motion"] == "trans 0.1 0 0"
     assert result.fps == pytest.approx(8.0)
@@ -254,7 +294,7 @@ def test_camera_control_image_is_a_dense_cloud_and_trans_x_moves_content_right(p
 
 
 def test_camera_control_translations_are_in_units_of_the_median_depth(photo):
-    result = camera_control(photo, "trans 0 0 -0.5", **SIZE)  # halfway towards the median depth
+    result = camera_control(photo, "trans 0 0 -0.5", size=SIZE)  # halfway towards the median depth
     depth_ratio = result.uvz[-1, :, 2] / result.uvz[0, :, 2]
     median_depth = result.metadata["scene_scale"]
     expected = (result.uvz[0, :, 2] - 0.5 * median_depth) / result.uvz[0, :, 2]
@@ -262,17 +302,17 @@ def test_camera_control_translations_are_in_units_of_the_median_depth(photo):
 
 
 def test_camera_control_of_a_video_appends_the_motion_to_its_tracks(sliding_video):
-    still = camera_control(sliding_video, "", grid_size=10, **SIZE)
+    still = camera_control(sliding_video, "", tracking=TrackingOptions(grid_size=10), size=SIZE)
     assert still.metadata["mode"] == "video" and still.metadata["camera_mode"] == "append"
     check_result(still, "camera_control", num_points=100)
-    moved = camera_control(sliding_video, "trans 0.1 0 0", grid_size=10, **SIZE)
+    moved = camera_control(sliding_video, "trans 0.1 0 0", tracking=TrackingOptions(grid_size=10), size=SIZE)
     np.testing.assert_allclose(moved.uvz[0], still.uvz[0], atol=1e-3)  # no motion yet at frame 0
     both = still.visible[-1] & moved.visible[-1]
     assert np.all(moved.uvz[-1, both, 0] > still.uvz[-1, both, 0])
 
 
 def test_camera_control_image_mode_uses_only_the_first_frame(sliding_video):
-    result = camera_control(sliding_video, "rot y 5", source_mode="image", **SIZE)
+    result = camera_control(sliding_video, "rot y 5", clip=ClipOptions(source_mode="image"), size=SIZE)
     assert result.metadata["mode"] == "image" and result.uvz.shape[1] == H * W
 
 
@@ -284,7 +324,7 @@ def test_invalid_camera_motion_fails_before_any_work(photo, monkeypatch):
 
     monkeypatch.setattr(trackers.depth, "estimate_depth", no_depth)
     with pytest.raises(CameraMotionError, match="wobble"):
-        camera_control(photo, "trans 0 0 1; wobble 3", **SIZE)
+        camera_control(photo, "trans 0 0 1; wobble 3", size=SIZE)
 
 
 def test_pixels_without_depth_are_never_drawn(photo, monkeypatch):
@@ -301,7 +341,7 @@ def test_pixels_without_depth_are_never_drawn(photo, monkeypatch):
         return result
 
     monkeypatch.setattr(trackers.depth, "estimate_depth", estimate_with_sky)
-    result = camera_control(photo, "trans 0.1 0 0", **SIZE)
+    result = camera_control(photo, "trans 0.1 0 0", size=SIZE)
     sky = np.zeros((H, W), dtype=bool)
     sky[: H // 3] = True
     sky = sky.reshape(-1)
@@ -319,24 +359,24 @@ def test_pixels_without_depth_are_never_drawn(photo, monkeypatch):
 
     monkeypatch.setattr(trackers.depth, "estimate_depth", estimate_nothing)
     with pytest.raises(TaskInputError, match="no usable depth"):
-        camera_control(photo, "", **SIZE)
+        camera_control(photo, "", size=SIZE)
 
 
 def test_source_mode_is_checked(photo):
-    with pytest.raises(TaskInputError):
-        camera_control(photo, "", source_mode="video", **SIZE)
-    with pytest.raises(TaskInputError):
-        camera_control(photo, "", source_mode="sideways", **SIZE)
+    with pytest.raises(TaskInputError, match="needs a video"):
+        camera_control(photo, "", clip=ClipOptions(source_mode="video"), size=SIZE)
+    with pytest.raises(OptionError, match="source_mode"):
+        ClipOptions(source_mode="sideways")
 
 
 def test_cancelling_a_recipe_raises_cancelled(photo):
     with pytest.raises(Cancelled):
-        camera_control(photo, "rot y 10", cancel=lambda: True, **SIZE)
+        camera_control(photo, "rot y 10", cancel=lambda: True, size=SIZE)
 
 
 def test_progress_reaches_one(photo):
     reports = []
-    camera_control(photo, "rot y 10", progress=lambda fraction, message: reports.append(fraction), **SIZE)
+    camera_control(photo, "rot y 10", progress=lambda fraction, message: reports.append(fraction), size=SIZE)
     assert reports[-1] == 1.0 and all(0.0 <= f <= 1.0 for f in reports)
     assert reports == sorted(reports)
 
@@ -353,7 +393,7 @@ def box_mask(height: int = H, width: int = W) -> np.ndarray:
 
 
 def test_object_manipulation_moves_only_the_masked_points(photo):
-    result = object_manipulation(photo, box_mask(), "right", 0.25, **SIZE)
+    result = object_manipulation(photo, ObjectMove(box_mask(), "right", 0.25), size=SIZE)
     check_result(result, "object_manipulation", num_points=H * W)
     selected = box_mask().reshape(-1) > 0
     assert result.metadata["object_points"] == int(selected.sum())
@@ -364,7 +404,7 @@ def test_object_manipulation_moves_only_the_masked_points(photo):
 
 
 def test_object_manipulation_with_a_camera_motion_on_top(photo):
-    result = object_manipulation(photo, box_mask(), "up", 0.1, camera_motion="trans 0.1 0 0", **SIZE)
+    result = object_manipulation(photo, ObjectMove(box_mask(), "up", 0.1), camera_motion="trans 0.1 0 0", size=SIZE)
     unselected = box_mask().reshape(-1) == 0
     in_front = np.isfinite(result.uvz[-1, :, 0]) & unselected
     assert np.all(result.uvz[-1, in_front, 0] > result.uvz[0, in_front, 0])  # the camera moved too
@@ -373,7 +413,7 @@ def test_object_manipulation_with_a_camera_motion_on_top(photo):
 
 def test_a_mask_at_the_source_size_is_resized_like_the_source(photo):
     mask = box_mask(*photo.shape[:2])
-    result = object_manipulation(photo, mask, "left", 0.1, **SIZE)
+    result = object_manipulation(photo, ObjectMove(mask, "left", 0.1), size=SIZE)
     assert result.metadata["mask_resized_from"] == list(photo.shape[:2])
     assert result.metadata["object_points"] == int((box_mask() > 0).sum())
 
@@ -388,7 +428,7 @@ def test_a_mask_drawn_on_an_upright_phone_photo_fits_it(photo, tmp_path):
     Image.fromarray(stored_sideways).save(path, exif=exif, quality=95)
     upright_height, upright_width = photo.shape[:2]
     mask = box_mask(upright_height, upright_width)
-    result = object_manipulation(path, mask, "left", 0.1, **SIZE)
+    result = object_manipulation(path, ObjectMove(mask, "left", 0.1), size=SIZE)
     assert result.metadata["mask_resized_from"] == [upright_height, upright_width]
     assert result.metadata["object_points"] == int((box_mask() > 0).sum())
 
@@ -415,7 +455,7 @@ def test_mask_files_with_alpha_are_read(tmp_path):
 )
 def test_object_manipulation_input_errors(photo, mask, motion, amount, message):
     with pytest.raises(ObjectMotionError, match=message):
-        object_manipulation(photo, mask, motion, amount, **SIZE)
+        object_manipulation(photo, ObjectMove(mask, motion, amount), size=SIZE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,7 +464,7 @@ def test_object_manipulation_input_errors(photo, mask, motion, amount, message):
 
 
 def test_mesh_animation_turntable(box_mesh):
-    result = mesh_animation(box_mesh, procedural="turntable", amount=90, camera_motion="trans 0 0 -0.1", num_points=3000, **SIZE)
+    result = mesh_animation(box_mesh, procedural="turntable", amount=90, camera_motion="trans 0 0 -0.1", num_points=3000, size=SIZE)
     check_result(result, "mesh_animation", num_points=3000)
     assert result.source_frames is None
     assert result.first_frame.any() and result.metadata["first_frame"] == "mesh render"
@@ -444,9 +484,9 @@ def test_mesh_animation_errors(box_mesh, tmp_path):
     from trackers.mesh import MeshError
 
     with pytest.raises(MeshError):
-        mesh_animation(box_mesh, procedural="wiggle", **SIZE)
+        mesh_animation(box_mesh, procedural="wiggle", size=SIZE)
     with pytest.raises(CameraMotionError):
-        mesh_animation(box_mesh, procedural="turntable", camera_motion="zoom", **SIZE)
+        mesh_animation(box_mesh, procedural="turntable", camera_motion="zoom", size=SIZE)
 
 
 def test_from_tracking_video_resamples_and_needs_a_first_frame(tmp_path, photo):
@@ -456,8 +496,8 @@ def test_from_tracking_video_resamples_and_needs_a_first_frame(tmp_path, photo):
     path = tmp_path / "blender_tracking.mp4"
     write_video(frames, path, fps=16)
     with pytest.raises(TaskInputError, match="first-frame image"):
-        from_tracking_video(path, **SIZE)
-    result = from_tracking_video(path, first_frame=photo, **SIZE)
+        from_tracking_video(path, size=SIZE)
+    result = from_tracking_video(path, first_frame=photo, size=SIZE)
     check_result(result, "from_tracking_video", num_points=0)
     # 17 frames at 16 fps last 1.0625 s; 9 frames spread over it play at 9 / 1.0625 fps.
     assert result.fps == pytest.approx(9 / (17 / 16))
@@ -474,7 +514,7 @@ def test_uploaded_tracking_videos_keep_their_position_code(tmp_path, photo):
     ramp[:, :, ::8] = 0  # black gaps between "points", where bicubic would ring
     path = tmp_path / "wide_tracking.mp4"
     write_video(ramp, path, fps=8)
-    result = from_tracking_video(path, first_frame=photo, **SIZE)
+    result = from_tracking_video(path, first_frame=photo, size=SIZE)
     assert result.metadata["resize_mode"] == "stretch" and result.metadata["aspect_changed"]
     assert result.metadata["source_size"] == [source_h, source_w]
     red = result.frames[0, H // 2, :, 0].astype(int)
@@ -488,9 +528,9 @@ def test_uploaded_tracking_videos_keep_their_position_code(tmp_path, photo):
     flat_path = tmp_path / "flat_tracking.mp4"
     write_video(flat, flat_path, fps=8)
     decoded_max = int(read_video_frames(flat_path)[0][..., 0].max())  # H.264 moves values a little
-    enlarged = from_tracking_video(flat_path, first_frame=photo, **SIZE)
+    enlarged = from_tracking_video(flat_path, first_frame=photo, size=SIZE)
     assert enlarged.frames[..., 0].max() <= decoded_max
-    same_aspect = from_tracking_video(path, first_frame=photo, **SIZE, resize_mode="crop")
+    same_aspect = from_tracking_video(path, first_frame=photo, size=SIZE, resize_mode="crop")
     assert same_aspect.metadata["resize_mode"] == "crop"
 
 
@@ -500,9 +540,11 @@ def test_uploaded_tracking_videos_keep_their_position_code(tmp_path, photo):
 
 
 def test_with_first_frame_checks_the_size(photo):
-    result = camera_control(photo, "", **SIZE)
+    result = camera_control(photo, "", size=SIZE)
+    assert result.task == "camera_control" and result.first_frame_origin == "source"
     replaced = result.with_first_frame(np.zeros((H, W, 3), np.uint8), "repainted")
     assert replaced.metadata["first_frame"] == "repainted" and result.metadata["first_frame"] == "source"
+    assert replaced.first_frame_origin == "repainted" and replaced.task == "camera_control"
     with pytest.raises(TaskInputError, match="load_image"):
         result.with_first_frame(np.zeros((10, 10, 3), np.uint8), "bad")
 
