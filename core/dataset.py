@@ -1,15 +1,8 @@
 """Training data for the tracking branch: prepare a DaS-layout dataset and validate one.
 
-The layout (SPEC §12, the one DaS trained on)::
-
-    DATASET/
-      prompt.txt        one caption per line
-      videos.txt        one path per line, relative to DATASET (videos/00000.mp4)
-      trackings.txt     one path per line, relative to DATASET (tracking/00000_tracking.mp4)
-      videos/00000.mp4
-      tracking/00000_tracking.mp4
-
-Line ``i`` of the three index files belongs together. Preparation takes a folder of videos,
+The layout, and reading and validating a dataset, live in :mod:`core.dataset_index` (shared
+with the trainer, which does not import this module); their names are re-exported here.
+Preparation takes a folder of videos,
 cuts each into a ``T``-frame ``H×W`` clip with :func:`core.media.load_video` (8 fps sampling,
 SPEC §8) and renders its tracking video with our motion-transfer recipe
 (:func:`core.tasks.motion_transfer`), so training sees exactly what the app feeds the model.
@@ -32,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import sys
 import time
@@ -42,31 +34,62 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from core import defaults
+from core.dataset_index import (
+    INDEX_FILES,
+    PROMPT_INDEX,
+    SAMPLE_NAME_DIGITS,
+    STATE_DIR,
+    TRACKING_DIR,
+    TRACKING_INDEX,
+    TRACKING_SUFFIX,
+    VIDEO_INDEX,
+    VIDEOS_DIR,
+    DatasetEntry,
+    DatasetError,
+    ValidationReport,
+    VideoInfo,
+    probe_video,
+    read_dataset_index,
+    validate_dataset,
+)
+from core.jobs import Shard, current_shard, read_json, single_process, write_json_atomic, write_text_atomic
+from core.media import load_video, write_video
+from core.options import ClipOptions, TrackingOptions, WorkingSize
 from core.progress import CancelFn, Cancelled, ProgressFn, check_cancel, report
+
+__all__ = [
+    "INDEX_FILES",
+    "PROMPT_INDEX",
+    "STATE_DIR",
+    "TRACKING_DIR",
+    "TRACKING_INDEX",
+    "VIDEO_INDEX",
+    "VIDEOS_DIR",
+    "DatasetEntry",
+    "DatasetError",
+    "PrepareConfig",
+    "PrepareReport",
+    "SourceSample",
+    "ValidationReport",
+    "VideoInfo",
+    "caption_from_filename",
+    "find_source_videos",
+    "main",
+    "motion_transfer_tracking",
+    "plan_samples",
+    "prepare_dataset",
+    "prepare_samples",
+    "probe_video",
+    "read_captions",
+    "read_dataset_index",
+    "validate_dataset",
+    "write_index_files",
+]
 
 logger = logging.getLogger(__name__)
 
-PROMPT_INDEX = "prompt.txt"
-VIDEO_INDEX = "videos.txt"
-TRACKING_INDEX = "trackings.txt"
-INDEX_FILES = (PROMPT_INDEX, VIDEO_INDEX, TRACKING_INDEX)
-VIDEOS_DIR = "videos"
-TRACKING_DIR = "tracking"
-STATE_DIR = ".prepare"
-"""Per-sample done/failed markers live here; the trainer ignores the folder."""
-
-SAMPLE_NAME_DIGITS = 5
-"""Samples are named ``00000``, ``00001``, … as in DaS."""
-TRACKING_SUFFIX = "_tracking"
-
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif")
-
-DEFAULT_NUM_FRAMES = 49
-DEFAULT_HEIGHT = 480
-DEFAULT_WIDTH = 720
-DEFAULT_FPS = 8.0
-DEFAULT_GRID_SIZE = 70
-"""Tracks per side of the grid laid over frame 0 (DaS: 70 × 70)."""
 
 CAPTION_DEFAULTS = ("filename", "empty")
 CAPTION_VIDEO_KEYS = ("video", "file", "path", "name", "filename")
@@ -77,10 +100,6 @@ MARKER_VERSION = 1
 
 TrackingFn = Callable[[np.ndarray, float], np.ndarray]
 """``(frames (T,H,W,3) uint8, fps) -> tracking frames (T,H,W,3) uint8``."""
-
-
-class DatasetError(ValueError):
-    """A dataset or its inputs cannot be used; the message says what is wrong and what to do."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,16 +300,30 @@ class PrepareConfig:
         default_caption: ``filename`` or ``empty`` for videos without a caption.
     """
 
-    num_frames: int = DEFAULT_NUM_FRAMES
-    height: int = DEFAULT_HEIGHT
-    width: int = DEFAULT_WIDTH
-    fps: float = DEFAULT_FPS
+    num_frames: int = defaults.NUM_FRAMES
+    height: int = defaults.HEIGHT
+    width: int = defaults.WIDTH
+    fps: float = defaults.FPS
     start_s: float = 0.0
-    resize_mode: str = "crop"
-    grid_size: int = DEFAULT_GRID_SIZE
+    resize_mode: str = defaults.DEFAULT_RESIZE_MODE
+    grid_size: int = defaults.GRID_SIZE
     tracker: str = "auto"
     depth_method: str = "auto"
     default_caption: str = "filename"
+
+    @property
+    def size(self) -> WorkingSize:
+        return WorkingSize(self.num_frames, self.height, self.width)
+
+    @property
+    def clip(self) -> ClipOptions:
+        return ClipOptions(resize_mode=self.resize_mode, start_s=self.start_s)
+
+    def tracking(self, device: Optional[str] = None) -> TrackingOptions:
+        """The recipe's tracking options (``device``: this process's GPU, if any)."""
+        return TrackingOptions(
+            depth_method=self.depth_method, tracker=self.tracker, grid_size=self.grid_size, device=device
+        )
 
     def marker_settings(self) -> dict[str, Any]:
         """The settings a finished sample depends on (a change redoes the sample)."""
@@ -334,20 +367,13 @@ def motion_transfer_tracking(
         A function ``(frames (T,H,W,3) uint8, fps) -> tracking (T,H,W,3) uint8``.
     """
 
+    tracking = config.tracking(device)
+
     def render(frames: np.ndarray, fps: float) -> np.ndarray:
+        # The recipes pull in the depth and tracker stacks: loaded when a sample is made.
         from core.tasks import motion_transfer
 
-        num_frames, height, width = frames.shape[:3]
-        result = motion_transfer(
-            frames,
-            num_frames=num_frames,
-            height=height,
-            width=width,
-            grid_size=config.grid_size,
-            tracker=config.tracker,
-            depth_method=config.depth_method,
-            device=device,
-        )
+        result = motion_transfer(frames, size=WorkingSize.from_native(frames.shape[:3]), tracking=tracking)
         return np.asarray(result.frames, dtype=np.uint8)
 
     return render
@@ -357,31 +383,10 @@ def _marker_path(out_dir: Path, sample: SourceSample, kind: str) -> Path:
     return out_dir / STATE_DIR / f"{sample.name}.{kind}.json"
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(temporary, path)
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
-def _read_json(path: Path) -> Optional[dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def sample_is_done(out_dir: str | Path, sample: SourceSample, config: PrepareConfig) -> bool:
     """Whether a previous run finished ``sample`` with the same source and settings."""
     out_dir = Path(out_dir)
-    marker = _read_json(_marker_path(out_dir, sample, "done"))
+    marker = read_json(_marker_path(out_dir, sample, "done"))
     if marker is None:
         return False
     return (
@@ -405,8 +410,6 @@ def prepare_sample(
     tracking video is rendered from the *decoded clip frames before compression*, so tracks line
     up with the pixels the model sees.
     """
-    from core.media import load_video, write_video
-
     out_dir = Path(out_dir)
     clip = load_video(
         Path(src_dir) / sample.source,
@@ -428,7 +431,7 @@ def prepare_sample(
     write_video(frames, out_dir / sample.video_path, fps=float(clip.fps))
     write_video(tracking, out_dir / sample.tracking_path, fps=float(clip.fps))
     _marker_path(out_dir, sample, "failed").unlink(missing_ok=True)
-    _write_json_atomic(
+    write_json_atomic(
         _marker_path(out_dir, sample, "done"),
         {
             "source": sample.source,
@@ -440,13 +443,6 @@ def prepare_sample(
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         },
     )
-
-
-def shard(samples: Sequence[SourceSample], process_index: int, num_processes: int) -> list[SourceSample]:
-    """This process's share: samples ``process_index, process_index + P, …`` (round robin)."""
-    if num_processes < 1 or not 0 <= process_index < num_processes:
-        raise ValueError(f"process {process_index} of {num_processes} is not a valid shard")
-    return list(samples[process_index::num_processes])
 
 
 def prepare_samples(
@@ -483,7 +479,7 @@ def prepare_samples(
                 raise
             message = f"{type(error).__name__}: {error}"
             logger.warning("sample %s (%s) failed: %s", sample.name, sample.source, message)
-            _write_json_atomic(_marker_path(out_dir, sample, "failed"), {"source": sample.source, "error": message})
+            write_json_atomic(_marker_path(out_dir, sample, "failed"), {"source": sample.source, "error": message})
             result.failed[sample.name] = message
             continue
         result.made.append(sample.name)
@@ -502,9 +498,9 @@ def write_index_files(out_dir: str | Path, samples: Sequence[SourceSample], conf
     """
     out_dir = Path(out_dir)
     finished = [sample for sample in samples if sample_is_done(out_dir, sample, config)]
-    _write_text_atomic(out_dir / PROMPT_INDEX, "".join(f"{sample.caption}\n" for sample in finished))
-    _write_text_atomic(out_dir / VIDEO_INDEX, "".join(f"{sample.video_path}\n" for sample in finished))
-    _write_text_atomic(out_dir / TRACKING_INDEX, "".join(f"{sample.tracking_path}\n" for sample in finished))
+    write_text_atomic(out_dir / PROMPT_INDEX, "".join(f"{sample.caption}\n" for sample in finished))
+    write_text_atomic(out_dir / VIDEO_INDEX, "".join(f"{sample.video_path}\n" for sample in finished))
+    write_text_atomic(out_dir / TRACKING_INDEX, "".join(f"{sample.tracking_path}\n" for sample in finished))
     return len(finished)
 
 
@@ -515,8 +511,7 @@ def prepare_dataset(
     captions: str | Path | None = None,
     config: Optional[PrepareConfig] = None,
     tracking_fn: Optional[TrackingFn] = None,
-    process_index: int = 0,
-    num_processes: int = 1,
+    shard: Optional[Shard] = None,
     overwrite: bool = False,
     fail_fast: bool = False,
     write_index: bool = True,
@@ -532,7 +527,8 @@ def prepare_dataset(
         config: clip size and tracking settings (defaults: 49 × 480 × 720 at 8 fps).
         tracking_fn: ``(frames (T,H,W,3) uint8, fps) -> (T,H,W,3) uint8``; default: the
             motion-transfer recipe (:func:`motion_transfer_tracking`).
-        process_index, num_processes: this process's shard (see :func:`shard`).
+        shard: this process's share of the samples (:func:`core.jobs.current_shard`);
+            default: a single process making every sample.
         overwrite: redo samples even when finished.
         fail_fast: stop at the first failing sample instead of recording it.
         write_index: write the index files at the end (the multi-process CLI lets only the
@@ -546,8 +542,9 @@ def prepare_dataset(
     for warning in warnings:
         logger.warning(warning)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
+    shard = shard or single_process()
     result = prepare_samples(
-        shard(samples, process_index, num_processes),
+        shard.share(samples),
         src_dir,
         out_dir,
         config,
@@ -564,222 +561,17 @@ def prepare_dataset(
 
 
 # --------------------------------------------------------------------------------------------
-# Reading and validation
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DatasetEntry:
-    """One line of the index files: caption, and absolute paths of the clip and tracking video."""
-
-    prompt: str
-    video: Path
-    tracking: Path
-
-
-def _read_lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
-
-
-def read_dataset_index(data_dir: str | Path) -> list[DatasetEntry]:
-    """The samples listed in a dataset's index files (no file content is checked).
-
-    Raises:
-        DatasetError: an index file is missing or the three have different line counts
-            (run ``python -m core.dataset validate DIR`` for the full list of problems).
-    """
-    root = Path(data_dir)
-    missing = [name for name in INDEX_FILES if not (root / name).is_file()]
-    if missing:
-        raise DatasetError(
-            f"{root} is not a prepared dataset: missing {', '.join(missing)} "
-            f"(make one with `python -m core.dataset prepare SRC_DIR {root}`)"
-        )
-    prompts, videos, trackings = (_read_lines(root / name) for name in INDEX_FILES)
-    if not len(prompts) == len(videos) == len(trackings):
-        raise DatasetError(
-            f"{root}: index files disagree: {PROMPT_INDEX} has {len(prompts)} lines, {VIDEO_INDEX} "
-            f"{len(videos)}, {TRACKING_INDEX} {len(trackings)}; run `python -m core.dataset validate {root}`"
-        )
-    return [
-        DatasetEntry(prompt=prompt, video=root / video.strip(), tracking=root / tracking.strip())
-        for prompt, video, tracking in zip(prompts, videos, trackings)
-    ]
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What a video file holds: frame count and size (pixels)."""
-
-    num_frames: int
-    height: int
-    width: int
-
-
-def probe_video(path: str | Path, decode: bool = True) -> VideoInfo:
-    """Frame count and size of a video file.
-
-    Args:
-        path: video file.
-        decode: decode every frame (proves the file is readable and counts exactly); ``False``
-            trusts the container header (fast, for big datasets).
-
-    Raises:
-        DatasetError: the file cannot be opened or decoded.
-    """
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise DatasetError(f"{path}: has no video stream")
-            stream = container.streams.video[0]
-            if not decode:
-                # Some containers leave the header's frame count at 0: count packets instead.
-                num_frames = int(stream.frames) or sum(1 for packet in container.demux(stream) if packet.size)
-                return VideoInfo(num_frames, int(stream.height), int(stream.width))
-            count, height, width = 0, int(stream.height), int(stream.width)
-            for frame in container.decode(stream):
-                count += 1
-                height, width = int(frame.height), int(frame.width)
-            return VideoInfo(count, height, width)
-    except av.error.FFmpegError as error:
-        raise DatasetError(f"{path}: cannot be read ({error})") from error
-
-
-def _is_inside(relative: str) -> bool:
-    """Whether an index path stays inside the dataset folder (relative, no ``..``); symlinked
-    folders inside the dataset are fine."""
-    path = Path(relative)
-    return not path.is_absolute() and ".." not in path.parts
-
-
-@dataclass
-class ValidationReport:
-    """The outcome of :func:`validate_dataset`: every problem found, and counts."""
-
-    num_samples: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def validate_dataset(
-    data_dir: str | Path,
-    num_frames: Optional[int] = None,
-    height: Optional[int] = None,
-    width: Optional[int] = None,
-    *,
-    decode: bool = True,
-    progress: Optional[ProgressFn] = None,
-) -> ValidationReport:
-    """Check a dataset folder and list *every* problem found.
-
-    Checks: the three index files exist and have the same number of lines; no line is empty
-    (a caption may be empty); every referenced file exists inside the dataset folder and can
-    be read; each clip and tracking video has ``num_frames`` frames of ``height × width`` when
-    those are given, and a clip and its tracking video agree with each other.
-
-    Args:
-        data_dir: dataset folder.
-        num_frames, height, width: expected clip shape (``None``: not checked).
-        decode: decode every frame (exact); ``False`` reads container headers only.
-
-    Returns:
-        A :class:`ValidationReport`; ``report.ok`` when nothing is wrong.
-    """
-    root = Path(data_dir)
-    result = ValidationReport()
-    if not root.is_dir():
-        result.problems.append(f"{root}: dataset folder does not exist")
-        return result
-    lines: dict[str, list[str]] = {}
-    for name in INDEX_FILES:
-        if not (root / name).is_file():
-            result.problems.append(f"{name}: missing")
-        else:
-            lines[name] = _read_lines(root / name)
-    counts = {name: len(entries) for name, entries in lines.items()}
-    if len(set(counts.values())) > 1:
-        result.problems.append(
-            "index files have different line counts: " + ", ".join(f"{name} {count}" for name, count in counts.items())
-        )
-    result.num_samples = min(counts.values()) if counts else 0
-    if counts and max(counts.values()) == 0:
-        result.problems.append("index files are empty: the dataset has no samples")
-
-    expected = {"frames": num_frames, "height": height, "width": width}
-    seen: dict[str, int] = {}
-    for kind_index in (VIDEO_INDEX, TRACKING_INDEX):
-        for line_number, relative in enumerate(lines.get(kind_index, []), start=1):
-            where = f"{kind_index} line {line_number}"
-            relative = relative.strip()
-            if not relative:
-                result.problems.append(f"{where}: empty path")
-                continue
-            if relative in seen:
-                result.problems.append(f"{where}: {relative} is listed more than once")
-            seen[relative] = line_number
-            path = root / relative
-            if not _is_inside(relative):
-                result.problems.append(f"{where}: {relative} is not a relative path inside the dataset")
-                continue
-            if not path.is_file():
-                result.problems.append(f"{where}: {relative} does not exist")
-
-    total = sum(len(lines.get(name, [])) for name in (VIDEO_INDEX, TRACKING_INDEX))
-    done = 0
-    video_lines = lines.get(VIDEO_INDEX, [])
-    tracking_lines = lines.get(TRACKING_INDEX, [])
-    for line_number in range(1, max(len(video_lines), len(tracking_lines)) + 1):
-        infos: dict[str, VideoInfo] = {}
-        for kind_index, kind_lines in ((VIDEO_INDEX, video_lines), (TRACKING_INDEX, tracking_lines)):
-            if line_number > len(kind_lines):
-                continue
-            done += 1
-            report(progress, done / max(total, 1), f"checking {kind_lines[line_number - 1]}")
-            relative = kind_lines[line_number - 1].strip()
-            path = root / relative
-            if not relative or not _is_inside(relative) or not path.is_file():
-                continue
-            where = f"{kind_index} line {line_number}: {relative}"
-            try:
-                info = probe_video(path, decode=decode)
-            except DatasetError as error:
-                result.problems.append(f"{where}: unreadable ({error})")
-                continue
-            infos[kind_index] = info
-            actual = {"frames": info.num_frames, "height": info.height, "width": info.width}
-            wrong = [
-                f"{key} {actual[key]} (expected {want})"
-                for key, want in expected.items()
-                if want is not None and actual[key] != want
-            ]
-            if wrong:
-                result.problems.append(f"{where}: " + ", ".join(wrong))
-        if len(infos) == 2 and infos[VIDEO_INDEX] != infos[TRACKING_INDEX]:
-            video, tracking = infos[VIDEO_INDEX], infos[TRACKING_INDEX]
-            result.problems.append(
-                f"line {line_number}: clip is {video.num_frames}×{video.height}×{video.width} but its tracking video "
-                f"is {tracking.num_frames}×{tracking.height}×{tracking.width} (frames×height×width)"
-            )
-    return result
-
-
-# --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
 
 
-def _add_shape_arguments(parser: argparse.ArgumentParser, defaults: bool) -> None:
+def _add_shape_arguments(parser: argparse.ArgumentParser, with_defaults: bool) -> None:
     def default(value: int) -> Optional[int]:
-        return value if defaults else None
+        return value if with_defaults else None
 
-    parser.add_argument("--num-frames", type=int, default=default(DEFAULT_NUM_FRAMES), help="frames per clip (T)")
-    parser.add_argument("--height", type=int, default=default(DEFAULT_HEIGHT), help="clip height in pixels")
-    parser.add_argument("--width", type=int, default=default(DEFAULT_WIDTH), help="clip width in pixels")
+    parser.add_argument("--num-frames", type=int, default=default(defaults.NUM_FRAMES), help="frames per clip (T)")
+    parser.add_argument("--height", type=int, default=default(defaults.HEIGHT), help="clip height in pixels")
+    parser.add_argument("--width", type=int, default=default(defaults.WIDTH), help="clip width in pixels")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -797,11 +589,11 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument(
         "--default-caption", choices=CAPTION_DEFAULTS, default="filename", help="caption for videos without one"
     )
-    _add_shape_arguments(prepare, defaults=True)
-    prepare.add_argument("--fps", type=float, default=DEFAULT_FPS, help="source sampling rate (frames per second)")
+    _add_shape_arguments(prepare, with_defaults=True)
+    prepare.add_argument("--fps", type=float, default=defaults.FPS, help="source sampling rate (frames per second)")
     prepare.add_argument("--start", type=float, default=0.0, help="clip start in each source video, seconds")
-    prepare.add_argument("--resize-mode", choices=("crop", "stretch", "pad"), default="crop")
-    prepare.add_argument("--grid-size", type=int, default=DEFAULT_GRID_SIZE, help="tracks per side of the grid")
+    prepare.add_argument("--resize-mode", choices=defaults.RESIZE_MODES, default=defaults.DEFAULT_RESIZE_MODE)
+    prepare.add_argument("--grid-size", type=int, default=defaults.GRID_SIZE, help="tracks per side of the grid")
     prepare.add_argument("--tracker", default="auto", help="2D point tracker (see trackers.points)")
     prepare.add_argument("--depth-method", default="auto", help="depth estimator (see trackers.depth)")
     prepare.add_argument("--overwrite", action="store_true", help="redo finished samples")
@@ -809,18 +601,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a dataset folder and list every problem")
     validate.add_argument("data_dir", type=Path)
-    _add_shape_arguments(validate, defaults=False)
+    _add_shape_arguments(validate, with_defaults=False)
     validate.add_argument("--quick", action="store_true", help="read container headers instead of decoding every frame")
     return parser
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
-    from accelerate import PartialState
-
-    from core.training.launch import use_cpu
-
-    # Several processes on a machine without GPUs need cpu=True to form one (gloo) group.
-    state = PartialState(cpu=use_cpu())
+    shard = current_shard()
     config = PrepareConfig(
         num_frames=args.num_frames,
         height=args.height,
@@ -833,16 +620,14 @@ def _run_prepare(args: argparse.Namespace) -> int:
         depth_method=args.depth_method,
         default_caption=args.default_caption,
     )
-    device = str(state.device) if state.device.type != "cpu" else None
     try:
         result = prepare_dataset(
             args.src_dir,
             args.out_dir,
             captions=args.captions,
             config=config,
-            tracking_fn=motion_transfer_tracking(config, device=device),
-            process_index=state.process_index,
-            num_processes=state.num_processes,
+            tracking_fn=motion_transfer_tracking(config, device=shard.device),
+            shard=shard,
             overwrite=args.overwrite,
             fail_fast=args.fail_fast,
             write_index=False,
@@ -850,16 +635,16 @@ def _run_prepare(args: argparse.Namespace) -> int:
     except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    prefix = f"[process {state.process_index}/{state.num_processes}] " if state.num_processes > 1 else ""
+    prefix = f"[process {shard.index}/{shard.count}] " if shard.count > 1 else ""
     print(
         f"{prefix}made {len(result.made)}, skipped {len(result.skipped)} already done, "
         f"failed {len(result.failed)} of {result.planned} sample(s)"
     )
     for name, message in result.failed.items():
         print(f"{prefix}  failed {name}: {message}", file=sys.stderr)
-    state.wait_for_everyone()
+    shard.wait()
     exit_code = 0
-    if state.is_main_process:
+    if shard.is_main:
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         samples, _ = plan_samples(args.src_dir, args.captions, config.default_caption)
@@ -873,7 +658,7 @@ def _run_prepare(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             exit_code = 1
-    state.wait_for_everyone()
+    shard.wait()
     return exit_code
 
 

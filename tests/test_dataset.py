@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from core import dataset as ds
+from core.jobs import Shard
 from core.media import MediaError, read_video_frames, write_video
 
 NUM_FRAMES, HEIGHT, WIDTH = 9, 64, 96  # the tiny checkpoint's native clip
@@ -170,8 +171,7 @@ def test_sharded_preparation_merges_to_the_single_process_index(sources: Path, t
             sharded,
             config=tiny_config(),
             tracking_fn=inverted,
-            process_index=rank,
-            num_processes=2,
+            shard=Shard(rank, 2, None, lambda: None),
             write_index=False,
         ).made
         for rank in (1, 0)  # order of finishing must not matter

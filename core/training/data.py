@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from core.dataset import DatasetEntry, DatasetError
+from core.dataset_index import DatasetEntry, DatasetError
 
 PIXEL_SCALE = 127.5
 """uint8 → [-1, 1]: ``x / 127.5 − 1`` (DaS normalises with mean 0.5, std 0.5)."""

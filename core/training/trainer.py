@@ -34,7 +34,8 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from core.dataset import DatasetError, read_dataset_index, validate_dataset
+from core.dataset_index import DatasetError, read_dataset_index, validate_dataset
+from core.jobs import use_cpu
 from core.progress import CancelFn, Cancelled, ProgressFn, report
 from core.training import objective
 from core.training.config import TrainConfig, TrainConfigError
@@ -51,7 +52,6 @@ from core.training.data import (
     precompute,
     read_clip,
 )
-from core.training.launch import use_cpu
 from core.training.models import (
     TrainingComponents,
     export_checkpoint,
