@@ -18,16 +18,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import sys
 import time
 import traceback
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
+
+from core import defaults
+from core.errors import UserError
+from core.jobs import Shard, current_shard, read_json, write_json_atomic, write_text_atomic
+from core.object_motion import OBJECT_MOTIONS
+from core.options import SOURCE_MODES, ClipOptions, ObjectMove, TrackingOptions, WorkingSize
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -43,7 +47,7 @@ TASK_COMMANDS = {
     "mesh-animation": "mesh_animation",
     "from-tracking": "from_tracking_video",
 }
-"""Command name → task name (``TrackingResult.metadata["task"]``)."""
+"""Command name → task name (``TrackingResult.task``)."""
 
 TRACKING_VIDEO_NAME = "tracking.mp4"
 FIRST_FRAME_NAME = "first_frame.png"
@@ -54,16 +58,13 @@ RESULTS_NAME = "results.jsonl"
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 """Job ids name folders: letters, digits, ``.``, ``_``, ``-``; no path separators."""
 
-BATCH_BARRIER_TIMEOUT = timedelta(days=7)
-"""How long a batch process waits at the end for the others (see :func:`current_shard`)."""
-
 PROGRESS_STEP = 0.1
 """The console prints progress every 10 % (and whenever the stage message changes)."""
 
 logger = logging.getLogger("core.cli")
 
 
-class JobError(ValueError):
+class JobError(UserError):
     """A batch job (or a command line) that cannot run as written; the message says why."""
 
 
@@ -92,22 +93,22 @@ COMMON_OPTIONS = (
     _option("repaint", action="store_true", default=None, help="repaint the first frame with FLUX.1-Depth-dev from the scene depth"),
     _option("repaint_prompt", help="prompt for --repaint (default: --prompt)"),
     _option("tracking_only", action="store_true", default=None, help="write the tracking video, first frame and point cloud, then stop"),
-    _option("seed", type=int, help="random seed (-1 = random; default 42)"),
-    _option("steps", "--steps", "--num-inference-steps", type=int, help="denoising steps (default 50)"),
-    _option("guidance", "--guidance", "--guidance-scale", type=float, help="classifier-free guidance (default 6.0)"),
+    _option("seed", type=int, help=f"random seed ({defaults.RANDOM_SEED} = random; default {defaults.SEED})"),
+    _option("steps", "--steps", "--num-inference-steps", type=int, help=f"denoising steps (default {defaults.NUM_INFERENCE_STEPS})"),
+    _option("guidance", "--guidance", "--guidance-scale", type=float, help=f"classifier-free guidance (default {defaults.GUIDANCE_SCALE:g})"),
     _option("dynamic_cfg", "--no-dynamic-cfg", action="store_false", default=None, help="constant guidance instead of CogVideoX's dynamic schedule"),
     _option("negative_prompt", help="negative prompt (default: DaS's)"),
     _option("legacy_tracking_range", action="store_true", default=None, help="feed the tracking video in [0, 1] like the DaS demo (default [-1, 1] as in training)"),
     _option("fps", type=float, help="frame rate of the written video (default: the source's)"),
-    _option("resize_mode", choices=("crop", "stretch", "pad"), help="how media is fitted to the model's size (default crop; stretch for from-tracking, whose colours encode positions)"),
+    _option("resize_mode", choices=defaults.RESIZE_MODES, help=f"how media is fitted to the model's size (default {defaults.DEFAULT_RESIZE_MODE}; stretch for from-tracking, whose colours encode positions)"),
 )
 
 SCENE_OPTIONS = (
     _option("start", type=float, help="start time in the source video, seconds (default 0)"),
     _option("depth_method", help="depth estimator: auto or a name from `python -m core status`"),
     _option("tracker", "--tracker", "--tracking-method", "--tracking_method", help="2D point tracker: auto, lk, cotracker3"),
-    _option("grid_size", type=int, help="tracks per side of the grid (default 70)"),
-    _option("fov", type=float, help="horizontal field of view in degrees when depth gives no intrinsics (default 55)"),
+    _option("grid_size", type=int, help=f"tracks per side of the grid (default {defaults.GRID_SIZE})"),
+    _option("fov", type=float, help=f"horizontal field of view in degrees when depth gives no intrinsics (default {defaults.FOV_DEG:g})"),
 )
 
 TASK_OPTIONS: dict[str, tuple[JobOption, ...]] = {
@@ -115,16 +116,16 @@ TASK_OPTIONS: dict[str, tuple[JobOption, ...]] = {
     "camera_control": (
         _option("input", "input", help="source image or video"),
         _option("camera_motion", "--camera-motion", "--camera_motion", help='e.g. "trans 0 0 -0.5; rot y 10" (docs/CAMERA_MOTION.md)'),
-        _option("source_mode", choices=("auto", "image", "video"), help="image = use only a video's first frame"),
+        _option("source_mode", choices=SOURCE_MODES, help="image = use only a video's first frame"),
     )
     + SCENE_OPTIONS,
     "object_manipulation": (
         _option("input", "input", help="source image or video"),
         _option("mask", "--mask", "--object-mask", "--object_mask", help="mask image, white = object (on the first frame)"),
-        _option("object_motion", "--object-motion", "--object_motion", choices=("up", "down", "left", "right", "front", "back", "rot")),
+        _option("object_motion", "--object-motion", "--object_motion", choices=OBJECT_MOTIONS),
         _option("amount", type=float, help="fraction of the frame width / of the depth, or degrees for rot"),
         _option("camera_motion", "--camera-motion", "--camera_motion", help="optional camera motion on top"),
-        _option("source_mode", choices=("auto", "image", "video")),
+        _option("source_mode", choices=SOURCE_MODES),
     )
     + SCENE_OPTIONS,
     "mesh_animation": (
@@ -189,26 +190,40 @@ def _normalise_job(job: dict[str, Any]) -> dict[str, Any]:
     return {**job, "task": task}
 
 
-def _task_kwargs(
-    job: dict[str, Any], num_frames: int, height: int, width: int, allow_download: bool
-) -> tuple[Callable, list, dict]:
-    """The recipe to call and its arguments for a normalised job."""
+SCENE_TASKS = ("motion_transfer", "camera_control", "object_manipulation")
+"""Tasks that lift a photo or video into 3D (they take :data:`SCENE_OPTIONS`)."""
+
+
+def _clip_options(job: dict[str, Any]) -> ClipOptions:
+    """How the job's source is read (keys ``resize_mode``, ``start``, ``source_mode``)."""
+    values = {"resize_mode": job.get("resize_mode"), "start_s": job.get("start"), "source_mode": job.get("source_mode")}
+    return ClipOptions(**{name: value for name, value in values.items() if value not in (None, "")})
+
+
+def _tracking_options(job: dict[str, Any], allow_download: bool) -> TrackingOptions:
+    """How the job's source is lifted to 3D (keys ``depth_method``, ``tracker``, ``grid_size``, ``fov``)."""
+    values = {
+        "depth_method": job.get("depth_method"),
+        "tracker": job.get("tracker"),
+        "grid_size": job.get("grid_size"),
+        "fov_deg": job.get("fov"),
+    }
+    return TrackingOptions(
+        allow_download=allow_download, **{name: value for name, value in values.items() if value not in (None, "")}
+    )
+
+
+def _task_call(job: dict[str, Any], size: WorkingSize, allow_download: bool) -> tuple[Callable, list, dict]:
+    """The recipe to call and its arguments for a normalised job (batch keys → typed options)."""
     from core import tasks
 
     task = job["task"]
-    size = {"num_frames": num_frames, "height": height, "width": width}
-    kwargs: dict[str, Any] = dict(size)
-    if job.get("resize_mode"):
-        kwargs["resize_mode"] = job["resize_mode"]
+    source = job["input"]
+    kwargs: dict[str, Any] = {"size": size}
     if job.get("first_frame"):
         kwargs["first_frame"] = job["first_frame"]
-    scene_map = {"start": "start_s", "depth_method": "depth_method", "tracker": "tracker", "grid_size": "grid_size", "fov": "fov_deg"}
-    if task in ("motion_transfer", "camera_control", "object_manipulation"):
-        kwargs.update({target: job[key] for key, target in scene_map.items() if job.get(key) is not None})
-        kwargs["allow_download"] = allow_download
-    if task in ("camera_control", "object_manipulation") and job.get("source_mode"):
-        kwargs["source_mode"] = job["source_mode"]
-    source = job["input"]
+    if task in SCENE_TASKS:
+        kwargs.update(clip=_clip_options(job), tracking=_tracking_options(job, allow_download))
     if task == "motion_transfer":
         return tasks.motion_transfer, [source], kwargs
     if task == "camera_control":
@@ -217,8 +232,10 @@ def _task_kwargs(
         missing = [name for name in ("mask", "object_motion", "amount") if job.get(name) in (None, "")]
         if missing:
             raise JobError(f"object manipulation needs {', '.join('--' + m.replace('_', '-') for m in missing)}")
-        kwargs["camera_motion"] = job.get("camera_motion")
-        return tasks.object_manipulation, [source, job["mask"], job["object_motion"], job["amount"]], kwargs
+        move = ObjectMove(job["mask"], job["object_motion"], job["amount"])
+        return tasks.object_manipulation, [source, move], {**kwargs, "camera_motion": job.get("camera_motion")}
+    if job.get("resize_mode"):
+        kwargs["resize_mode"] = job["resize_mode"]
     if task == "mesh_animation":
         for key, target in (("procedural", "procedural"), ("amount", "amount"), ("camera_motion", "camera_motion"), ("num_points", "num_points"), ("fov", "fov_deg")):
             if job.get(key) is not None:
@@ -306,18 +323,18 @@ def run_job(
         raise JobError("a prompt is required to generate (or pass --tracking-only)")
     if tracking_only:
         # Sizes from the checkpoint's config when one is given or present; never loads weights.
-        num_frames, height, width = read_native_size(resolve_checkpoint(engine_config.checkpoint))
+        size = WorkingSize.from_native(read_native_size(resolve_checkpoint(engine_config.checkpoint)))
         engine = None
     else:
         engine = get_engine(engine_config)
-        num_frames, height, width = engine.native_size()
-    recipe, args, kwargs = _task_kwargs(job, num_frames, height, width, allow_download)
+        size = WorkingSize.from_native(engine.native_size())
+    recipe, args, kwargs = _task_call(job, size, allow_download)
     result = recipe(*args, progress=progress, **kwargs)
     if job.get("repaint"):
         result = _repaint(result, job, prompt, flux_checkpoint, allow_download, progress)
-    record: dict[str, Any] = {"task": job["task"], "tracking_metadata": result.metadata}
+    record: dict[str, Any] = {"task": result.task, "tracking_metadata": result.metadata}
     if tracking_only:
-        folder = output_dir / (run_name or request_folder_name(job["task"]))
+        folder = output_dir / (run_name or request_folder_name(result.task))
         record.update(output_dir=str(folder), files=write_tracking_outputs(result, folder))
     else:
         try:
@@ -341,11 +358,12 @@ def run_job(
 
 def _repaint(result, job: dict[str, Any], prompt: str, flux_checkpoint, allow_download: bool, progress):
     from core.repaint import repaint_first_frame
+    from core.tasks import FIRST_FRAME_REPAINTED
 
     if job.get("first_frame"):
         raise JobError("use either --first-frame or --repaint, not both")
     if result.depth is None:
-        raise JobError(f"{job['task'].replace('_', ' ')} has no depth map to repaint from; pass --first-frame instead")
+        raise JobError(f"{result.task.replace('_', ' ')} has no depth map to repaint from; pass --first-frame instead")
     repaint_prompt = job.get("repaint_prompt") or prompt
     seed = job.get("seed")
     image = repaint_first_frame(
@@ -356,7 +374,7 @@ def _repaint(result, job: dict[str, Any], prompt: str, flux_checkpoint, allow_do
         progress=progress,
         **({"seed": int(seed)} if seed is not None and seed >= 0 else {}),
     )
-    return result.with_first_frame(image, "repainted (FLUX.1-Depth-dev)")
+    return result.with_first_frame(image, FIRST_FRAME_REPAINTED)
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,52 +418,15 @@ def _status_path(output_dir: Path, job_id: str) -> Path:
     return output_dir / STATUS_DIR_NAME / f"{job_id}.json"
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
-    temporary.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def _finished(output_dir: Path, job_id: str) -> Optional[dict[str, Any]]:
     """The status of a job that already succeeded with all its files present, else ``None``."""
-    try:
-        status = json.loads(_status_path(output_dir, job_id).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    status = read_json(_status_path(output_dir, job_id))
+    if status is None:
         return None
     files = status.get("files") or {}
     if status.get("status") == "ok" and files and all(Path(file).exists() for file in files.values()):
         return status
     return None
-
-
-@dataclass(frozen=True)
-class Shard:
-    """This process's place among the batch's processes."""
-
-    index: int
-    count: int
-    device: Optional[str]
-    wait: Callable[[], None]
-
-
-def current_shard() -> Shard:
-    """The process index/count from ``accelerate launch`` / ``torchrun`` (single process otherwise).
-
-    On a machine without CUDA, ``accelerate launch --multi_gpu --num_processes N`` (or
-    ``torchrun --nproc_per_node N``) starts N CPU processes that synchronise over gloo.
-    """
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
-    if world <= 1:
-        return Shard(0, 1, None, lambda: None)
-    import torch
-    from accelerate import PartialState
-
-    # Processes meet only at the end; one may wait there for hours while another finishes its
-    # last jobs, far beyond the process group's default timeout.
-    state = PartialState(cpu=not torch.cuda.is_available(), timeout=BATCH_BARRIER_TIMEOUT)
-    device = str(state.device) if state.device is not None and state.device.type == "cuda" else None
-    return Shard(state.process_index, state.num_processes, device, state.wait_for_everyone)
 
 
 def run_batch(
@@ -460,7 +441,8 @@ def run_batch(
 ) -> int:
     """Run this process's share of a jobs file; returns an exit code.
 
-    Job ``i`` (0-based, in file order) runs on process ``i % count``, so every job runs exactly
+    Job ``i`` (0-based, in file order) runs on process ``i % count`` (:class:`core.jobs.Shard`,
+    from :func:`core.jobs.current_shard` by default), so every job runs exactly
     once. Each job's outcome goes to ``status/<id>.json`` (``ok`` with its files, or ``failed``
     with the error); a failing job does not stop the others. Jobs whose status is ``ok`` and
     whose files exist are skipped, so re-running a batch resumes it. When every process is done,
@@ -475,7 +457,7 @@ def run_batch(
         engine_config.device = shard.device
     engine_config.output_dir = output_dir
     for index, job in enumerate(jobs):
-        if index % shard.count != shard.index:
+        if not shard.owns(index):
             continue
         job_id = job["id"]
         if _finished(output_dir, job_id) is not None:
@@ -505,15 +487,15 @@ def run_batch(
                 "started_at": started,
                 "error": str(error),
                 "error_type": type(error).__name__,
-                "user_error": isinstance(error, ValueError),
+                "user_error": isinstance(error, UserError),
             }
-            if not isinstance(error, ValueError):
+            if not isinstance(error, UserError):
                 status["traceback"] = traceback.format_exc()
             print(f"[{job_id}] failed: {error}", file=sys.stderr)
-        _write_json_atomic(_status_path(output_dir, job_id), status)
+        write_json_atomic(_status_path(output_dir, job_id), status)
     shard.wait()
     exit_code = EXIT_OK
-    if shard.index == 0:
+    if shard.is_main:
         failures_total = _write_results(output_dir, jobs)
         print(f"{len(jobs)} job(s), {failures_total} failed; see {output_dir / RESULTS_NAME}", file=sys.stderr)
         exit_code = EXIT_BATCH_FAILURES if failures_total else EXIT_OK
@@ -526,16 +508,15 @@ def _write_results(output_dir: Path, jobs: Sequence[dict[str, Any]]) -> int:
     """Gather every job's status into ``results.jsonl``; returns how many are not ``ok``."""
     lines, failed = [], 0
     for job in jobs:
-        try:
-            status = json.loads(_status_path(output_dir, job["id"]).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            status = {"id": job["id"], "status": "missing", "error": "no status was written (the process died?)"}
+        status = read_json(_status_path(output_dir, job["id"])) or {
+            "id": job["id"],
+            "status": "missing",
+            "error": "no status was written (the process died?)",
+        }
         if status.get("status") != "ok":
             failed += 1
         lines.append(json.dumps(status, default=str))
-    temporary = output_dir / f".{RESULTS_NAME}.tmp"
-    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(temporary, output_dir / RESULTS_NAME)
+    write_text_atomic(output_dir / RESULTS_NAME, "\n".join(lines) + "\n")
     return failed
 
 

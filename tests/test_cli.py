@@ -21,10 +21,16 @@ from core.cli import (
     EXIT_OK,
     EXIT_USAGE,
     JobError,
+    _normalise_job,
+    _task_call,
     main,
     read_jobs,
 )
+from core import tasks
+from core.errors import UserError
 from core.media import read_video_frames, write_video
+from core.object_motion import ObjectMotionError
+from core.options import ClipOptions, ObjectMove, OptionError, TrackingOptions, WorkingSize
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -132,6 +138,59 @@ def test_exit_codes_and_messages(extra, expected, message, media, tmp_path, caps
     assert main(args + ["-o", str(tmp_path / "out")]) == expected
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_job_keys_become_typed_options():
+    """Batch files keep their keys; the CLI turns them into the recipes' typed options."""
+    size = WorkingSize(9, 64, 96)
+    job = _normalise_job(
+        {
+            "task": "object-manipulation",
+            "input": "photo.png",
+            "mask": "mask.png",
+            "object_motion": "right",
+            "amount": "0.25",
+            "camera_motion": "rot y 5",
+            "start": 1.5,
+            "resize_mode": "pad",
+            "source_mode": "image",
+            "depth_method": "builtin",
+            "tracker": "lk",
+            "grid_size": 20,
+            "fov": 60,
+        }
+    )
+    recipe, args, kwargs = _task_call(job, size, allow_download=True)
+    assert recipe is tasks.object_manipulation
+    assert args[0] == "photo.png" and args[1] == ObjectMove("mask.png", "right", 0.25)
+    assert args[1].amount == 0.25 and args[1].mask == "mask.png"
+    assert kwargs == {
+        "size": size,
+        "clip": ClipOptions(resize_mode="pad", start_s=1.5, source_mode="image"),
+        "tracking": TrackingOptions(depth_method="builtin", tracker="lk", grid_size=20, fov_deg=60, allow_download=True),
+        "camera_motion": "rot y 5",
+    }
+    # Unset keys take the defaults of core.defaults.
+    recipe, args, kwargs = _task_call(_normalise_job({"task": "motion-transfer", "input": "clip.mp4"}), size, False)
+    assert recipe is tasks.motion_transfer and args == ["clip.mp4"]
+    assert kwargs == {"size": size, "clip": ClipOptions(), "tracking": TrackingOptions()}
+    assert kwargs["tracking"].grid_size == 70 and kwargs["clip"].resize_mode == "crop"
+    # Mesh and uploaded tracking videos take a working size and a resize mode, no scene options.
+    recipe, args, kwargs = _task_call(
+        _normalise_job({"task": "mesh-animation", "input": "m.obj", "procedural": "turntable", "fov": 40, "resize_mode": "pad"}),
+        size,
+        False,
+    )
+    assert recipe is tasks.mesh_animation
+    assert kwargs == {"size": size, "resize_mode": "pad", "procedural": "turntable", "fov_deg": 40}
+    # Bad values are user errors, raised before any work.
+    with pytest.raises(OptionError, match="grid_size"):
+        _task_call(_normalise_job({"task": "motion-transfer", "input": "clip.mp4", "grid_size": 1}), size, False)
+    with pytest.raises(ObjectMotionError, match="unknown object motion"):
+        _task_call(_normalise_job({**job, "task": "object_manipulation", "object_motion": "sideways"}), size, False)
+    with pytest.raises(JobError, match="--mask") as missing:
+        _task_call(_normalise_job({"task": "object_manipulation", "input": "p.png", "object_motion": "up", "amount": 1}), size, False)
+    assert isinstance(missing.value, UserError)
 
 
 def test_usage_errors_exit_with_2():

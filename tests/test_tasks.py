@@ -667,3 +667,32 @@ def test_repaint_first_frame_with_a_tiny_flux(tmp_path, monkeypatch):
     np.testing.assert_array_equal(image, again)  # seeded
     with pytest.raises(Cancelled):
         repaint_first_frame(depth, "a red car", checkpoint=folder, num_inference_steps=2, cancel=lambda: True)
+
+
+# --------------------------------------------------------------------------------------------
+# Typed options (core.options)
+# --------------------------------------------------------------------------------------------
+
+
+def test_options_default_to_the_das_values_and_refuse_bad_ones():
+    assert WorkingSize() == WorkingSize(49, 480, 720)
+    assert WorkingSize.from_native((9, 64, 96)) == SIZE and SIZE.frame_shape == (H, W)
+    assert TrackingOptions().grid_size == 70 and TrackingOptions().fov_deg == 55.0
+    assert ClipOptions() == ClipOptions(resize_mode="crop", start_s=0.0, source_mode="auto")
+    for build, message in [
+        (lambda: WorkingSize(0, H, W), "num_frames"),
+        (lambda: WorkingSize(T, 64.5, W), "height"),
+        (lambda: ClipOptions(resize_mode="zoom"), "resize_mode"),
+        (lambda: ClipOptions(start_s=-1.0), "start_s"),
+        (lambda: TrackingOptions(grid_size=1), "grid_size"),
+        (lambda: TrackingOptions(fov_deg=180), "fov_deg"),
+    ]:
+        with pytest.raises(OptionError, match=message):
+            build()
+
+
+def test_object_move_is_checked_and_normalised_when_built():
+    move = ObjectMove(box_mask(), " Right ", "0.25")
+    assert move.motion == "right" and move.amount == 0.25
+    with pytest.raises(ObjectMotionError, match="empty"):
+        ObjectMove(box_mask(), "up", " ")

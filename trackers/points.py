@@ -29,9 +29,9 @@ find a point again once it loses it, so its tracks stay lost: ``visible`` is Fal
 first frame a track fails, and ``uv`` keeps the last good position (finite, so downstream
 arithmetic never meets NaN). CoTracker reports occlusion frame by frame: a point hidden behind
 something passing in front is False for those frames only, True again when it reappears, and
-its ``uv`` is CoTracker's estimate throughout. The recipes draw every track up to the last
-frame it is seen (``core.tasks.common.until_lost``): occlusion is left to the painter's order,
-as DaS does (SPEC §5).
+its ``uv`` is CoTracker's estimate throughout. The recipes draw every track in every frame
+where ``uv`` is inside the frame, seen or not (``core.tasks``); occlusion is left to the
+painter's order, as DaS does (SPEC §5).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from core.object_motion import ObjectMotionError
+from core.object_motion import mask_to_bool as object_mask_to_bool
 from core.progress import CancelFn, ProgressFn, check_cancel, report
 
 LK_WINDOW_PX = 21
@@ -150,28 +152,22 @@ def grid_points(height: int, width: int, grid_size: int = DEFAULT_GRID_SIZE) -> 
 
 
 def mask_to_bool(mask: np.ndarray, height: int, width: int) -> np.ndarray:
-    """A user mask as ``(H, W)`` bool, white = object.
-
-    Accepts bool, integer (0–255: ≥ 128 is white) or float (> 0.5) masks, with or without a
-    colour axis (any channel white counts).
+    """A user mask as ``(H, W)`` bool at the video's size, read by the one mask rule of the
+    project (:func:`core.object_motion.mask_to_bool`: at least half white, or the painted
+    pixels of a paint layer).
 
     Raises:
-        PointTrackingError: wrong size or an empty mask.
+        PointTrackingError: an unreadable encoding, another size, or an empty mask.
     """
-    array = np.asarray(mask)
-    if array.ndim == 3:
-        array = array.max(axis=-1)
-    if array.shape != (height, width):
+    try:
+        selected = object_mask_to_bool(mask)
+    except ObjectMotionError as error:
+        raise PointTrackingError(str(error)) from error
+    if selected.shape != (height, width):
         raise PointTrackingError(
-            f"the mask is {array.shape[1] if array.ndim > 1 else '?'}×{array.shape[0]} px but the video is "
+            f"the mask is {selected.shape[1]}×{selected.shape[0]} px but the video is "
             f"{width}×{height}; resize the mask to the video first"
         )
-    if array.dtype == bool:
-        selected = array
-    elif np.issubdtype(array.dtype, np.integer):
-        selected = array >= 128
-    else:
-        selected = array > 0.5
     if not selected.any():
         raise PointTrackingError("the mask is empty: paint the object white on the first frame")
     return selected
