@@ -27,11 +27,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from PIL import Image
+
 from core import defaults
 from core.errors import UserError
 from core.jobs import Shard, current_shard, read_json, write_json_atomic, write_text_atomic
 from core.object_motion import OBJECT_MOTIONS
 from core.options import SOURCE_MODES, ClipOptions, ObjectMove, TrackingOptions, WorkingSize
+from core.progress import Cancelled
+
+# The task recipes, the engine, the trackers and the media/export stacks are imported inside
+# the commands that use them: `--help`, usage errors and `tiny` answer without loading them.
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -267,8 +273,6 @@ def _settings_from_job(job: dict[str, Any]):
 def write_tracking_outputs(result, folder: Path) -> dict[str, str]:
     """Write ``tracking.mp4``, ``first_frame.png``, ``point_cloud.ply`` and ``tracking.json``
     into ``folder`` (atomically: a staging folder renamed at the end). Returns the file paths."""
-    from PIL import Image
-
     from core.engine import staged_result_folder
     from core.export import ExportError, export_point_cloud
     from core.media import write_video
@@ -449,8 +453,6 @@ def run_batch(
     process 0 writes ``results.jsonl`` (one status per job, in file order) and returns
     :data:`EXIT_BATCH_FAILURES` if any job failed; the other processes return :data:`EXIT_OK`.
     """
-    from core.progress import Cancelled
-
     jobs = read_jobs(jobs_path)
     shard = shard or current_shard()
     if shard.device is not None and engine_config.device is None:

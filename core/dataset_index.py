@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import av
+
 from core.errors import UserError
 from core.progress import ProgressFn, report
 
@@ -104,8 +106,6 @@ def probe_video(path: str | Path, decode: bool = True) -> VideoInfo:
     Raises:
         DatasetError: the file cannot be opened or decoded.
     """
-    import av
-
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:

@@ -24,6 +24,7 @@ from core.tasks.result import (
     TaskInputError,
     TrackingResult,
 )
+from trackers.mesh import auto_frame_camera, load_mesh_sequence, procedural_animation, render_mesh_tracks
 
 MESH_PROGRESS_SHARE = 0.6
 """Fraction of the mesh recipe's progress bar spent sampling/projecting the mesh."""
@@ -124,8 +125,6 @@ def mesh_animation(
     Raises:
         MeshError: unreadable mesh / unknown procedural motion. CameraMotionError. Cancelled.
     """
-    from trackers.mesh import auto_frame_camera, load_mesh_sequence, procedural_animation, render_mesh_tracks
-
     num_frames, height, width = size.num_frames, size.height, size.width
     motion = parse_camera_motion(camera_motion, num_frames) if camera_motion else None
     if fps <= 0:

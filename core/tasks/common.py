@@ -10,7 +10,10 @@ from typing import Any, Optional
 
 import numpy as np
 
+import trackers.depth
+import trackers.points
 from core import geometry
+from core.media import load_image
 from core.options import TrackingOptions
 from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
 from core.render import render_tracking_video, track_colors
@@ -126,10 +129,8 @@ def lift_still(image: np.ndarray, tracking: TrackingOptions) -> Scene:
     Raises:
         TaskInputError: the estimator found no usable depth anywhere.
     """
-    from trackers.depth import estimate_depth
-
     height, width = image.shape[:2]
-    result = estimate_depth(image, tracking.depth_method, device=tracking.device, allow_download=tracking.allow_download)
+    result = trackers.depth.estimate_depth(image, tracking.depth_method, device=tracking.device, allow_download=tracking.allow_download)
     K, intrinsics_source = intrinsics_or_fov(result.intrinsics, width, height, tracking.fov_deg)
     depth = np.asarray(result.depth, dtype=np.float32)
     grid = geometry.pixel_grid(height, width).reshape(-1, 2).astype(np.float32)
@@ -178,14 +179,11 @@ def lift_video(
         frames: ``(T, H, W, 3)`` uint8.
         progress: tracking reports into [0, :data:`TRACKING_PROGRESS_SHARE`], depth into the rest.
     """
-    from trackers.depth import BUILTIN_METHOD, estimate_video_depth
-    from trackers.points import track_points
-
     num_frames, height, width = frames.shape[:3]
-    tracks = track_points(
+    tracks = trackers.points.track_points(
         frames, tracking.grid_size, method=tracking.tracker, progress=scaled(progress, 0.0, TRACKING_PROGRESS_SHARE), cancel=cancel
     )
-    depth, K, depth_source = estimate_video_depth(
+    depth, K, depth_source = trackers.depth.estimate_video_depth(
         frames,
         tracking.depth_method,
         tracks=tracks,
@@ -199,7 +197,7 @@ def lift_video(
     uv = np.asarray(tracks.uv, dtype=np.float32)
     z = sample_nearest(depth, uv)
     uvz = np.concatenate([uv, z[..., None]], axis=-1).astype(np.float32)
-    approximate = depth_source == BUILTIN_METHOD
+    approximate = depth_source == trackers.depth.BUILTIN_METHOD
     metadata = {
         "tracker": tracks.method,
         "grid_size": int(tracking.grid_size),
@@ -353,8 +351,6 @@ def choose_first_frame(
     """
     if first_frame is None:
         return default, default_origin
-    from core.media import load_image
-
     return load_image(first_frame, height, width, resize_mode=resize_mode), FIRST_FRAME_USER_IMAGE
 
 
