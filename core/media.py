@@ -163,8 +163,11 @@ def _check_size(width: int, height: int, name: str) -> None:
 
 
 def _check_target_size(height: int, width: int) -> None:
+    # The working size comes from the checkpoint, not the user: a bad one is a bug (ValueError).
     if height <= 0 or width <= 0:
         raise ValueError(f"target size must be positive, got {height}×{width}")
+    if height > MAX_SIDE_PX or width > MAX_SIDE_PX:
+        raise ValueError(f"target size must be at most {MAX_SIDE_PX} a side, got {height}×{width}")
 
 
 def _existing_file(path: PathLike) -> Path:
