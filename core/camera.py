@@ -20,9 +20,13 @@ For every string the published DaS code accepts (``trans``/``rot``/``spiral``), 
 matrices equal DaS's (DaS builds them in float32; ours are float64, so they agree to float32
 rounding). Beyond DaS: ``start == end`` is a jump at that frame (DaS divides by zero), frame
 numbers may be written as integer-valued floats (``30.0``), non-finite numbers and a zero
-spiral radius are rejected (DaS returns NaN matrices), and every error is a
-:class:`CameraMotionError` naming the step and the bad token. ``docs/CAMERA_MOTION.md`` is the
-user-facing reference, including the on-screen meaning of each sign.
+spiral radius are rejected (DaS returns NaN matrices), values beyond the bounds below and
+ranges that lie wholly outside the clip are rejected (DaS overflows or divides by zero), and
+every error is a :class:`CameraMotionError` naming the step and the bad token. The text's
+length and step count are checked before anything is parsed (:func:`check_camera_motion_size`).
+:func:`camera_motion_warnings` says which frames would show none of the scene.
+``docs/CAMERA_MOTION.md`` is the user-facing reference, including the on-screen meaning of each
+sign.
 """
 
 from __future__ import annotations
@@ -31,15 +35,22 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from core.defaults import HEIGHT as DEFAULT_HEIGHT
+from core.defaults import WIDTH as DEFAULT_WIDTH
 from core.geometry import (
+    DEFAULT_FOV_DEG,
     camera_centers,
+    in_frame,
+    intrinsics_from_fov,
     look_at_rotation,
     make_se3,
     rotation_about_axis,
     rotation_about_point,
+    transform_and_project,
     transform_points,
 )
 
@@ -47,6 +58,25 @@ DEFAULT_NUM_FRAMES = 49
 """DaS's fixed clip length; its frame ranges default to ``0 … 48``."""
 
 STEP_SEPARATOR = ";"
+
+MAX_MOTION_CHARS = 4096
+"""Longest accepted motion string, in characters. The longest useful string (a step per frame
+of a 49-frame clip, ``"trans -0.125 0.25 -0.5 12 13; "``) is about 1.5 KB; the cap keeps a
+pasted megabyte from being parsed at all (it is refused before parsing, in microseconds)."""
+MAX_MOTION_STEPS = 200
+"""Most steps in one string: four per frame of a 49-frame clip."""
+MAX_TRANSLATION = 1e3
+"""Largest ``|dx|``, ``|dy|``, ``|dz|`` of ``trans``, in scene units (median frame-0 depths).
+Everything the camera sees lies within a few scene units; a thousand is far past any useful
+move and keeps every product of :data:`MAX_MOTION_STEPS` steps finite."""
+MAX_ROTATION_DEG = 1e4
+"""Largest ``|degrees|`` of ``rot`` and ``orbit``: about 28 turns over a clip, already a blur."""
+MAX_SPIRAL_RADIUS = 1e3
+"""Largest ``|radius|`` of ``spiral``, in scene units (the camera travels 0.1 × radius)."""
+MAX_ECHO_CHARS = 60
+"""Step text and tokens are quoted in error messages up to this length (then "…")."""
+WARNING_PROBE_GRID = (9, 13)
+"""Rows × columns of probe points on the frame-0 view that :func:`camera_motion_warnings` tracks."""
 
 ROTATION_AXES = ("x", "y", "z")
 ORBIT_AXES = ("x", "y")
@@ -82,6 +112,12 @@ _VERB_VALUE_NAMES = {
     "rot": ("degrees",),
     "spiral": ("radius",),
     "orbit": ("degrees",),
+}
+_VERB_VALUE_LIMITS = {
+    "trans": (MAX_TRANSLATION, "scene units"),
+    "rot": (MAX_ROTATION_DEG, "degrees"),
+    "spiral": (MAX_SPIRAL_RADIUS, "scene units"),
+    "orbit": (MAX_ROTATION_DEG, "degrees"),
 }
 VERBS = tuple(_VERB_SYNTAX)
 
@@ -133,7 +169,9 @@ class CameraMotionStep:
     """One parsed step of a camera-motion string.
 
     ``start``/``end`` are already clamped to ``[0, T−1]`` and ordered; ``values`` holds the
-    numbers in the order of the syntax (``dx, dy, dz`` / ``degrees`` / ``radius``).
+    numbers in the order of the syntax (``dx, dy, dz`` / ``degrees`` / ``radius``);
+    ``written_range`` is the ``(start, end)`` as typed (``None`` when the step has no range), so
+    a summary can say when a range was swapped or clamped.
     """
 
     index: int
@@ -143,6 +181,7 @@ class CameraMotionStep:
     values: tuple[float, ...]
     start: int
     end: int
+    written_range: tuple[int, int] | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,41 +189,87 @@ class CameraMotionStep:
 # --------------------------------------------------------------------------------------------
 
 
+def _shorten(text: str) -> str:
+    """``text`` cut to :data:`MAX_ECHO_CHARS` for quoting in a message."""
+    return text if len(text) <= MAX_ECHO_CHARS else text[: MAX_ECHO_CHARS - 1] + "…"
+
+
 def _step_error(
     step_index: int, step_text: str, problem: str, token: str, *, verb: str | None
 ) -> CameraMotionError:
     """The error for one step: its 1-based index and text, the problem, and the syntax to use."""
     hint = _VERB_SYNTAX.get(verb or "", " or ".join(_VERB_SYNTAX.values()))
-    message = f'camera motion step {step_index} "{step_text}": {problem}. Expected: {hint}'
+    message = f'camera motion step {step_index} "{_shorten(step_text)}": {problem}. Expected: {hint}'
     return CameraMotionError(message, step_index=step_index, step_text=step_text, token=token)
 
 
-def _parse_number(token: str, name: str, fail: Callable[[str, str], CameraMotionError]) -> float:
-    """A value token as DaS reads it (``float()``), rejecting NaN and infinities."""
+def _parse_number(
+    token: str, name: str, limit: tuple[float, str], fail: Callable[[str, str], CameraMotionError]
+) -> float:
+    """A value token as DaS reads it (``float()``), rejecting NaN, infinities and ``|x| > limit``."""
     try:
         value = float(token)
     except ValueError:
-        raise fail(f"{name} {token!r} is not a number", token) from None
+        raise fail(f"{name} {_shorten(token)!r} is not a number", token) from None
     if not math.isfinite(value):
-        raise fail(f"{name} {token!r} must be a finite number", token)
+        raise fail(f"{name} {_shorten(token)!r} must be a finite number", token)
+    bound, unit = limit
+    if abs(value) > bound:
+        raise fail(f"{name} {_shorten(token)!r} is out of range: use -{bound:g} to {bound:g} {unit}", token)
     return value
 
 
-def _parse_frame(
-    token: str, name: str, last_frame: int, fail: Callable[[str, str], CameraMotionError]
-) -> int:
+def _parse_frame(token: str, name: str, fail: Callable[[str, str], CameraMotionError]) -> int:
     """A frame token as DaS reads it (``int()``), also accepting integer-valued floats."""
     try:
-        frame = int(token)
+        return int(token)
     except ValueError:
         try:
             as_float = float(token)
         except ValueError:
-            raise fail(f"{name} frame {token!r} is not a whole number", token) from None
+            raise fail(f"{name} frame {_shorten(token)!r} is not a whole number", token) from None
         if not (math.isfinite(as_float) and as_float.is_integer()):
-            raise fail(f"{name} frame {token!r} is not a whole number", token) from None
-        frame = int(as_float)
-    return max(0, min(last_frame, frame))
+            raise fail(f"{name} frame {_shorten(token)!r} is not a whole number", token) from None
+        return int(as_float)
+
+
+def _frame_range(
+    start_token: str, end_token: str, last_frame: int, fail: Callable[[str, str], CameraMotionError]
+) -> tuple[int, int, tuple[int, int]]:
+    """``(start, end, written)``: the range clamped to ``[0, last_frame]`` and ordered (DaS's
+    rules), and the range as written. A range wholly before frame 0 or wholly after the last
+    frame is refused: clamping would collapse it onto one end of the clip (DaS divides by zero
+    there), which is never what was meant."""
+    written = (_parse_frame(start_token, "start", fail), _parse_frame(end_token, "end", fail))
+    low, high = min(written), max(written)
+    if high < 0 or low > last_frame:
+        where = "before frame 0" if high < 0 else f"after the last frame ({last_frame})"
+        raise fail(
+            f"frames {written[0]}–{written[1]} lie wholly {where} of this {last_frame + 1}-frame clip; "
+            f"use frames 0 to {last_frame}",
+            start_token if written[0] == low else end_token,
+        )
+    clamped = [max(0, min(last_frame, frame)) for frame in written]
+    return min(clamped), max(clamped), written
+
+
+def check_camera_motion_size(text: str) -> None:
+    """Refuse a motion string longer than :data:`MAX_MOTION_CHARS` or with more than
+    :data:`MAX_MOTION_STEPS` steps, before any parsing (the message never quotes the text).
+
+    Raises:
+        CameraMotionError: with ``step_index`` 0.
+    """
+    if len(text) > MAX_MOTION_CHARS:
+        raise CameraMotionError(
+            f"camera motion is {len(text):,} characters long; at most {MAX_MOTION_CHARS:,} are accepted. "
+            "Shorten it (a step per few frames is plenty)."
+        )
+    num_steps = sum(1 for step in text.split(STEP_SEPARATOR) if step.strip())
+    if num_steps > MAX_MOTION_STEPS:
+        raise CameraMotionError(
+            f"camera motion has {num_steps} steps; at most {MAX_MOTION_STEPS} are accepted. Merge some steps."
+        )
 
 
 def parse_camera_motion_steps(
@@ -193,7 +278,8 @@ def parse_camera_motion_steps(
     """Parse a camera-motion string into its steps (no matrices yet).
 
     Steps are split on ``;``, stripped, lower-cased and split on whitespace; empty steps are
-    skipped. ``None`` or blank text gives no steps (the identity motion).
+    skipped. ``None`` or blank text gives no steps (the identity motion). The size limits
+    (:func:`check_camera_motion_size`) are checked first.
 
     Raises:
         CameraMotionError: naming the 1-based step, its text and the bad token.
@@ -204,6 +290,7 @@ def parse_camera_motion_steps(
         return []
     if not isinstance(text, str):
         raise CameraMotionError(f"camera motion must be text, got {type(text).__name__}")
+    check_camera_motion_size(text)
     last_frame = num_frames - 1
     steps: list[CameraMotionStep] = []
     for step_index, raw_step in enumerate(text.split(STEP_SEPARATOR), start=1):
@@ -219,7 +306,7 @@ def parse_camera_motion_steps(
             preset = CAMERA_PRESETS.get(" ".join(tokens))
             # A preset name typed as a motion is the likeliest slip; show its string.
             tip = f"; the preset {' '.join(tokens)!r} is written {preset!r}" if preset else ""
-            raise fail(f"unknown motion {verb!r} (use {', '.join(VERBS)}){tip}", verb)
+            raise fail(f"unknown motion {_shorten(verb)!r} (use {', '.join(VERBS)}){tip}", verb)
 
         axis: str | None = None
         if verb == "rot":
@@ -227,7 +314,7 @@ def parse_camera_motion_steps(
                 raise fail("missing the axis (x, y or z)", "")
             axis, args = args[0], args[1:]
             if axis not in ROTATION_AXES:
-                raise fail(f"rotation axis {axis!r} must be x, y or z", axis)
+                raise fail(f"rotation axis {_shorten(axis)!r} must be x, y or z", axis)
         elif verb == "orbit" and args and args[0] in ROTATION_AXES:
             axis, args = args[0], args[1:]
             if axis not in ORBIT_AXES:
@@ -242,20 +329,21 @@ def parse_camera_motion_steps(
             raise fail(f"missing <{missing}>", "")
         frame_tokens = args[num_values:]
         if len(frame_tokens) == 1:
-            raise fail(f"start frame {frame_tokens[0]!r} has no end frame", frame_tokens[0])
+            raise fail(f"start frame {_shorten(frame_tokens[0])!r} has no end frame", frame_tokens[0])
         if len(frame_tokens) > 2:
-            raise fail(f"unexpected extra token {frame_tokens[2]!r}", frame_tokens[2])
+            raise fail(f"unexpected extra token {_shorten(frame_tokens[2])!r}", frame_tokens[2])
 
-        values = tuple(_parse_number(tok, name, fail) for tok, name in zip(args[:num_values], value_names))
+        limit = _VERB_VALUE_LIMITS[verb]
+        values = tuple(
+            _parse_number(tok, name, limit, fail) for tok, name in zip(args[:num_values], value_names)
+        )
         if verb == "spiral" and values[0] == 0.0:
             raise fail("spiral radius must not be zero", args[0])
 
-        start, end = 0, last_frame
+        start, end, written = 0, last_frame, None
         if frame_tokens:
-            start = _parse_frame(frame_tokens[0], "start", last_frame, fail)
-            end = _parse_frame(frame_tokens[1], "end", last_frame, fail)
-            start, end = min(start, end), max(start, end)
-        steps.append(CameraMotionStep(step_index, step_text, verb, axis, values, start, end))
+            start, end, written = _frame_range(frame_tokens[0], frame_tokens[1], last_frame, fail)
+        steps.append(CameraMotionStep(step_index, step_text, verb, axis, values, start, end, written))
     return steps
 
 
@@ -467,16 +555,87 @@ def _describe_step(step: CameraMotionStep) -> str:
     else:
         action = f"camera spirals (radius {_format_number(step.values[0])} × scene depth)"
     when = f"at frame {step.end}" if step.start == step.end else f"frames {step.start}–{step.end}"
-    return f"{when}: {action}"
+    return f"{when}: {action}{_range_note(step)}"
+
+
+def _range_note(step: CameraMotionStep) -> str:
+    """Says when the written range was read differently: swapped (reversed) or clamped."""
+    if step.written_range is None or step.written_range == (step.start, step.end):
+        return ""
+    first, second = step.written_range
+    notes = []
+    if first > second:
+        notes.append("reversed range swapped")
+    if min(first, second) < step.start or max(first, second) > step.end:
+        notes.append("clamped to the clip")
+    return f" (written {first} {second}: {', '.join(notes)})"
 
 
 def describe_camera_motion(text: str | None, num_frames: int = DEFAULT_NUM_FRAMES) -> str:
     """A short human summary of a motion string, one line per step (``"static camera"`` if none).
 
+    It accepts exactly the strings :func:`parse_camera_motion` accepts (it builds the matrices
+    too), so a live check and a build never disagree.
+
     Raises:
         CameraMotionError: as :func:`parse_camera_motion`.
     """
+    parse_camera_motion(text, num_frames)
     steps = parse_camera_motion_steps(text, num_frames)
     if not steps:
         return "static camera"
     return "\n".join(f"{i}. {_describe_step(step)}" for i, step in enumerate(steps, start=1))
+
+
+# --------------------------------------------------------------------------------------------
+# Warnings: frames that would show nothing
+# --------------------------------------------------------------------------------------------
+
+
+def blank_frames(
+    motion: np.ndarray,
+    *,
+    height: int = DEFAULT_HEIGHT,
+    width: int = DEFAULT_WIDTH,
+    fov_deg: float = DEFAULT_FOV_DEG,
+) -> np.ndarray:
+    """Which frames would show none of a flat scene at the median depth: ``(T,)`` bool.
+
+    The probe scene is a :data:`WARNING_PROBE_GRID` of points covering the frame-0 view at depth
+    one scene unit (the median depth, where :func:`scale_motion` puts it), seen through a
+    pinhole of ``fov_deg``. A frame is blank when no probe lands in its image in front of the
+    camera: the tracking video would be black there for any scene near that depth.
+    """
+    rows, cols = WARNING_PROBE_GRID
+    K = intrinsics_from_fov(width, height, fov_deg)
+    v, u = np.meshgrid((np.arange(rows) + 0.5) * height / rows, (np.arange(cols) + 0.5) * width / cols, indexing="ij")
+    probes = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], axis=-1).reshape(-1, 3)
+    uvz = transform_and_project(probes, np.asarray(motion, dtype=np.float64), K)
+    return ~in_frame(uvz, height, width).any(axis=-1)
+
+
+def camera_motion_warnings(text: str | None, num_frames: int = DEFAULT_NUM_FRAMES, **view: Any) -> list[str]:
+    """Plain-language warnings about a valid motion string (empty when there is nothing to say).
+
+    Today: runs of frames that would show none of the scene (:func:`blank_frames`; ``view``
+    passes ``height``/``width``/``fov_deg`` to it), e.g. ``trans 5 0 0`` or ``rot y 180`` —
+    the tracking video would be black there and the model would have nothing to follow.
+
+    Raises:
+        CameraMotionError: as :func:`parse_camera_motion`.
+    """
+    blank = blank_frames(parse_camera_motion(text, num_frames), **view)
+    warnings = []
+    frames = np.flatnonzero(blank)
+    if frames.size:
+        breaks = np.flatnonzero(np.diff(frames) > 1)
+        starts = np.concatenate([frames[:1], frames[breaks + 1]])
+        ends = np.concatenate([frames[breaks], frames[-1:]])
+        spans = ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in zip(starts.tolist(), ends.tolist()))
+        label = "frame" if frames.size == 1 else "frames"
+        warnings.append(
+            f"the camera sees none of the scene in {label} {spans} (of 0–{num_frames - 1}): the tracking "
+            "video is black there and the model has nothing to follow. Use smaller moves or turns "
+            "(one scene unit = the median depth of the scene)."
+        )
+    return warnings

@@ -7,11 +7,19 @@ Reading
       that length and the output fps is raised to match (see :func:`load_video`).
     - :func:`load_image` reads a still (path, array or PIL image), honours EXIF orientation.
     - :func:`load_media` dispatches on the kind of input; an image becomes ``T`` equal frames.
-    - :func:`read_video_frames` reads every frame of an uploaded tracking video.
+    - :func:`sample_video_frames` picks ``T`` frames spread uniformly over a whole video (an
+      uploaded tracking video) at the working size.
+    - :func:`read_video_frames` reads every frame of a video as is (bounded by
+      :data:`MAX_READ_FRAMES` and :data:`MAX_READ_BYTES`).
+
+    Decoding streams: the frames to keep are chosen before decoding, each kept frame is
+    converted and resized to the working size as soon as it is decoded, and every other frame
+    is dropped, so memory grows with the working clip, not with the source (a 600-frame
+    1024×1024 upload holds ``T`` working-size frames, never 600 full-size ones).
 
     Limits are checked from the header before anything is decoded (named constants below);
     every problem with the user's file raises :class:`MediaError`, a ``ValueError`` whose
-    message says what to do.
+    message names the file and says what to do.
 
 Writing
     :func:`write_video` encodes H.264 (yuv420p, CRF :data:`H264_CRF`) into a temporary file next
@@ -22,11 +30,13 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import tempfile
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
 
 import cv2
 import numpy as np
@@ -51,7 +61,15 @@ MAX_SIDE_PX = 4096
 MAX_DURATION_S = 600.0
 """Longest accepted input video (10 minutes)."""
 MAX_READ_FRAMES = 1200
-"""Most frames :func:`read_video_frames` decodes when no ``max_frames`` is given."""
+"""Most frames :func:`read_video_frames` and :func:`sample_video_frames` accept in a video
+(when no ``max_frames`` is given): 50 s at 24 fps, far more than a 49-frame clip needs, and it
+bounds the decoding time of an upload."""
+MAX_READ_BYTES = 2 * 2**30
+"""Most bytes of RGB frames :func:`read_video_frames` returns (it keeps every frame at full
+size): 2 GiB is 1200 frames of 720×480, or 43 s of 1080p at 24 fps."""
+MAX_IMAGE_PIXELS = MAX_SIDE_PX * MAX_SIDE_PX
+"""Most pixels of a decoded image (checked from the header, so a decompression bomb — a small
+file that decodes to gigabytes — is refused before decoding)."""
 
 TIMESTAMP_TOLERANCE_S = 1e-4
 """A frame stamped up to this much after a sample time still counts as shown at that time
@@ -145,8 +163,11 @@ def _check_size(width: int, height: int, name: str) -> None:
 
 
 def _check_target_size(height: int, width: int) -> None:
+    # The working size comes from the checkpoint, not the user: a bad one is a bug (ValueError).
     if height <= 0 or width <= 0:
         raise ValueError(f"target size must be positive, got {height}×{width}")
+    if height > MAX_SIDE_PX or width > MAX_SIDE_PX:
+        raise ValueError(f"target size must be at most {MAX_SIDE_PX} a side, got {height}×{width}")
 
 
 def _existing_file(path: PathLike) -> Path:
@@ -302,16 +323,34 @@ def _pil_to_rgb(image: Image.Image, name: str) -> np.ndarray:
         raise MediaError(f"{name} is damaged or incomplete ({error}). Re-export or upload it again.") from error
 
 
+def _decompression_bomb(name: str) -> MediaError:
+    return MediaError(
+        f"{name} would decode to far more than {MAX_IMAGE_PIXELS:,} pixels (a huge image or a "
+        f"decompression bomb); at most {MAX_SIDE_PX}×{MAX_SIDE_PX} pixels are accepted. "
+        "Downscale it first."
+    )
+
+
 def _read_image_file(path: Path) -> np.ndarray:
     try:
-        with Image.open(path) as image:
-            return _pil_to_rgb(image, path.name)
+        with warnings.catch_warnings():
+            # PIL only warns between its MAX_IMAGE_PIXELS and twice that: refuse those too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return _pil_to_rgb(image, path.name)
+    except MediaError:
+        raise
     except UnidentifiedImageError as error:
         raise MediaError(
             f"{path.name} is not an image this app can read. Use PNG, JPEG or WebP."
         ) from error
-    except Image.DecompressionBombError as error:
-        raise MediaError(f"{path.name} is too large to decode safely. Downscale it first.") from error
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise _decompression_bomb(path.name) from error
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as error:
+        # Headers that identify a format but then fail (e.g. a damaged TIFF directory).
+        raise MediaError(
+            f"{path.name} could not be read as an image ({error}). Re-export it as PNG or JPEG."
+        ) from error
 
 
 def load_image(source: ImageSource, height: int, width: int, resize_mode: str = "crop") -> np.ndarray:
@@ -451,17 +490,24 @@ def _timed_frames(container: Any, stream: Any, start_s: float, name: str) -> Ite
 
 @dataclass
 class _Sampling:
-    frames: list  # (h, w, 3) uint8 per target, or None where the stream ended first
+    frames: list  # converted frame per target (shared where targets repeat), or None where the stream ended first
     end_s: Optional[float]  # end of the last decoded frame; None if decoding stopped early
     decoded_any: bool
 
 
-def _sample_at_times(path: Path, targets_s: np.ndarray, stop_s: float, start_s: float) -> _Sampling:
-    """The frame shown at each time of ``targets_s`` (ascending, seconds), converted to RGB.
+FrameConverter = Callable[[Any], np.ndarray]
+"""Turns one decoded PyAV frame into the array to keep (RGB, resized to the working size)."""
+
+
+def _sample_at_times(
+    path: Path, targets_s: np.ndarray, stop_s: float, start_s: float, convert: FrameConverter
+) -> _Sampling:
+    """The frame shown at each time of ``targets_s`` (ascending, seconds), through ``convert``.
 
     The frame shown at ``t`` is the last one whose timestamp is ≤ ``t`` (+ tolerance); a target
     before the first frame gets the first frame. Decoding stops at the first frame stamped at or
-    after ``stop_s`` once every target is served; only frames that serve a target are converted.
+    after ``stop_s`` once every target is served. Only frames that serve a target are converted,
+    each once, as soon as it is known to be needed; every other decoded frame is dropped.
     """
     container, stream = _open_video(path)
     chosen: list = [None] * len(targets_s)
@@ -474,7 +520,7 @@ def _sample_at_times(path: Path, targets_s: np.ndarray, stop_s: float, start_s: 
                 previous = timed
             while next_target < len(targets_s) and targets_s[next_target] < timed.time_s - TIMESTAMP_TOLERANCE_S:
                 if previous_rgb is None:
-                    previous_rgb = _frame_to_rgb(previous.frame)
+                    previous_rgb = convert(previous.frame)
                 chosen[next_target] = previous_rgb
                 next_target += 1
             if timed is not previous:
@@ -486,7 +532,7 @@ def _sample_at_times(path: Path, targets_s: np.ndarray, stop_s: float, start_s: 
         end_s = previous.time_s + previous.duration_s
         last_rgb = previous_rgb
         while next_target < len(targets_s) and targets_s[next_target] < end_s - TIMESTAMP_TOLERANCE_S:
-            last_rgb = _frame_to_rgb(previous.frame) if last_rgb is None else last_rgb
+            last_rgb = convert(previous.frame) if last_rgb is None else last_rgb
             chosen[next_target] = last_rgb
             next_target += 1
         return _Sampling(chosen, end_s, True)
@@ -523,8 +569,10 @@ def load_video(
     as long as the source time it covers (frames repeat if the source has fewer than ``T``).
 
     Only the frames from the key frame before ``start_s`` to ``start_s + T / fps`` are decoded,
-    and only the sampled ones are converted (a short clip is decoded twice — once to find its
-    end, once to sample it). Display rotation (phone videos) is applied.
+    and only the sampled ones are converted, each resized to the working size as soon as it is
+    decoded (a short clip is decoded twice — once to find its end, once to sample it). Memory
+    is the output clip plus one source frame at a time. Display rotation (phone videos) is
+    applied.
 
     Args:
         path: video file.
@@ -563,7 +611,10 @@ def load_video(
     if info.duration_s is not None and start_s + wanted_s > info.duration_s + TIMESTAMP_TOLERANCE_S:
         # The header says the clip is short: the first pass only needs to find where it ends.
         targets = targets[:0]
-    sampling = _sample_at_times(path, targets, start_s + wanted_s, start_s)
+    def convert(frame: Any) -> np.ndarray:
+        return resize_frames(_frame_to_rgb(frame), height, width, resize_mode)
+
+    sampling = _sample_at_times(path, targets, start_s + wanted_s, start_s, convert)
     if not sampling.decoded_any:
         raise MediaError(f"{path.name} contains no video frames. Use another file.")
     output_fps = fps
@@ -576,23 +627,18 @@ def load_video(
     if remaining_s is not None and remaining_s < wanted_s - TIMESTAMP_TOLERANCE_S:
         # Short clip: spread the T samples over everything that is left.
         targets = start_s + np.arange(num_frames) * (remaining_s / num_frames)
-        sampling = _sample_at_times(path, targets, sampling.end_s, start_s)
+        sampling = _sample_at_times(path, targets, sampling.end_s, start_s, convert)
         output_fps = num_frames / remaining_s
     elif len(targets) == 0:
         # The header said "short" but the stream goes on: sample normally after all.
         targets = start_s + np.arange(num_frames) / fps
-        sampling = _sample_at_times(path, targets, start_s + wanted_s, start_s)
+        sampling = _sample_at_times(path, targets, start_s + wanted_s, start_s, convert)
     if any(frame is None for frame in sampling.frames):
         raise MediaError(f"{path.name} ended unexpectedly while reading it. Re-export it as MP4 (H.264).")
 
-    # Sampled frames are often repeated (slow sources): resize each distinct one once.
-    resized_by_id: dict[int, np.ndarray] = {}
     frames = np.empty((num_frames, height, width, 3), dtype=np.uint8)
-    for index, rgb in enumerate(sampling.frames):
-        key = id(rgb)
-        if key not in resized_by_id:
-            resized_by_id[key] = resize_frames(rgb, height, width, resize_mode)
-        frames[index] = resized_by_id[key]
+    for index, resized in enumerate(sampling.frames):
+        frames[index] = resized
     return VideoClip(
         frames=frames,
         fps=float(output_fps),
@@ -605,8 +651,9 @@ def load_video(
 
 
 def read_video_frames(path: PathLike, max_frames: Optional[int] = None) -> tuple[np.ndarray, float]:
-    """Read every frame of a video as is (no resampling, no resizing), e.g. an uploaded tracking
-    video rendered elsewhere.
+    """Read every frame of a video as is (no resampling, no resizing), e.g. a prepared dataset
+    clip. To pick ``T`` frames of an upload at the working size use :func:`sample_video_frames`,
+    which never holds the whole video.
 
     Args:
         path: video file.
@@ -616,6 +663,10 @@ def read_video_frames(path: PathLike, max_frames: Optional[int] = None) -> tuple
     Returns:
         ``(frames (T, H, W, 3) uint8, fps)`` — ``fps`` is the stream's nominal rate, or the rate
         implied by the timestamps when the header has none.
+
+    Raises:
+        MediaError: unreadable, no frames, too many frames, or more than :data:`MAX_READ_BYTES`
+            of decoded frames (checked from the header first, then while decoding).
     """
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be at least 1, got {max_frames}")
@@ -626,27 +677,171 @@ def read_video_frames(path: PathLike, max_frames: Optional[int] = None) -> tuple
         info = _stream_info(container, stream, path.name)
         if max_frames is None and info.frame_count is not None and info.frame_count > MAX_READ_FRAMES:
             raise _too_many_frames(path.name, info.frame_count)
-        frames, times = [], []
+        frame_bytes = info.width * info.height * 3
+        expected_count = min(limit, info.frame_count) if info.frame_count else None
+        if expected_count is not None and expected_count * frame_bytes > MAX_READ_BYTES:
+            raise _too_many_bytes(path.name, expected_count, info.width, info.height)
+        frames, times, total_bytes = [], [], 0
         for timed in _timed_frames(container, stream, 0.0, path.name):
             if len(frames) == limit:
                 if max_frames is None:
                     raise _too_many_frames(path.name, None)
                 break
-            frames.append(_frame_to_rgb(timed.frame))
+            rgb = _frame_to_rgb(timed.frame)
+            total_bytes += rgb.nbytes
+            if total_bytes > MAX_READ_BYTES:
+                raise _too_many_bytes(path.name, len(frames) + 1, rgb.shape[1], rgb.shape[0])
+            frames.append(rgb)
             times.append(timed.time_s)
     finally:
         container.close()
     if not frames:
         raise MediaError(f"{path.name} contains no video frames. Use another file.")
+    return np.stack(frames), _frame_rate(info, times[0], times[-1], len(times))
+
+
+def _frame_rate(info: _StreamInfo, first_time_s: float, last_time_s: float, count: int) -> float:
+    """The nominal rate, else the one implied by the timestamps, else :data:`DEFAULT_FPS`."""
     fps = info.nominal_fps
-    if not fps and len(times) > 1 and times[-1] > times[0]:
-        fps = (len(times) - 1) / (times[-1] - times[0])
-    return np.stack(frames), float(fps or DEFAULT_FPS)
+    if not fps and count > 1 and last_time_s > first_time_s:
+        fps = (count - 1) / (last_time_s - first_time_s)
+    return float(fps or DEFAULT_FPS)
 
 
 def _too_many_frames(name: str, count: Optional[int]) -> MediaError:
     has = f"has {count} frames" if count else f"has more than {MAX_READ_FRAMES} frames"
     return MediaError(f"{name} {has}; at most {MAX_READ_FRAMES} can be read at once. Trim it first.")
+
+
+def _too_many_bytes(name: str, count: int, width: int, height: int) -> MediaError:
+    return MediaError(
+        f"{name}: {count} frames of {width}×{height} would take more than "
+        f"{MAX_READ_BYTES / 2**30:.0f} GiB once decoded. Trim or downscale it first."
+    )
+
+
+def uniform_indices(source_count: int, num_frames: int) -> np.ndarray:
+    """``num_frames`` source-frame indices spread uniformly over ``source_count`` frames, first
+    and last kept (repeats when the source is shorter): ``round(linspace(0, count − 1, T))``."""
+    if source_count < 1 or num_frames < 1:
+        raise ValueError(f"need at least one frame, got {source_count} source and {num_frames} wanted")
+    return np.round(np.linspace(0, source_count - 1, num_frames)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class SampledVideo:
+    """``T`` frames picked uniformly over a whole video (see :func:`sample_video_frames`).
+
+    Attributes:
+        frames: ``(T, height, width, 3)`` uint8 RGB at the working size.
+        source_fps: the stream's nominal rate, or the rate implied by its timestamps
+            (:data:`DEFAULT_FPS` when neither is known), as :func:`read_video_frames` reports it.
+        source_frame_count: frames decoded from the source.
+        source_size: ``(height, width)`` of the source frames, upright.
+        indices: the source frame behind each output frame (``(T,)`` int64).
+    """
+
+    frames: np.ndarray
+    source_fps: float
+    source_frame_count: int
+    source_size: tuple[int, int]
+    indices: np.ndarray
+
+
+@dataclass
+class _IndexPass:
+    count: int  # frames decoded
+    kept: dict  # source index → converted frame, for the wanted indices that exist
+    source_size: Optional[tuple[int, int]]
+    first_time_s: float
+    last_time_s: float
+
+
+def _keep_indices(path: Path, wanted: frozenset, convert: Callable[[np.ndarray], np.ndarray]) -> _IndexPass:
+    """Decode the whole video once; only the frames whose index is in ``wanted`` are converted to
+    RGB and passed through ``convert`` (e.g. resized), the others are dropped as decoded."""
+    container, stream = _open_video(path)
+    kept: dict[int, np.ndarray] = {}
+    source_size: Optional[tuple[int, int]] = None
+    first_time_s = last_time_s = 0.0
+    count = 0
+    try:
+        _stream_info(container, stream, path.name)
+        for count, timed in enumerate(_timed_frames(container, stream, 0.0, path.name), start=1):
+            if count > MAX_READ_FRAMES:
+                raise _too_many_frames(path.name, None)
+            if count == 1:
+                first_time_s = timed.time_s
+            last_time_s = timed.time_s
+            if count - 1 in wanted:
+                rgb = _frame_to_rgb(timed.frame)
+                source_size = source_size or (int(rgb.shape[0]), int(rgb.shape[1]))
+                kept[count - 1] = convert(rgb)
+    finally:
+        container.close()
+    return _IndexPass(count, kept, source_size, first_time_s, last_time_s)
+
+
+def sample_video_frames(
+    path: PathLike,
+    num_frames: int,
+    height: int,
+    width: int,
+    resize_mode: str = "stretch",
+    *,
+    content: str = "tracking",
+) -> SampledVideo:
+    """``num_frames`` frames spread uniformly over a whole video, at the working size.
+
+    This is what an uploaded tracking video needs: output frame ``i`` is source frame
+    ``uniform_indices(count, T)[i]``, resized with :func:`resize_frames` (``content`` picks the
+    interpolation; ``"tracking"`` never invents colours). The result equals resizing those
+    frames of :func:`read_video_frames`, but decoding streams: the wanted indices are chosen
+    from the header's frame count before decoding, each wanted frame is resized as soon as it
+    is decoded and every other frame is dropped, so memory is the output clip plus one source
+    frame. When the header has no frame count, or a wrong one, a second pass decodes the video
+    again (decoding twice costs time, never memory).
+
+    Raises:
+        MediaError: unreadable, no frames, more than :data:`MAX_READ_FRAMES` frames, more than
+            :data:`MAX_SIDE_PX` a side or longer than :data:`MAX_DURATION_S`.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be at least 1, got {num_frames}")
+    if resize_mode not in RESIZE_MODES:
+        raise MediaError(f"resize mode must be one of {RESIZE_MODES}, got {resize_mode!r}")
+    if content not in RESIZE_CONTENTS:
+        raise MediaError(f"resize content must be one of {RESIZE_CONTENTS}, got {content!r}")
+    _check_target_size(height, width)
+    path = _existing_file(path)
+    info = _probe_video(path)
+    if info.frame_count is not None and info.frame_count > MAX_READ_FRAMES:
+        raise _too_many_frames(path.name, info.frame_count)
+
+    def convert(rgb: np.ndarray) -> np.ndarray:
+        return resize_frames(rgb, height, width, resize_mode, content=content)
+
+    guess = info.frame_count
+    wanted = frozenset(uniform_indices(guess, num_frames).tolist()) if guess else frozenset()
+    decoded = _keep_indices(path, wanted, convert)
+    if decoded.count == 0:
+        raise MediaError(f"{path.name} contains no video frames. Use another file.")
+    indices = uniform_indices(decoded.count, num_frames)
+    if not set(indices.tolist()) <= decoded.kept.keys():
+        # The header's count was missing or wrong: decode again, now knowing the count.
+        decoded = _keep_indices(path, frozenset(indices.tolist()), convert)
+        if decoded.count < int(indices.max()) + 1:
+            raise MediaError(f"{path.name} ended unexpectedly while reading it. Re-export it as MP4 (H.264).")
+    frames = np.empty((num_frames, height, width, 3), dtype=np.uint8)
+    for position, index in enumerate(indices.tolist()):
+        frames[position] = decoded.kept[index]
+    return SampledVideo(
+        frames=frames,
+        source_fps=_frame_rate(info, decoded.first_time_s, decoded.last_time_s, decoded.count),
+        source_frame_count=decoded.count,
+        source_size=decoded.source_size,
+        indices=indices,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -661,9 +856,13 @@ def _is_image_file(path: Path) -> bool:
     if suffix in VIDEO_EXTENSIONS:
         return False
     try:  # unknown extension: PIL reads only the header to identify an image
-        with Image.open(path):
-            return True
-    except (UnidentifiedImageError, OSError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path):
+                return True
+    except Image.DecompressionBombError:
+        return True  # an image, refused with its own message by load_image
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error):
         return False
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -125,8 +126,8 @@ def test_start_equal_end_is_a_jump():
         np.testing.assert_array_equal(motion[frame], np.eye(4))
     for frame in range(10, 49):
         np.testing.assert_array_equal(motion[frame], translation(0, 0, 1))
-    # Both ends clamped onto the last frame: a jump on the very last frame.
-    late = cam.parse_camera_motion("rot y 30 60 70")
+    # A range from the last frame on clamps onto it: a jump on the very last frame.
+    late = cam.parse_camera_motion("rot y 30 48 70")
     np.testing.assert_array_equal(late[47], np.eye(4))
     np.testing.assert_allclose(late[48], rot_y_by_hand(30), atol=EXACT)
 
@@ -308,7 +309,12 @@ def test_das_readme_examples_parse_to_rigid_motions(text):
         ("spiral 2 0 ten", 1, "ten", "whole number"),
         ("spiral 0", 1, "0", "zero"),
         ("orbit z 10", 1, "z", "orbit axis"),
-        ("trans 1e308 1e308 1e308; rot x 45; trans 1e308 1e308 1e308", 3, "", "too large"),
+        ("trans 1000 0 0; rot x 45; trans 0 0 1e308", 3, "1e308", "out of range"),
+        ("rot y 1e308", 1, "1e308", "-10000 to 10000 degrees"),
+        ("orbit x -1e5", 1, "-1e5", "out of range"),
+        ("spiral 1e308", 1, "1e308", "-1000 to 1000 scene units"),
+        ("rot y 15 60 70", 1, "60", "wholly after the last frame (48)"),
+        ("trans 1 0 0 -9 -2", 1, "-9", "wholly before frame 0"),
     ],
 )
 def test_errors_name_the_step_and_token(text, step_index, token, fragment):
@@ -323,6 +329,101 @@ def test_errors_name_the_step_and_token(text, step_index, token, fragment):
     assert fragment in message
     assert error.step_text in message
     assert "Expected:" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("rot y 10; " * 100_000, "characters long"),  # ~1 MB
+        ("x" * 900_000, "characters long"),
+        ("rot y 1;" * (cam.MAX_MOTION_STEPS + 1), "steps"),
+    ],
+)
+def test_oversized_text_is_refused_before_parsing_with_a_short_message(text, fragment):
+    started = time.perf_counter()
+    with pytest.raises(cam.CameraMotionError, match=fragment) as info:
+        cam.describe_camera_motion(text)
+    assert time.perf_counter() - started < 0.05
+    assert len(str(info.value)) < 200  # never quotes the text
+
+
+def test_the_longest_accepted_text_parses():
+    step = "rot y 0.5 0 1; "
+    text = (step * (cam.MAX_MOTION_STEPS))[: cam.MAX_MOTION_CHARS]
+    assert len(text) <= cam.MAX_MOTION_CHARS
+    assert cam.parse_camera_motion(text).shape == (49, 4, 4)
+
+
+def test_long_tokens_are_quoted_shortened():
+    with pytest.raises(cam.CameraMotionError) as info:
+        cam.parse_camera_motion("trans " + "9" * 3000 + " 0 0")
+    assert len(str(info.value)) < 300 and "…" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("verb", "bound"),
+    [("trans {} 0 0", cam.MAX_TRANSLATION), ("rot z {}", cam.MAX_ROTATION_DEG),
+     ("orbit {}", cam.MAX_ROTATION_DEG), ("spiral {}", cam.MAX_SPIRAL_RADIUS)],
+)
+def test_values_are_bounded(verb, bound):
+    for value in (bound, -bound):
+        assert np.isfinite(cam.parse_camera_motion(verb.format(value))).all()
+    for value in (bound * 1.001, -bound * 1.001, 1e308):
+        with pytest.raises(cam.CameraMotionError, match="out of range"):
+            cam.parse_camera_motion(verb.format(value))
+
+
+def test_bounded_values_never_overflow_even_composed():
+    worst = "; ".join(["trans 1000 -1000 1000", "rot x 10000", "spiral -1000", "orbit y 10000"] * 50)
+    assert len(worst) <= cam.MAX_MOTION_CHARS
+    assert np.isfinite(cam.parse_camera_motion(worst)).all()
+
+
+def test_reversed_range_reads_the_same_in_the_check_and_the_build():
+    # T = 49: the reversed range is swapped (DaS) and the summary says so.
+    np.testing.assert_array_equal(
+        cam.parse_camera_motion("rot y 15 30 10"), cam.parse_camera_motion("rot y 15 10 30")
+    )
+    assert cam.describe_camera_motion("rot y 15 30 10") == (
+        "1. frames 10–30: camera pans left 15° (written 30 10: reversed range swapped)"
+    )
+    # T = 9 (a small checkpoint): frames 10–30 are all after the clip; both refuse alike
+    # instead of collapsing the step onto "at frame 8".
+    for call in (cam.parse_camera_motion, cam.describe_camera_motion):
+        with pytest.raises(cam.CameraMotionError, match="after the last frame .8. of this 9-frame clip"):
+            call("rot y 15 30 10", 9)
+    # Partly inside: clamped, and said.
+    assert "clamped to the clip" in cam.describe_camera_motion("rot y 15 30 5", 9)
+    np.testing.assert_array_equal(
+        cam.parse_camera_motion("rot y 15 30 5", 9), cam.parse_camera_motion("rot y 15 5 8", 9)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "blank"),
+    [
+        ("", []),
+        ("trans 0 0 -0.5; rot y 20", []),
+        ("orbit 180", []),  # the centre stays in view
+        ("spiral 2", []),
+        # Probes at depth 1 over a 55° view: the outermost column sits at x = ±0.4806
+        # (u = 720/26 px, fx = 360 / tan 27.5° = 691.5), the image edge at x = ±0.5206.
+        # Content moves right by 5·f/48: the leftmost probe passes the right edge once
+        # 5·f/48 ≥ 1.0012, from f = 9.61 → frame 10.
+        ("trans 5 0 0", list(range(10, 49))),
+        # Yaw of 3.75° a frame: the leftmost probe (at −25.67°) passes +27.5° after 53.17°,
+        # f = 14.18 → frame 15.
+        ("rot y 180", list(range(15, 49))),
+        # The camera reaches the plane at 1.5·f/48 = 1, frame 32, and is past it after.
+        ("trans 0 0 -1.5", list(range(32, 49))),
+    ],
+)
+def test_blank_frames_are_warned_about(text, blank):
+    assert np.flatnonzero(cam.blank_frames(cam.parse_camera_motion(text))).tolist() == blank
+    warnings = cam.camera_motion_warnings(text)
+    assert bool(warnings) == bool(blank)
+    if blank:
+        assert f"frames {blank[0]}–{blank[-1]}" in warnings[0] and "black" in warnings[0]
 
 
 def test_a_preset_name_typed_as_a_motion_gets_its_string_as_a_hint():
@@ -401,6 +502,23 @@ def test_token_soup_only_raises_camera_motion_error(tokens, num_frames):
 @given(text=st.text(max_size=40))
 def test_arbitrary_text_only_raises_camera_motion_error(text):
     check_motion_or_error(text, 49)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tokens=st.lists(st.sampled_from(TOKENS), max_size=12), num_frames=st.integers(1, 60))
+def test_the_live_check_accepts_exactly_what_the_build_accepts(tokens, num_frames):
+    text = " ".join(tokens)
+    try:
+        cam.parse_camera_motion(text, num_frames)
+        built = None
+    except cam.CameraMotionError as error:
+        built = str(error)
+    try:
+        cam.describe_camera_motion(text, num_frames)
+        checked = None
+    except cam.CameraMotionError as error:
+        checked = str(error)
+    assert checked == built
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,12 @@ so a test can tell exactly which source frame ended up at each output position.
 
 from __future__ import annotations
 
+import json
+import struct
+import subprocess
+import sys
 import time
+import zlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -209,6 +214,158 @@ def test_read_video_frames_refuses_too_many_frames(one_second_clip, monkeypatch)
     monkeypatch.setattr(media, "MAX_READ_FRAMES", 10)
     with pytest.raises(MediaError, match="Trim"):
         media.read_video_frames(one_second_clip)
+
+
+@pytest.mark.parametrize("num_frames", [49, 9, 1])
+@pytest.mark.parametrize("resize_mode", ["stretch", "crop"])
+def test_sample_video_frames_equals_resizing_the_picked_frames(one_second_clip, num_frames, resize_mode):
+    every_frame, fps = media.read_video_frames(one_second_clip)
+    indices = np.round(np.linspace(0, len(every_frame) - 1, num_frames)).astype(np.int64)
+    expected = media.resize_frames(every_frame[indices], 48, 72, resize_mode, content="tracking")
+    sampled = media.sample_video_frames(one_second_clip, num_frames, 48, 72, resize_mode)
+    np.testing.assert_array_equal(sampled.frames, expected)  # bit for bit
+    np.testing.assert_array_equal(sampled.indices, indices)
+    assert sampled.source_frame_count == 30 and sampled.source_size == (CLIP_HEIGHT, CLIP_WIDTH)
+    assert sampled.source_fps == fps == pytest.approx(30.0)
+
+
+@pytest.mark.parametrize("header_count", [None, 12, 45])
+def test_sample_video_frames_does_not_trust_the_header_count(one_second_clip, monkeypatch, header_count):
+    real_stream_info = media._stream_info
+
+    def wrong_count(container, stream, name):
+        info = real_stream_info(container, stream, name)
+        return media._StreamInfo(info.width, info.height, info.nominal_fps, info.duration_s, header_count)
+
+    monkeypatch.setattr(media, "_stream_info", wrong_count)
+    sampled = media.sample_video_frames(one_second_clip, 7, CLIP_HEIGHT, CLIP_WIDTH)
+    assert [decode_index(frame) for frame in sampled.frames] == [0, 5, 10, 14, 19, 24, 29]  # 14.5 rounds to even
+    assert sampled.source_frame_count == 30
+
+
+def test_sample_video_frames_refuses_too_many_frames(one_second_clip, monkeypatch):
+    monkeypatch.setattr(media, "MAX_READ_FRAMES", 10)
+    with pytest.raises(MediaError, match="Trim"):
+        media.sample_video_frames(one_second_clip, 5, 8, 8)
+
+
+def test_read_video_frames_refuses_more_bytes_than_allowed(one_second_clip, monkeypatch):
+    monkeypatch.setattr(media, "MAX_READ_BYTES", 10 * CLIP_HEIGHT * CLIP_WIDTH * 3)
+    with pytest.raises(MediaError, match="GiB once decoded"):
+        media.read_video_frames(one_second_clip)
+    assert len(media.read_video_frames(one_second_clip, max_frames=10)[0]) == 10
+
+
+# --------------------------------------------------------------------------------------------
+# Bounded memory: a tiny upload must not decode into gigabytes
+# --------------------------------------------------------------------------------------------
+
+BIG_SIDE_PX = 1024
+BIG_NUM_FRAMES = 600
+WORKING_FRAMES, WORKING_SIDE_PX = 49, 96
+DECODER_MARGIN_BYTES = 128 * 2**20
+"""Fixed allowance for the decoder itself: FFmpeg's frame threads each hold about 3 MiB of
+1024×1024 buffers and it starts at most 16 automatically (measured on 2026-11-29, 2-core CPU
+container: 27 MiB growth with 2 threads, 75 MiB with 16). Holding the 49 sampled frames at full
+size would already take 147 MiB, and every frame 1.8 GiB."""
+
+_PEAK_RSS_SCRIPT = """
+import json, resource, sys
+from core import media
+path, call = sys.argv[1], sys.argv[2]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if call == "sample_video_frames":
+    frames = media.sample_video_frames(path, {T}, {S}, {S}).frames
+else:
+    frames = media.load_video(path, {T}, {S}, {S}).frames
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"growth_bytes": (after - before) * 1024, "clip_bytes": frames.nbytes}}))
+""".format(T=WORKING_FRAMES, S=WORKING_SIDE_PX)
+
+
+@pytest.fixture(scope="module")
+def big_tracking_video(tmp_path_factory) -> Path:
+    """600 frames of 1024×1024 with eight distinct pictures: a ~35 KB file that decodes to 1.8 GiB."""
+    path = tmp_path_factory.mktemp("big") / "tracking.mp4"
+    distinct = 8
+    pictures = []
+    for k in range(distinct):
+        yuv420 = np.full((BIG_SIDE_PX * 3 // 2, BIG_SIDE_PX), 128, np.uint8)
+        yuv420[:BIG_SIDE_PX, : (k + 1) * BIG_SIDE_PX // distinct] = 200  # a growing bright band
+        pictures.append(yuv420)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width = stream.height = BIG_SIDE_PX
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "40"}
+        for index in range(BIG_NUM_FRAMES):
+            frame = av.VideoFrame.from_ndarray(pictures[index * distinct // BIG_NUM_FRAMES], format="yuv420p")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize("call", ["sample_video_frames", "load_video"])
+def test_a_tiny_upload_of_many_large_frames_keeps_memory_bounded(big_tracking_video, call):
+    assert big_tracking_video.stat().st_size < 200_000
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_SCRIPT, str(big_tracking_video), call],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1], timeout=300,
+    )
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    bound = measured["clip_bytes"] + DECODER_MARGIN_BYTES
+    assert measured["growth_bytes"] < bound, (
+        f"{call}: peak RSS grew {measured['growth_bytes'] / 2**20:.0f} MiB; bound {bound / 2**20:.0f} MiB"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Images that cannot or must not be decoded
+# --------------------------------------------------------------------------------------------
+
+
+def png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width × height`` 8-bit grey pixels (and no pixel data)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize(
+    "side",
+    [
+        100_000,  # 10 G pixels: PIL's own DecompressionBombError
+        10_000,  # 100 M pixels: PIL only warns; refused all the same
+        5_000,  # 25 M pixels: below PIL's limits, above ours
+    ],
+)
+def test_decompression_bombs_are_refused_from_the_header(tmp_path, side):
+    path = png_header_only(tmp_path / f"bomb{side}.png", side, side)
+    assert_fails_fast(lambda: media.load_image(path, 8, 8), match=f"bomb{side}.png.*Downscale")
+    assert_fails_fast(lambda: media.load_media(path, 2, 8, 8), match=f"bomb{side}.png")
+    odd_name = png_header_only(tmp_path / f"bomb{side}.upload", side, side)  # unknown extension
+    assert_fails_fast(lambda: media.load_media(odd_name, 2, 8, 8), match="Downscale")
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("notes.png", b"hello, this is text\n" * 50),
+        ("noise.jpg", np.random.default_rng(1).integers(0, 256, 5_000, dtype=np.uint8).tobytes()),
+        ("cut.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"),  # header cut short
+        ("empty.png", b""),
+    ],
+)
+def test_unreadable_images_name_the_file(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert_fails_fast(lambda: media.load_image(path, 8, 8), match=name)
+    assert_fails_fast(lambda: media.load_media(path, 2, 8, 8), match=name)
 
 
 def smooth_test_frames(num_frames: int = 10, height: int = 96, width: int = 128) -> np.ndarray:
