@@ -50,7 +50,9 @@ DEPTH_QUANTILE = 0.25
 MAX_CHECKED_TRACKS = 50_000
 """Motion figures use at most this many tracks (an even stride through a dense cloud of
 345,600 points): the medians change by well under a pixel, the work by 7×."""
-FIGURE_DECIMALS = 4
+FRACTION_DECIMALS = 4
+"""Shares are written to JSON to 0.01 %, pixel figures to 0.01 px: finer is noise."""
+PIXEL_DECIMALS = 2
 
 WARNING_CODES = ("mostly_black", "camera_leaves_scene", "almost_no_motion", "mostly_predicted", "approximate_depth")
 """Stable identifiers of the warnings, in the order they are listed (most serious first)."""
@@ -98,9 +100,14 @@ class ControlCheck:
         return not self.warnings
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready figures and warnings (lists instead of tuples), for the settings JSON."""
-        figures = asdict(self)
-        figures["coverage"] = list(self.coverage)
+        """JSON-ready figures and warnings (lists instead of tuples, rounded), for the settings JSON."""
+        figures = {
+            name: round(value, PIXEL_DECIMALS if name.endswith("_px") else FRACTION_DECIMALS)
+            if isinstance(value, float)
+            else value
+            for name, value in asdict(self).items()
+        }
+        figures["coverage"] = [round(value, FRACTION_DECIMALS) for value in self.coverage]
         figures["warning_codes"] = list(self.warning_codes)
         figures["warnings"] = list(self.warnings)
         return figures
@@ -251,14 +258,14 @@ def check_tracking(
     leaves_frame = int(leaving[0]) if leaving.size else None
 
     figures = dict(
-        coverage=tuple(round(float(value), FIGURE_DECIMALS) for value in coverage),
-        coverage_min=round(float(coverage.min()), FIGURE_DECIMALS),
-        coverage_median=round(float(np.median(coverage)), FIGURE_DECIMALS),
-        motion_median_px=round(motion_median, 2),
-        moving_share=round(moving_share, FIGURE_DECIMALS),
-        parallax_px=round(parallax(motion, depth0), 2),
+        coverage=tuple(float(value) for value in coverage),
+        coverage_min=float(coverage.min()),
+        coverage_median=float(np.median(coverage)),
+        motion_median_px=motion_median,
+        moving_share=moving_share,
+        parallax_px=parallax(motion, depth0),
         approximate_depth=bool(approximate_depth),
-        predicted_share=None if predicted_share is None else round(predicted_share, FIGURE_DECIMALS),
+        predicted_share=predicted_share,
         camera_leaves_scene=leaves_frame is not None,
         leaves_scene_frame=leaves_frame,
     )
