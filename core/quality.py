@@ -30,6 +30,10 @@ from typing import Any, Optional
 
 import numpy as np
 
+DRAWN_LEVEL = 8
+"""A pixel is drawn when one of its channels exceeds 8 (of 255): the ringing H.264 leaves
+around black in an uploaded tracking video stays below, and so does only the colour of the far
+top-left corner's points (all three channels under 8/255 of their range)."""
 MOSTLY_BLACK_COVERAGE = 0.25
 """Warn when the median frame draws less than a quarter of its pixels. A dense cloud covers
 ~100 % of frame 0 and a sparse 70×70 grid about 2/3 of it (rectangles 1.5× wider than tall),
@@ -66,11 +70,12 @@ class ControlCheck:
         coverage: per-frame fraction of pixels drawn (not black), ``T`` values in [0, 1].
         coverage_min, coverage_median: over the clip.
         motion_median_px: median over tracks of the farthest each track gets from its frame-0
-            position, in pixels (tracks drawn in frame 0 and in a later frame).
+            position, in pixels (tracks drawn in frame 0 and in a later frame); ``None`` when
+            the tracks are unknown (an uploaded tracking video).
         moving_share: fraction of those tracks that move at least :data:`STILL_MOTION_FRACTION`
-            of the frame width.
+            of the frame width; ``None`` when the tracks are unknown.
         parallax_px: median motion of the nearest quarter of the tracks minus that of the
-            farthest quarter (frame-0 depth), in pixels.
+            farthest quarter (frame-0 depth), in pixels; ``None`` when the tracks are unknown.
         approximate_depth: the depth was the built-in estimate.
         predicted_share: fraction of drawn ``(frame, track)`` positions that the tracker did
             not see (predicted); ``None`` for a still source.
@@ -84,9 +89,9 @@ class ControlCheck:
     coverage: tuple[float, ...]
     coverage_min: float
     coverage_median: float
-    motion_median_px: float
-    moving_share: float
-    parallax_px: float
+    motion_median_px: Optional[float]
+    moving_share: Optional[float]
+    parallax_px: Optional[float]
     approximate_depth: bool
     predicted_share: Optional[float]
     camera_leaves_scene: bool
@@ -114,12 +119,15 @@ class ControlCheck:
 
     def figures_text(self) -> str:
         """The figures in one short paragraph for the studio and the CLI."""
-        parts = [
-            f"drawn: {_percent(self.coverage_min)} of the frame at least, {_percent(self.coverage_median)} typically",
-            f"motion: {self.motion_median_px:.1f} px median, {_percent(self.moving_share)} of the points move",
-            f"parallax: {self.parallax_px:.1f} px",
-            "depth: approximate (built-in estimate)" if self.approximate_depth else "depth: from a depth model",
-        ]
+        parts = [f"drawn: {_percent(self.coverage_min)} of the frame at least, {_percent(self.coverage_median)} typically"]
+        if self.motion_median_px is None:
+            parts.append("motion: unknown (no tracks)")
+        else:
+            parts += [
+                f"motion: {self.motion_median_px:.1f} px median, {_percent(self.moving_share)} of the points move",
+                f"parallax: {self.parallax_px:.1f} px",
+            ]
+        parts.append("depth: approximate (built-in estimate)" if self.approximate_depth else "depth: from a depth model")
         if self.predicted_share is not None:
             parts.append(f"predicted by the tracker: {_percent(self.predicted_share)} of the drawn points")
         return "; ".join(parts) + "."
@@ -142,7 +150,7 @@ def _percent(fraction: float) -> str:
 
 
 def frame_coverage(frames: np.ndarray) -> np.ndarray:
-    """``(T,)`` float64 fraction of each frame's pixels that are not black (any channel > 0).
+    """``(T,)`` float64 fraction of each frame's pixels that are drawn (a channel > :data:`DRAWN_LEVEL`).
 
     Args:
         frames: ``(T, H, W, 3)`` uint8 tracking video.
@@ -150,7 +158,10 @@ def frame_coverage(frames: np.ndarray) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.ndim != 4:
         raise ValueError(f"frames must have shape (T, H, W, C), got {frames.shape}")
-    return frames.any(axis=-1).mean(axis=(1, 2), dtype=np.float64)
+    brightest = frames[..., 0]
+    for channel in range(1, frames.shape[-1]):  # 4× faster than max(axis=-1) over a 3-wide axis
+        brightest = np.maximum(brightest, frames[..., channel])
+    return np.count_nonzero(brightest > DRAWN_LEVEL, axis=(1, 2)) / float(frames.shape[1] * frames.shape[2])
 
 
 def track_motion(uvz: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -220,7 +231,8 @@ def check_tracking(
 
     Args:
         frames: ``(T, H, W, 3)`` uint8 tracking video (``TrackingResult.frames``).
-        uvz: ``(T, N, 3)`` projected tracks (``TrackingResult.uvz``).
+        uvz: ``(T, N, 3)`` projected tracks (``TrackingResult.uvz``); ``N = 0`` (an uploaded
+            tracking video) leaves the motion figures unknown (``None``) and unchecked.
         drawn: ``(T, N)`` bool, which tracks were drawn (``TrackingResult.visible``).
         seen: ``(T, N)`` bool, which positions the tracker saw (a video source's raw tracker
             visibility); ``None`` for a still image.
@@ -240,11 +252,15 @@ def check_tracking(
     width = frames.shape[2]
     coverage = frame_coverage(frames)
 
-    stride = max(1, math.ceil(uvz.shape[1] / MAX_CHECKED_TRACKS))
-    motion, depth0 = track_motion(uvz[:, ::stride], drawn[:, ::stride])
     still_limit = STILL_MOTION_FRACTION * width
-    motion_median = float(np.median(motion)) if motion.size else 0.0
-    moving_share = float(np.mean(motion >= still_limit)) if motion.size else 0.0
+    motion_median = moving_share = parallax_px = None
+    if uvz.shape[1]:
+        stride = max(1, math.ceil(uvz.shape[1] / MAX_CHECKED_TRACKS))
+        motion, depth0 = track_motion(uvz[:, ::stride], drawn[:, ::stride])
+        # No track followed past frame 0 (all left the frame): nothing measurable moved.
+        motion_median = float(np.median(motion)) if motion.size else 0.0
+        moving_share = float(np.mean(motion >= still_limit)) if motion.size else 0.0
+        parallax_px = parallax(motion, depth0)
 
     predicted_share = None
     if seen is not None:
@@ -263,7 +279,7 @@ def check_tracking(
         coverage_median=float(np.median(coverage)),
         motion_median_px=motion_median,
         moving_share=moving_share,
-        parallax_px=parallax(motion, depth0),
+        parallax_px=parallax_px,
         approximate_depth=bool(approximate_depth),
         predicted_share=predicted_share,
         camera_leaves_scene=leaves_frame is not None,
@@ -290,7 +306,7 @@ def _warnings(figures: dict[str, Any], coverage: np.ndarray, still_limit: float)
             "pixels) — the content is behind the camera or outside the frame. Use a smaller move (translations "
             "are in units of the scene's median depth: trans 0 0 -0.5 moves halfway to it) or end it later."
         )
-    elif figures["moving_share"] < MIN_MOVING_SHARE:
+    elif figures["moving_share"] is not None and figures["moving_share"] < MIN_MOVING_SHARE:
         found["almost_no_motion"] = (
             f"There is almost no motion: {_percent(figures['moving_share'])} of the points move {still_limit:.0f} px "
             f"or more over the clip (median {figures['motion_median_px']:.1f} px), and results of such clips are "

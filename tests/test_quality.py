@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from core.quality import (
+    DRAWN_LEVEL,
     LEAVES_SCENE_SHARE,
     MAX_CHECKED_TRACKS,
     ControlCheck,
@@ -84,11 +85,20 @@ def test_figures_are_exact_on_a_hand_made_clip():
     assert check.to_dict()["predicted_share"] == 0.1429  # rounded for the settings JSON
 
 
-def test_frame_coverage_counts_any_lit_channel():
+def test_frame_coverage_counts_any_lit_channel_above_compression_noise():
     frames = np.zeros((2, 2, 2, 3), dtype=np.uint8)
-    frames[0, 0, 0, 2] = 1  # one dim blue pixel is drawn
+    frames[0, 0, 0, 2] = DRAWN_LEVEL + 1  # one dim blue pixel is drawn
+    frames[0, 1, :] = DRAWN_LEVEL  # H.264 ringing around black is not
     frames[1, :, 1] = (0, 255, 0)
     assert frame_coverage(frames).tolist() == [0.25, 0.5]
+
+
+def test_an_uploaded_tracking_video_without_tracks_has_unknown_motion_and_no_motion_warning():
+    frames = _drawn_frames([H] * T)
+    check = check_tracking(frames, np.zeros((T, 0, 3)), np.zeros((T, 0), dtype=bool), approximate_depth=False)
+    assert check.coverage_median == 1.0
+    assert check.motion_median_px is None and check.moving_share is None and check.parallax_px is None
+    assert check.ok and "motion: unknown" in check.figures_text()
 
 
 # --------------------------------------------------------------------------------------------
