@@ -15,6 +15,8 @@ Figures (all from the rendered frames and the projected tracks, see :func:`check
 - **parallax**: the median motion of the nearest quarter of the tracks (by frame-0 depth)
   minus that of the farthest quarter, in pixels: how much depth the motion reveals;
 - **approximate depth**: whether the depth was the built-in estimate;
+- **lost share**: the fraction of the frame-0 tracks' later positions that are in view (inside
+  the frame, in front of the camera) but not drawn — points a tracker dropped;
 - **predicted share** (video sources): the fraction of drawn track positions that the tracker
   predicted rather than saw.
 
@@ -29,6 +31,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 import numpy as np
+
+from core import geometry
 
 DRAWN_LEVEL = 8
 """A pixel is drawn when one of its channels exceeds 8 (of 255): the ringing H.264 leaves
@@ -47,6 +51,9 @@ STILL_MOTION_FRACTION = 0.01
 MIN_MOVING_SHARE = 0.01
 """Warn of almost no motion when under 1 % of the tracks move (a small moved object or a
 person walking through a static shot is more than that)."""
+LOST_SHARE_WARNING = 0.25
+"""Warn when over a quarter of the frame-0 tracks' later positions are missing although they are
+in view: the tracker dropped them, leaving black holes where the model expects colour."""
 PREDICTED_SHARE_WARNING = 0.5
 """Warn when more than half of the drawn track positions are the tracker's guesses."""
 DEPTH_QUANTILE = 0.25
@@ -58,7 +65,14 @@ FRACTION_DECIMALS = 4
 """Shares are written to JSON to 0.01 %, pixel figures to 0.01 px: finer is noise."""
 PIXEL_DECIMALS = 2
 
-WARNING_CODES = ("mostly_black", "camera_leaves_scene", "almost_no_motion", "mostly_predicted", "approximate_depth")
+WARNING_CODES = (
+    "mostly_black",
+    "camera_leaves_scene",
+    "tracks_lost",
+    "almost_no_motion",
+    "mostly_predicted",
+    "approximate_depth",
+)
 """Stable identifiers of the warnings, in the order they are listed (most serious first)."""
 
 
@@ -76,11 +90,15 @@ class ControlCheck:
             of the frame width; ``None`` when the tracks are unknown.
         parallax_px: median motion of the nearest quarter of the tracks minus that of the
             farthest quarter (frame-0 depth), in pixels; ``None`` when the tracks are unknown.
+        lost_share: fraction of ``(frame ≥ 1, track drawn in frame 0)`` pairs where the track is
+            in view (:func:`core.geometry.in_frame`) but not drawn; ``None`` when the tracks
+            are unknown.
         approximate_depth: the depth was the built-in estimate.
         predicted_share: fraction of drawn ``(frame, track)`` positions that the tracker did
             not see (predicted); ``None`` for a still source.
         camera_leaves_scene: some frame after frame 0 draws under :data:`LEAVES_SCENE_SHARE`
-            of what frame 0 drew.
+            of what frame 0 drew, and most of the missing frame-0 tracks there are out of view
+            (outside the frame or behind the camera) rather than dropped by a tracker.
         leaves_scene_frame: the first such frame, or ``None``.
         warning_codes: identifiers from :data:`WARNING_CODES`, one per warning.
         warnings: plain-words warnings, each with a suggested fix, same order as the codes.
@@ -92,6 +110,7 @@ class ControlCheck:
     motion_median_px: Optional[float]
     moving_share: Optional[float]
     parallax_px: Optional[float]
+    lost_share: Optional[float]
     approximate_depth: bool
     predicted_share: Optional[float]
     camera_leaves_scene: bool
@@ -127,6 +146,8 @@ class ControlCheck:
                 f"motion: {self.motion_median_px:.1f} px median, {_percent(self.moving_share)} of the points move",
                 f"parallax: {self.parallax_px:.1f} px",
             ]
+        if self.lost_share:
+            parts.append(f"lost while in view: {_percent(self.lost_share)}")
         parts.append("depth: approximate (built-in estimate)" if self.approximate_depth else "depth: from a depth model")
         if self.predicted_share is not None:
             parts.append(f"predicted by the tracker: {_percent(self.predicted_share)} of the drawn points")
@@ -180,6 +201,26 @@ def track_motion(uvz: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, np.nda
     distance = np.linalg.norm(uv - uv[:1], axis=-1)
     motion = np.where(drawn[:, followed], distance, 0.0).max(axis=0, initial=0.0)
     return motion, np.asarray(uvz[0, followed, 2], dtype=np.float64)
+
+
+def missing_tracks(uvz: np.ndarray, drawn: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Why frame 0's tracks are missing later: out of view, or dropped while in view.
+
+    Args:
+        uvz: ``(T, N, 3)`` projected tracks; drawn: ``(T, N)`` bool; height, width: frame size.
+
+    Returns:
+        ``out_of_view (T,)`` and ``lost (T,)`` float64: per frame, the fraction of the tracks
+        drawn in frame 0 that are not drawn and outside the frame or behind the camera
+        (:func:`core.geometry.in_frame`), resp. not drawn although in view. Both are 0 at frame 0.
+    """
+    drawn = np.asarray(drawn, dtype=bool)
+    first = drawn[0]
+    if not first.any():
+        return np.zeros(len(drawn)), np.zeros(len(drawn))
+    in_view = geometry.in_frame(uvz[:, first], height, width)
+    missing = ~drawn[:, first]
+    return (missing & ~in_view).mean(axis=1), (missing & in_view).mean(axis=1)
 
 
 def parallax(motion: np.ndarray, depth0: np.ndarray) -> float:
@@ -253,9 +294,12 @@ def check_tracking(
     coverage = frame_coverage(frames)
 
     still_limit = STILL_MOTION_FRACTION * width
-    motion_median = moving_share = parallax_px = None
+    motion_median = moving_share = parallax_px = lost_share = None
+    out_of_view = lost = np.zeros(len(coverage))
     if uvz.shape[1]:
         stride = max(1, math.ceil(uvz.shape[1] / MAX_CHECKED_TRACKS))
+        out_of_view, lost = missing_tracks(uvz[:, ::stride], drawn[:, ::stride], frames.shape[1], width)
+        lost_share = float(lost[1:].mean()) if len(lost) > 1 else 0.0
         motion, depth0 = track_motion(uvz[:, ::stride], drawn[:, ::stride])
         # No track followed past frame 0 (all left the frame): nothing measurable moved.
         motion_median = float(np.median(motion)) if motion.size else 0.0
@@ -270,7 +314,10 @@ def check_tracking(
         drawn_count = int(drawn.sum())
         predicted_share = float((drawn & ~seen).sum() / drawn_count) if drawn_count else 0.0
 
-    leaving = np.flatnonzero(coverage[1:] < LEAVES_SCENE_SHARE * coverage[0]) + 1 if coverage[0] > 0 else np.array([], int)
+    # Frames that lost most of frame 0's drawing because the content went out of view (a
+    # tracker dropping points is reported as lost tracks instead).
+    emptied = (coverage[1:] < LEAVES_SCENE_SHARE * coverage[0]) & (out_of_view[1:] >= lost[1:])
+    leaving = np.flatnonzero(emptied) + 1 if coverage[0] > 0 else np.array([], dtype=np.int64)
     leaves_frame = int(leaving[0]) if leaving.size else None
 
     figures = dict(
@@ -280,23 +327,32 @@ def check_tracking(
         motion_median_px=motion_median,
         moving_share=moving_share,
         parallax_px=parallax_px,
+        lost_share=lost_share,
         approximate_depth=bool(approximate_depth),
         predicted_share=predicted_share,
         camera_leaves_scene=leaves_frame is not None,
         leaves_scene_frame=leaves_frame,
     )
-    codes, warnings = _warnings(figures, coverage, still_limit)
+    codes, warnings = _warnings(figures, coverage, still_limit, tracker_cause=float(lost.sum()) > float(out_of_view.sum()))
     return ControlCheck(**figures, warning_codes=codes, warnings=warnings)
 
 
-def _warnings(figures: dict[str, Any], coverage: np.ndarray, still_limit: float) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Plain-words warnings with a fix each, in :data:`WARNING_CODES` order."""
+def _warnings(
+    figures: dict[str, Any], coverage: np.ndarray, still_limit: float, *, tracker_cause: bool
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Plain-words warnings with a fix each, in :data:`WARNING_CODES` order. ``tracker_cause``:
+    more of frame 0's tracks are missing later because a tracker dropped them than because they
+    went out of view, which changes the fix for a mostly black video."""
     found: dict[str, str] = {}
     if figures["coverage_median"] < MOSTLY_BLACK_COVERAGE:
+        fix = (
+            "Use a shorter or calmer part of the video (a later start), or a learned point tracker (docs/TRACKERS.md)."
+            if tracker_cause
+            else "Use a smaller camera move, keep the object inside the frame, or for a video use a denser grid of points."
+        )
         found["mostly_black"] = (
             f"The tracking video is mostly black: a typical frame draws only {_percent(figures['coverage_median'])} of "
-            f"its pixels (the emptiest {_percent(figures['coverage_min'])}), so the model has little to follow. "
-            "Use a smaller camera move, keep the object inside the frame, or for a video use a denser grid of points."
+            f"its pixels (the emptiest {_percent(figures['coverage_min'])}), so the model has little to follow. " + fix
         )
     if figures["camera_leaves_scene"]:
         frame = figures["leaves_scene_frame"]
@@ -306,7 +362,15 @@ def _warnings(figures: dict[str, Any], coverage: np.ndarray, still_limit: float)
             "pixels) — the content is behind the camera or outside the frame. Use a smaller move (translations "
             "are in units of the scene's median depth: trans 0 0 -0.5 moves halfway to it) or end it later."
         )
-    elif figures["moving_share"] is not None and figures["moving_share"] < MIN_MOVING_SHARE:
+    if figures["lost_share"] is not None and figures["lost_share"] > LOST_SHARE_WARNING:
+        found["tracks_lost"] = (
+            f"Points were lost: {_percent(figures['lost_share'])} of the later positions of the first frame's points "
+            "are missing although they are still in view, which leaves black holes where the model expects colour. "
+            "Use a shorter or calmer part of the video (a later start), or a learned point tracker (docs/TRACKERS.md)."
+        )
+    moving = figures["moving_share"]
+    # Points out of view or lost cannot show motion: those warnings already say why.
+    if not found.keys() & {"camera_leaves_scene", "tracks_lost"} and moving is not None and moving < MIN_MOVING_SHARE:
         found["almost_no_motion"] = (
             f"There is almost no motion: {_percent(figures['moving_share'])} of the points move {still_limit:.0f} px "
             f"or more over the clip (median {figures['motion_median_px']:.1f} px), and results of such clips are "

@@ -61,7 +61,7 @@ def test_figures_are_exact_on_a_hand_made_clip():
             [90.0, 91.0, 90.5],  # C, z=3: 1 px
             [130.0, 130.5, 130.0],  # D, z=4: 0.5 px
             [150.0, 190.0, 190.0],  # E: not drawn in frame 0 → not counted
-            [170.0, 199.0, 199.0],  # F: drawn only in frame 0 → not counted
+            [170.0, 205.0, 205.0],  # F: drawn only in frame 0, then out of the frame → not counted
         ]
     ).T
     z = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
@@ -80,6 +80,7 @@ def test_figures_are_exact_on_a_hand_made_clip():
     assert check.moving_share == pytest.approx(0.5)  # A and B move ≥ 2 px
     assert check.parallax_px == pytest.approx(3.5)  # nearest quarter (A: 4) − farthest (D: 0.5)
     assert check.predicted_share == pytest.approx(2 / 14)
+    assert check.lost_share == pytest.approx(1 / 10)  # B at frame 2, of 5 frame-0 tracks × 2 later frames
     assert not check.camera_leaves_scene and check.leaves_scene_frame is None
     assert check.ok and check.warnings == () and check.warning_codes == ()
     assert check.to_dict()["predicted_share"] == 0.1429  # rounded for the settings JSON
@@ -108,14 +109,26 @@ def test_an_uploaded_tracking_video_without_tracks_has_unknown_motion_and_no_mot
 
 def test_black_after_frame_0_warns_mostly_black_and_camera_leaves_scene():
     uvz, drawn = _pan(T, 8, 20.0)
+    uvz[1:, :, 2] = -1.0  # the camera flew past everything: all points behind it
     drawn[1:] = False
     check = check_tracking(_drawn_frames([H] + [0] * (T - 1)), uvz, drawn, approximate_depth=False)
-    assert check.coverage_min == 0.0 and check.coverage_median == 0.0
+    assert check.coverage_min == 0.0 and check.coverage_median == 0.0 and check.lost_share == 0.0
     assert check.camera_leaves_scene and check.leaves_scene_frame == 1
     assert check.warning_codes == ("mostly_black", "camera_leaves_scene")
     mostly_black, leaves = check.warnings
     assert "mostly black" in mostly_black and "smaller camera move" in mostly_black
     assert "leaves the scene" in leaves and "at frame 1" in leaves and "smaller move" in leaves
+
+
+def test_points_dropped_in_view_are_lost_tracks_not_a_camera_leaving():
+    uvz, drawn = _pan(T, 8, 5.0)
+    drawn[1:] = False  # still inside the frame and in front of the camera, but not drawn
+    check = check_tracking(_drawn_frames([H] + [0] * (T - 1)), uvz, drawn, approximate_depth=False)
+    assert check.lost_share == 1.0 and not check.camera_leaves_scene
+    assert check.warning_codes == ("mostly_black", "tracks_lost")  # no motion is shown: it is lost
+    mostly_black, lost = check.warnings
+    assert "later start" in mostly_black and "point tracker" in mostly_black
+    assert "Points were lost: 100 %" in lost
 
 
 def test_camera_leaving_later_names_the_first_frame_it_leaves():
