@@ -40,8 +40,8 @@ around black in an uploaded tracking video stays below, and so does only the col
 top-left corner's points (all three channels under 8/255 of their range)."""
 MOSTLY_BLACK_COVERAGE = 0.25
 """Warn when the median frame draws less than a quarter of its pixels. A dense cloud covers
-~100 % of frame 0 and a sparse 70×70 grid about 2/3 of it (rectangles 1.5× wider than tall),
-so a quarter means most of what the model was trained to see is missing."""
+~100 % of frame 0 and a sparse 70×70 grid about half of it (50 % measured at 480×720), so a
+quarter means most of what the model was trained to see is missing."""
 LEAVES_SCENE_SHARE = 0.1
 """The camera has left the scene when a later frame draws under a tenth of what frame 0 drew:
 the content is behind the camera or outside the frame, not just partly cut off."""
