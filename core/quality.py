@@ -148,7 +148,8 @@ class ControlCheck:
             ]
         if self.lost_share:
             parts.append(f"lost while in view: {_percent(self.lost_share)}")
-        parts.append("depth: approximate (built-in estimate)" if self.approximate_depth else "depth: from a depth model")
+        if self.approximate_depth:
+            parts.append("depth: approximate (built-in estimate)")
         if self.predicted_share is not None:
             parts.append(f"predicted by the tracker: {_percent(self.predicted_share)} of the drawn points")
         return "; ".join(parts) + "."
@@ -267,6 +268,7 @@ def check_tracking(
     *,
     seen: Optional[np.ndarray] = None,
     approximate_depth: bool,
+    black_background: bool = False,
 ) -> ControlCheck:
     """Figures and warnings for a tracking video (see the module docstring and docs/CHECKS.md).
 
@@ -278,6 +280,9 @@ def check_tracking(
         seen: ``(T, N)`` bool, which positions the tracker saw (a video source's raw tracker
             visibility); ``None`` for a still image.
         approximate_depth: the depth was the built-in estimate.
+        black_background: the scene is an object on an empty background (a mesh, a tracking
+            video rendered elsewhere), where a mostly black frame is expected: the *mostly
+            black* warning is not raised (the coverage figures and the other warnings are).
 
     Returns:
         :class:`ControlCheck`; warnings never stop a generation.
@@ -333,18 +338,24 @@ def check_tracking(
         camera_leaves_scene=leaves_frame is not None,
         leaves_scene_frame=leaves_frame,
     )
-    codes, warnings = _warnings(figures, coverage, still_limit, tracker_cause=float(lost.sum()) > float(out_of_view.sum()))
+    codes, warnings = _warnings(
+        figures,
+        coverage,
+        still_limit,
+        tracker_cause=float(lost.sum()) > float(out_of_view.sum()),
+        black_background=black_background,
+    )
     return ControlCheck(**figures, warning_codes=codes, warnings=warnings)
 
 
 def _warnings(
-    figures: dict[str, Any], coverage: np.ndarray, still_limit: float, *, tracker_cause: bool
+    figures: dict[str, Any], coverage: np.ndarray, still_limit: float, *, tracker_cause: bool, black_background: bool
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Plain-words warnings with a fix each, in :data:`WARNING_CODES` order. ``tracker_cause``:
     more of frame 0's tracks are missing later because a tracker dropped them than because they
     went out of view, which changes the fix for a mostly black video."""
     found: dict[str, str] = {}
-    if figures["coverage_median"] < MOSTLY_BLACK_COVERAGE:
+    if figures["coverage_median"] < MOSTLY_BLACK_COVERAGE and not black_background:
         fix = (
             "Use a shorter or calmer part of the video (a later start), or a learned point tracker (docs/TRACKERS.md)."
             if tracker_cause

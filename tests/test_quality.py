@@ -99,7 +99,22 @@ def test_an_uploaded_tracking_video_without_tracks_has_unknown_motion_and_no_mot
     check = check_tracking(frames, np.zeros((T, 0, 3)), np.zeros((T, 0), dtype=bool), approximate_depth=False)
     assert check.coverage_median == 1.0
     assert check.motion_median_px is None and check.moving_share is None and check.parallax_px is None
+    assert check.lost_share is None
     assert check.ok and "motion: unknown" in check.figures_text()
+
+
+def test_an_object_on_black_is_not_mostly_black_when_the_background_is_meant_to_be_empty():
+    uvz, drawn = _pan(T, 8, 20.0)
+    frames = _drawn_frames([H // 4 - 1] * T)  # a mesh covering 11 of 48 rows
+    assert check_tracking(frames, uvz, drawn, approximate_depth=False).warning_codes == ("mostly_black",)
+    check = check_tracking(frames, uvz, drawn, approximate_depth=False, black_background=True)
+    assert check.coverage_median == pytest.approx(11 / 48) and check.ok
+    frames[4:] = 0  # but a camera leaving it still warns
+    uvz[4:, :, 2] = -1.0
+    drawn[4:] = False
+    assert check_tracking(frames, uvz, drawn, approximate_depth=False, black_background=True).warning_codes == (
+        "camera_leaves_scene",
+    )
 
 
 # --------------------------------------------------------------------------------------------
