@@ -15,8 +15,8 @@ Figures (all from the rendered frames and the projected tracks, see :func:`check
 - **parallax**: the median motion of the nearest quarter of the tracks (by frame-0 depth)
   minus that of the farthest quarter, in pixels: how much depth the motion reveals;
 - **approximate depth**: whether the depth was the built-in estimate;
-- **lost share**: the fraction of the frame-0 tracks' later positions that are in view (inside
-  the frame, in front of the camera) but not drawn — points a tracker dropped;
+- **lost share** (video sources): the fraction of the frame-0 tracks' later positions that are
+  in view (inside the frame, in front of the camera) but not drawn — points a tracker dropped;
 - **predicted share** (video sources): the fraction of drawn track positions that the tracker
   predicted rather than saw.
 
@@ -91,8 +91,8 @@ class ControlCheck:
         parallax_px: median motion of the nearest quarter of the tracks minus that of the
             farthest quarter (frame-0 depth), in pixels; ``None`` when the tracks are unknown.
         lost_share: fraction of ``(frame ≥ 1, track drawn in frame 0)`` pairs where the track is
-            in view (:func:`core.geometry.in_frame`) but not drawn; ``None`` when the tracks
-            are unknown.
+            in view (:func:`core.geometry.in_frame`) but not drawn; ``None`` without a tracker
+            (``seen`` not given: a still, a mesh, whose hidden points are hidden on purpose).
         approximate_depth: the depth was the built-in estimate.
         predicted_share: fraction of drawn ``(frame, track)`` positions that the tracker did
             not see (predicted); ``None`` for a still source.
@@ -304,7 +304,11 @@ def check_tracking(
     if uvz.shape[1]:
         stride = max(1, math.ceil(uvz.shape[1] / MAX_CHECKED_TRACKS))
         out_of_view, lost = missing_tracks(uvz[:, ::stride], drawn[:, ::stride], frames.shape[1], width)
-        lost_share = float(lost[1:].mean()) if len(lost) > 1 else 0.0
+        if seen is None:
+            # No tracker: points not drawn in view are hidden on purpose (a mesh's far side).
+            lost = np.zeros_like(lost)
+        else:
+            lost_share = float(lost[1:].mean()) if len(lost) > 1 else 0.0
         motion, depth0 = track_motion(uvz[:, ::stride], drawn[:, ::stride])
         # No track followed past frame 0 (all left the frame): nothing measurable moved.
         motion_median = float(np.median(motion)) if motion.size else 0.0

@@ -127,7 +127,7 @@ def test_black_after_frame_0_warns_mostly_black_and_camera_leaves_scene():
     uvz[1:, :, 2] = -1.0  # the camera flew past everything: all points behind it
     drawn[1:] = False
     check = check_tracking(_drawn_frames([H] + [0] * (T - 1)), uvz, drawn, approximate_depth=False)
-    assert check.coverage_min == 0.0 and check.coverage_median == 0.0 and check.lost_share == 0.0
+    assert check.coverage_min == 0.0 and check.coverage_median == 0.0 and check.lost_share is None
     assert check.camera_leaves_scene and check.leaves_scene_frame == 1
     assert check.warning_codes == ("mostly_black", "camera_leaves_scene")
     mostly_black, leaves = check.warnings
@@ -138,7 +138,7 @@ def test_black_after_frame_0_warns_mostly_black_and_camera_leaves_scene():
 def test_points_dropped_in_view_are_lost_tracks_not_a_camera_leaving():
     uvz, drawn = _pan(T, 8, 5.0)
     drawn[1:] = False  # still inside the frame and in front of the camera, but not drawn
-    check = check_tracking(_drawn_frames([H] + [0] * (T - 1)), uvz, drawn, approximate_depth=False)
+    check = check_tracking(_drawn_frames([H] + [0] * (T - 1)), uvz, drawn, seen=drawn, approximate_depth=False)
     assert check.lost_share == 1.0 and not check.camera_leaves_scene
     assert check.warning_codes == ("mostly_black", "tracks_lost")  # no motion is shown: it is lost
     mostly_black, lost = check.warnings
@@ -152,6 +152,13 @@ def test_camera_leaving_later_names_the_first_frame_it_leaves():
     check = check_tracking(_drawn_frames(rows), uvz, drawn, approximate_depth=False)
     assert check.leaves_scene_frame == 5 and check.coverage[5] < LEAVES_SCENE_SHARE
     assert check.warning_codes == ("camera_leaves_scene",)  # the median frame is still full
+
+
+def test_points_hidden_on_purpose_without_a_tracker_are_not_lost():
+    uvz, drawn = _pan(T, 8, 20.0)
+    drawn[1:, ::2] = False  # a mesh turning its far half away: hidden, in view
+    check = check_tracking(_drawn_frames([H] * T), uvz, drawn, approximate_depth=False)
+    assert check.lost_share is None and check.ok
 
 
 def test_static_clip_warns_almost_no_motion():
