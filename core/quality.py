@@ -298,6 +298,14 @@ def check_tracking(
     width = frames.shape[2]
     coverage = frame_coverage(frames)
 
+    predicted_share = None
+    if seen is not None:
+        seen = np.asarray(seen, dtype=bool)
+        if seen.shape != drawn.shape:
+            raise ValueError(f"seen must have the shape of drawn {drawn.shape}, got {seen.shape}")
+        drawn_count = int(drawn.sum())
+        predicted_share = float((drawn & ~seen).sum() / drawn_count) if drawn_count else 0.0
+
     still_limit = STILL_MOTION_FRACTION * width
     motion_median = moving_share = parallax_px = lost_share = None
     out_of_view = lost = np.zeros(len(coverage))
@@ -314,14 +322,6 @@ def check_tracking(
         motion_median = float(np.median(motion)) if motion.size else 0.0
         moving_share = float(np.mean(motion >= still_limit)) if motion.size else 0.0
         parallax_px = parallax(motion, depth0)
-
-    predicted_share = None
-    if seen is not None:
-        seen = np.asarray(seen, dtype=bool)
-        if seen.shape != drawn.shape:
-            raise ValueError(f"seen must have the shape of drawn {drawn.shape}, got {seen.shape}")
-        drawn_count = int(drawn.sum())
-        predicted_share = float((drawn & ~seen).sum() / drawn_count) if drawn_count else 0.0
 
     # Frames that lost most of frame 0's drawing because the content went out of view (a
     # tracker dropping points is reported as lost tracks instead).
