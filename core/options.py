@@ -15,12 +15,10 @@ Torch-free: importing this module loads no model code.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from core import defaults
-from core.errors import UserError
+from core import defaults, validation
 from core.object_motion import OBJECT_MOTIONS, ObjectMotionError
 
 SOURCE_MODES = ("auto", "image", "video")
@@ -30,14 +28,10 @@ of a video, as a still), ``video`` (require a video)."""
 
 AUTO = "auto"
 """Depth method / tracker name that picks the best one installed."""
-MIN_GRID_SIZE = 2
-"""Fewest tracks per side of the grid: one track per side has no spread to colour or scale."""
-MAX_FOV_DEG = 180.0
-"""A pinhole camera sees less than a half-space."""
 
-
-class OptionError(UserError):
-    """An option value that cannot be used; the message names the option and what is allowed."""
+OptionError = validation.InputError
+"""An option value that cannot be used; the message names the option and what is allowed.
+The same error (and the same bounds, :mod:`core.validation`) as the studio's and the CLI's."""
 
 
 def _require_choice(name: str, value: str, choices: Sequence[str]) -> None:
@@ -59,7 +53,8 @@ class WorkingSize:
     width: int = defaults.WIDTH
 
     def __post_init__(self) -> None:
-        for name in ("num_frames", "height", "width"):
+        validation.num_frames(self.num_frames)
+        for name in ("height", "width"):
             _require_positive_int(name, getattr(self, name))
 
     @classmethod
@@ -91,8 +86,8 @@ class ClipOptions:
     def __post_init__(self) -> None:
         _require_choice("resize_mode", self.resize_mode, defaults.RESIZE_MODES)
         _require_choice("source_mode", self.source_mode, SOURCE_MODES)
-        if not isinstance(self.start_s, (int, float)) or not math.isfinite(self.start_s) or self.start_s < 0:
-            raise OptionError(f"start_s must be a number of seconds >= 0, got {self.start_s!r}")
+        # Frozen: normalise through object.__setattr__, once, at construction.
+        object.__setattr__(self, "start_s", validation.start_time(self.start_s))
 
 
 @dataclass(frozen=True)
@@ -116,10 +111,8 @@ class TrackingOptions:
     allow_download: bool = False
 
     def __post_init__(self) -> None:
-        if isinstance(self.grid_size, bool) or not isinstance(self.grid_size, int) or self.grid_size < MIN_GRID_SIZE:
-            raise OptionError(f"grid_size must be at least {MIN_GRID_SIZE} points per side, got {self.grid_size!r}")
-        if not isinstance(self.fov_deg, (int, float)) or not 0.0 < self.fov_deg < MAX_FOV_DEG:
-            raise OptionError(f"fov_deg must be between 0 and {MAX_FOV_DEG:g} degrees, got {self.fov_deg!r}")
+        object.__setattr__(self, "grid_size", validation.grid_size(self.grid_size))
+        object.__setattr__(self, "fov_deg", validation.fov(self.fov_deg))
 
 
 @dataclass(frozen=True)
@@ -151,12 +144,7 @@ class ObjectMove:
         amount = self.amount
         if amount is None or (isinstance(amount, str) and not amount.strip()):
             raise ObjectMotionError("the motion amount is empty: enter how far to move the object (e.g. 0.25)")
-        try:
-            amount = float(amount)
-        except (TypeError, ValueError):
-            raise ObjectMotionError(f"the motion amount must be a number, got {self.amount!r}") from None
-        if not math.isfinite(amount):
-            raise ObjectMotionError(f"the motion amount must be a finite number, got {self.amount!r}")
+        amount = validation.object_amount(amount, motion)
         # Frozen: normalise through object.__setattr__, once, at construction.
         object.__setattr__(self, "motion", motion)
         object.__setattr__(self, "amount", amount)

@@ -184,7 +184,7 @@ def test_job_keys_become_typed_options():
     assert recipe is tasks.mesh_animation
     assert kwargs == {"size": size, "resize_mode": "pad", "procedural": "turntable", "fov_deg": 40}
     # Bad values are user errors, raised before any work.
-    with pytest.raises(OptionError, match="grid_size"):
+    with pytest.raises(OptionError, match="grid size"):
         _task_call(_normalise_job({"task": "motion-transfer", "input": "clip.mp4", "grid_size": 1}), size, False)
     with pytest.raises(ObjectMotionError, match="unknown object motion"):
         _task_call(_normalise_job({**job, "task": "object_manipulation", "object_motion": "sideways"}), size, False)

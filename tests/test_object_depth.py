@@ -230,12 +230,13 @@ def test_video_object_moves_rigidly(approximate):
 
 
 def test_dense_cloud_matches_the_recipes_image_scene():
-    from core.tasks.common import image_scene
+    from core.options import TrackingOptions
+    from core.tasks.common import lift_still
 
     image, _ = _photo("ball")
-    scene = image_scene(image, depth_method="builtin", fov_deg=geometry.DEFAULT_FOV_DEG)
-    uvz0, points0 = dense_cloud(scene.depth, scene.K)
-    np.testing.assert_array_equal(uvz0, scene.uvz0)
+    scene = lift_still(image, TrackingOptions(depth_method="builtin"))
+    uvz0, points0 = dense_cloud(scene.depth0, scene.K)
+    np.testing.assert_array_equal(uvz0[:, :2], scene.uv0)
     np.testing.assert_array_equal(points0, scene.points0)
 
 

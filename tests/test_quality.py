@@ -250,11 +250,12 @@ def test_object_rigidity_is_zero_for_a_shift_and_the_spread_for_a_shear():
 
 
 def _camera_control_result(source: Path, camera_motion: str):
-    """The camera-control recipe at a small working size with the built-in depth (one place to
-    adapt when the recipe takes typed options)."""
-    from core.tasks import camera_control
+    """The camera-control recipe at a small working size with the built-in depth."""
+    from core.tasks import TrackingOptions, WorkingSize, camera_control
 
-    return camera_control(source, camera_motion, num_frames=T, height=H, width=W, depth_method="builtin")
+    return camera_control(
+        source, camera_motion, size=WorkingSize(T, H, W), tracking=TrackingOptions(depth_method="builtin")
+    )
 
 
 def _check(result) -> ControlCheck:

@@ -18,6 +18,7 @@ from skimage import data
 
 from core import geometry
 from core.camera import CameraMotionError
+from core.errors import UserError
 from core.export import ExportError, export_point_cloud
 from core.media import MediaError, read_video_frames, write_video
 from core.object_motion import ObjectMotionError
@@ -38,7 +39,8 @@ from core.tasks import (
     motion_transfer,
     object_manipulation,
 )
-from core.tasks.animation import depth_from_tracks, resample_indices, sample_footprint
+from core.media import uniform_indices as resample_indices
+from core.tasks.animation import depth_from_tracks, sample_footprint
 from core.geometry import transform_and_project
 from core.tasks.common import sample_nearest, transform_and_project_object
 from trackers.points import PointTracks
@@ -454,7 +456,7 @@ def test_mask_files_with_alpha_are_read(tmp_path):
     ],
 )
 def test_object_manipulation_input_errors(photo, mask, motion, amount, message):
-    with pytest.raises(ObjectMotionError, match=message):
+    with pytest.raises(UserError, match=message):
         object_manipulation(photo, ObjectMove(mask, motion, amount), size=SIZE)
 
 
@@ -680,12 +682,12 @@ def test_options_default_to_the_das_values_and_refuse_bad_ones():
     assert TrackingOptions().grid_size == 70 and TrackingOptions().fov_deg == 55.0
     assert ClipOptions() == ClipOptions(resize_mode="crop", start_s=0.0, source_mode="auto")
     for build, message in [
-        (lambda: WorkingSize(0, H, W), "num_frames"),
+        (lambda: WorkingSize(0, H, W), "frames"),
         (lambda: WorkingSize(T, 64.5, W), "height"),
         (lambda: ClipOptions(resize_mode="zoom"), "resize_mode"),
-        (lambda: ClipOptions(start_s=-1.0), "start_s"),
-        (lambda: TrackingOptions(grid_size=1), "grid_size"),
-        (lambda: TrackingOptions(fov_deg=180), "fov_deg"),
+        (lambda: ClipOptions(start_s=-1.0), "start time"),
+        (lambda: TrackingOptions(grid_size=1), "grid size"),
+        (lambda: TrackingOptions(fov_deg=180), "field of view"),
     ]:
         with pytest.raises(OptionError, match=message):
             build()

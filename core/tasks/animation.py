@@ -10,11 +10,12 @@ import numpy as np
 
 from scipy.spatial import cKDTree
 
-from core import defaults
+from core import defaults, validation
 from core.camera import describe_camera_motion, parse_camera_motion, scale_motion, scene_scale
 from core.geometry import in_frame, intrinsics_from_fov, transform_points
-from core.media import read_video_frames, resize_frames
+from core.media import sample_video_frames
 from core.options import WorkingSize
+from core.quality import check_tracking
 from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
 from core.render import DENSE_SQUARE_SIDE
 from core.tasks.common import choose_first_frame, describe_source, render_tracks
@@ -127,8 +128,12 @@ def mesh_animation(
     """
     num_frames, height, width = size.num_frames, size.height, size.width
     motion = parse_camera_motion(camera_motion, num_frames) if camera_motion else None
-    if fps <= 0:
-        raise TaskInputError(f"fps must be positive, got {fps}")
+    fps = validation.fps(fps)
+    fov_deg = validation.fov(fov_deg)
+    if num_points is not None:
+        num_points = validation.num_points(num_points)
+    if procedural and amount is not None:
+        amount = validation.mesh_amount(amount, procedural)
     report(progress, 0.0, "loading the mesh")
     if procedural:
         sequence = procedural_animation(mesh_source, procedural, num_frames, amount)
@@ -175,6 +180,9 @@ def mesh_animation(
         "width": int(width),
         "first_frame": origin,
     }
+    # An object on black is expected here: only the scene-wide warnings apply.
+    check = check_tracking(frames, uvz, visible, approximate_depth=False, black_background=True)
+    metadata["check"] = check.to_dict()
     report(progress, 1.0, "tracking video ready")
     return TrackingResult(
         frames=frames,
@@ -190,6 +198,7 @@ def mesh_animation(
         depth=depth_from_tracks(uvz[0], visible[0], height, width),
         task="mesh_animation",
         first_frame_origin=origin,
+        check=check,
     )
 
 
@@ -200,13 +209,6 @@ def mesh_animation(
 
 ASPECT_TOLERANCE = 0.01
 """Relative aspect difference below which an uploaded tracking video counts as the model's aspect."""
-
-
-def resample_indices(source_frames: int, num_frames: int) -> np.ndarray:
-    """``num_frames`` indices spread uniformly over ``source_frames`` (first and last kept)."""
-    if source_frames < 1:
-        raise TaskInputError("the tracking video has no frames")
-    return np.round(np.linspace(0, source_frames - 1, num_frames)).astype(np.int64)
 
 
 def from_tracking_video(
@@ -245,14 +247,12 @@ def from_tracking_video(
         )
     num_frames, height, width = size.num_frames, size.height, size.width
     report(progress, 0.0, "reading the tracking video")
-    frames, source_fps = read_video_frames(path)
-    frames = np.asarray(frames)
+    # Streamed: only the frames used are kept, at the working size (a long, large upload stays cheap).
+    sampled = sample_video_frames(path, num_frames, height, width, resize_mode, content="tracking")
     check_cancel(cancel, "reading the tracking video")
-    source_count = int(frames.shape[0])
-    source_height, source_width = frames.shape[1:3]
-    picked = resize_frames(
-        frames[resample_indices(source_count, num_frames)], height, width, resize_mode, content="tracking"
-    )
+    picked = sampled.frames
+    source_count, source_fps = sampled.source_frame_count, sampled.source_fps
+    source_height, source_width = sampled.source_size
     duration = source_count / float(source_fps) if source_fps and source_fps > 0 else num_frames / defaults.FPS
     fps = num_frames / duration if duration > 0 else defaults.FPS
     first, _ = choose_first_frame(first_frame, picked[0], height, width, resize_mode, FIRST_FRAME_USER_IMAGE)
@@ -270,12 +270,19 @@ def from_tracking_video(
         "aspect_changed": bool(abs(source_width * height / (source_height * width) - 1.0) > ASPECT_TOLERANCE),
         "first_frame": FIRST_FRAME_USER_IMAGE,
     }
+    frames = np.ascontiguousarray(picked, dtype=np.uint8)
+    no_tracks = np.zeros((num_frames, 0, 3), dtype=np.float32)
+    # The tracks behind an uploaded video are unknown: only its coverage can be checked.
+    check = check_tracking(
+        frames, no_tracks, np.zeros((num_frames, 0), dtype=bool), approximate_depth=False, black_background=True
+    )
+    metadata["check"] = check.to_dict()
     report(progress, 1.0, "tracking video ready")
     return TrackingResult(
-        frames=np.ascontiguousarray(picked, dtype=np.uint8),
+        frames=frames,
         first_frame=first,
         source_frames=None,
-        uvz=np.zeros((num_frames, 0, 3), dtype=np.float32),
+        uvz=no_tracks,
         visible=np.zeros((num_frames, 0), dtype=bool),
         colors=np.zeros((0, 3), dtype=np.uint8),
         fps=float(fps),
@@ -285,4 +292,5 @@ def from_tracking_video(
         depth=None,
         task="from_tracking_video",
         first_frame_origin=FIRST_FRAME_USER_IMAGE,
+        check=check,
     )

@@ -9,6 +9,7 @@ from typing import Any, Optional
 import numpy as np
 
 from core.errors import UserError
+from core.quality import ControlCheck
 
 FIRST_FRAME_SOURCE = "source"
 """The first frame is the source's own first frame."""
@@ -55,6 +56,8 @@ class TrackingResult:
         tracked_visible: ``(T, N)`` bool, for tracks followed through a video: where the 2D
             tracker saw the point. Diagnostics only: every track is drawn wherever it is inside
             the frame (``visible``), as DaS does; ``None`` for other sources.
+        check: the controllability check (:func:`core.quality.check_tracking`): figures and
+            plain-words warnings to read before Generate; also in ``metadata["check"]``.
     """
 
     frames: np.ndarray
@@ -74,6 +77,7 @@ class TrackingResult:
     tracker: Optional[str] = None
     approximate_depth: bool = False
     tracked_visible: Optional[np.ndarray] = None
+    check: Optional[ControlCheck] = None
 
     @property
     def num_frames(self) -> int:

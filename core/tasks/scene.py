@@ -3,6 +3,7 @@ manipulation (SPEC §9). Each returns a :class:`~core.tasks.result.TrackingResul
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Optional
 
@@ -20,6 +21,7 @@ from core.object_motion import (
     select_points,
 )
 from core.options import ClipOptions, ObjectMove, TrackingOptions, WorkingSize
+from core.quality import check_tracking
 from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
 from core.tasks.common import (
     Scene,
@@ -31,6 +33,7 @@ from core.tasks.common import (
     transform_and_project_object,
 )
 from core.tasks.result import FIRST_FRAME_SOURCE, TaskInputError, TrackingResult
+from trackers.object_depth import dense_cloud, rigid_object_depth, rigid_track_depth
 
 SCENE_PROGRESS_SHARE = 0.75
 """Fraction of a video recipe's progress bar spent on tracking + depth (the rest is rendering)."""
@@ -104,7 +107,15 @@ def _result(
     colors: np.ndarray,
     metadata: dict[str, Any],
 ) -> TrackingResult:
-    """The :class:`TrackingResult` of a recipe that lifted ``clip`` into ``scene``."""
+    """The :class:`TrackingResult` of a recipe that lifted ``clip`` into ``scene``, with its
+    controllability check (:func:`core.quality.check_tracking`)."""
+    check = check_tracking(
+        frames,
+        uvz,
+        visible,
+        seen=None if scene.is_still else scene.tracked_visible,
+        approximate_depth=scene.approximate_depth,
+    )
     first, origin = choose_first_frame(
         first_frame, clip.frames[0], size.height, size.width, options.resize_mode, FIRST_FRAME_SOURCE
     )
@@ -118,8 +129,9 @@ def _result(
         fps=float(clip.fps),
         points=scene.preview[0],
         point_colors=scene.preview[1],
-        metadata={**metadata, "first_frame": origin},
+        metadata={**metadata, "first_frame": origin, "check": check.to_dict()},
         depth=scene.depth0,
+        check=check,
         task=task,
         first_frame_origin=origin,
         depth_source=scene.depth_source,
@@ -296,6 +308,27 @@ def load_mask(
     return resized, [mask_h, mask_w]
 
 
+def _rigid_object(scene: Scene, mask: np.ndarray, selected: np.ndarray) -> Scene:
+    """The scene with the masked object given a depth that moves as one rigid thing
+    (:mod:`trackers.object_depth`): with approximate depth, the depth where the object meets
+    the ground; with a depth model, its own relief with edge bleeding clipped. Without this,
+    a rigid 3D offset moves each pixel in proportion to ``1/z`` and the object shears.
+
+    Args:
+        mask: ``(H, W)`` bool object mask at the working size.
+        selected: ``(N,)`` bool, the scene's points inside the mask.
+    """
+    if scene.is_still:
+        depth0 = rigid_object_depth(scene.depth0, mask, approximate=scene.approximate_depth)
+        _, points = dense_cloud(depth0, scene.K)
+        points = points.astype(np.float32)
+        return dataclasses.replace(
+            scene, points=points, depth=depth0[None], preview=(points[scene.keep], scene.preview[1])
+        )
+    uvz = rigid_track_depth(scene.uvz, selected, approximate=scene.approximate_depth, alive=scene.tracked_visible)
+    return dataclasses.replace(scene, uvz=uvz, points=geometry.unproject_uvz(uvz, scene.K))
+
+
 def _scene_recipe(
     task: str,
     source: Any,
@@ -330,6 +363,11 @@ def _scene_recipe(
     else:
         metadata.update(scene.metadata, mode="video", camera_mode="append")
 
+    selected = None
+    if move is not None:
+        selected = select_points(mask, scene.uv0, height, width)
+        scene = _rigid_object(scene, mask, selected)
+
     # Camera translations are in units of the median frame-0 depth of the points that are drawn.
     scale = scene_scale(scene.points0[scene.keep])
     metadata["scene_scale"] = round(float(scale), 6)
@@ -337,7 +375,6 @@ def _scene_recipe(
     if move is None:
         uvz = geometry.transform_and_project(scene.points, camera, scene.K)
     else:
-        selected = select_points(mask, scene.uv0, height, width)
         transforms = object_motion_transforms(
             scene.points0, selected, move.motion, move.amount, num_frames, scene.K, width=width
         )
