@@ -48,15 +48,15 @@ def bind_studio(fn: Callable, studio: Any) -> Callable:
     ``functools.partial`` would hide.
     """
     signature = inspect.signature(fn)
-    first, *rest = signature.parameters.values()
-    if first.name != "studio":
+    parameters = list(signature.parameters.values())
+    if not parameters or parameters[0].name != "studio":
         raise TypeError(f"{fn.__name__} does not take a studio first")
 
     @functools.wraps(fn)
     def bound(*args: Any, **kwargs: Any) -> Any:
         return fn(studio, *args, **kwargs)
 
-    bound.__signature__ = signature.replace(parameters=rest)
+    bound.__signature__ = signature.replace(parameters=parameters[1:])
     return bound
 
 
