@@ -639,3 +639,42 @@ def camera_motion_warnings(text: str | None, num_frames: int = DEFAULT_NUM_FRAME
             "(one scene unit = the median depth of the scene)."
         )
     return warnings
+
+
+# --------------------------------------------------------------------------------------------
+# Camera path with view directions (for plots)
+# --------------------------------------------------------------------------------------------
+
+CAMERA_FORWARD = (0.0, 0.0, 1.0)
+"""The viewing axis of an OpenCV camera in its own coordinates (+z forward)."""
+
+
+@dataclass(frozen=True)
+class CameraViewPath:
+    """Where each frame's camera is and where it looks, in frame-0 camera space.
+
+    Attributes:
+        centres: ``(T, 3)`` camera centres (``M_t⁻¹ · 0``).
+        view_directions: ``(T, 3)`` unit vectors along each camera's +z axis (``R_tᵀ · e_z``).
+    """
+
+    centres: np.ndarray
+    view_directions: np.ndarray
+
+    def look_points(self, distance: float) -> np.ndarray:
+        """``(T, 3)`` points ``distance`` in front of each camera (same units as the centres)."""
+        return self.centres + distance * self.view_directions
+
+
+def camera_view_path(motion: np.ndarray, scene_scale: float = 1.0) -> CameraViewPath:
+    """Camera centres and view directions of a motion ``(T, 4, 4)`` in frame-0 camera space.
+
+    ``M_t`` maps frame-0 points into camera ``t`` (``p_t = R_t p_0 + t_t``), so camera ``t``'s
+    forward axis seen from frame 0 is ``R_tᵀ · (0, 0, 1)`` and its centre ``-R_tᵀ t_t``. With
+    the default ``scene_scale`` of 1 the centres are in scene units (the median frame-0
+    depth), as the motion language states them.
+    """
+    scaled = scale_motion(np.asarray(motion, dtype=np.float64), scene_scale)
+    world_from_camera_rotation = np.swapaxes(scaled[..., :3, :3], -1, -2)
+    directions = world_from_camera_rotation @ np.asarray(CAMERA_FORWARD)
+    return CameraViewPath(centres=camera_centers(scaled), view_directions=directions)

@@ -43,3 +43,21 @@ def checkpoint_without_block_count(tiny_checkpoint, tmp_path) -> tuple[Path, int
     config["_class_name"] = "CogVideoXTransformer3DModel"
     config_path.write_text(json.dumps(config))
     return copy, count
+
+
+@pytest.fixture(scope="session")
+def new_tiny_studio(tiny_checkpoint, tmp_path_factory):
+    """Make studios of their own on the tiny checkpoint: ``new_tiny_studio(name, **options)``.
+
+    Each has its own engine, cancel registry and options (``ui.studio.StudioOptions``), with
+    results and previews in fresh temporary folders, so no test touches process-wide state.
+    """
+    from core.engine import Engine, EngineConfig
+    from ui.studio import Studio, StudioOptions
+
+    def make(name: str, **options):
+        config = EngineConfig(checkpoint=str(tiny_checkpoint), output_dir=tmp_path_factory.mktemp(f"{name}-out"))
+        options.setdefault("preview_root", tmp_path_factory.mktemp(f"{name}-previews"))
+        return Studio(Engine(config), StudioOptions(**options))
+
+    return make

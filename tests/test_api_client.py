@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.engine import EngineConfig, reset_engine
-from ui.handlers import MESH_PROCEDURAL, MESH_SEQUENCE, MESH_TRACKING_VIDEO, SOURCE_IMAGE, SOURCE_VIDEO
+from ui.handlers.builds import MESH_PROCEDURAL, MESH_SEQUENCE, MESH_TRACKING_VIDEO
+from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_VIDEO
 from ui.server import running_studio
 from ui.tabs.assets import asset
 
@@ -25,12 +25,11 @@ EXPECTED_ENDPOINTS = {f"/{tab}_{event}" for tab in TABS for event in ("build", "
 
 
 @pytest.fixture(scope="module")
-def studio_url(tiny_checkpoint, tmp_path_factory):
-    reset_engine()
-    config = EngineConfig(checkpoint=str(tiny_checkpoint), output_dir=tmp_path_factory.mktemp("api-out"))
-    with running_studio(config, default_steps=FAST_STEPS, make_assets=False) as url:
+def studio_url(new_tiny_studio):
+    studio = new_tiny_studio("api", default_steps=FAST_STEPS)
+    with running_studio(studio) as url:
         yield url
-    reset_engine()
+    studio.engine.unload()
 
 
 def client_for(url: str):

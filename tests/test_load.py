@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.engine import EngineConfig, get_engine, reset_engine
-from ui.handlers import SOURCE_IMAGE
+from ui.handlers.inputs import SOURCE_IMAGE
 from ui.server import running_studio
 from ui.tabs.assets import asset
 
@@ -24,13 +23,11 @@ DEADLINE_S = 240
 
 
 @pytest.fixture(scope="module")
-def studio(tiny_checkpoint, tmp_path_factory):
-    reset_engine()
-    output_dir = tmp_path_factory.mktemp("load-out")
-    config = EngineConfig(checkpoint=str(tiny_checkpoint), output_dir=output_dir)
-    with running_studio(config, default_steps=FAST_STEPS, make_assets=False) as url:
-        yield url, output_dir
-    reset_engine()
+def studio(new_tiny_studio):
+    studio = new_tiny_studio("load", default_steps=FAST_STEPS)
+    with running_studio(studio) as url:
+        yield url, studio
+    studio.engine.unload()
 
 
 def _one_user(url: str, index: int, barrier: threading.Barrier) -> dict:
@@ -59,8 +56,9 @@ def _path(value) -> Path:
 
 
 def test_concurrent_generations_all_complete(studio):
-    url, output_dir = studio
-    get_engine().load()  # time the queue, not the first model load
+    url, studio = studio
+    output_dir = studio.engine.output_dir
+    studio.engine.load()  # time the queue, not the first model load
     barrier = threading.Barrier(NUM_CLIENTS)
     started = time.monotonic()
     with ThreadPoolExecutor(NUM_CLIENTS) as pool:

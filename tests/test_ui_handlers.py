@@ -1,8 +1,13 @@
-"""The studio's handlers, called directly (no browser) on the tiny checkpoint (SPEC §11)."""
+"""The studio's handlers, called directly (no browser) on the tiny checkpoint (SPEC §11).
+
+Every test works on a :class:`ui.studio.Studio` of its own module: nothing process-wide is
+configured or reset.
+"""
 
 from __future__ import annotations
 
-
+import dataclasses
+import inspect
 import json
 import threading
 import time
@@ -14,42 +19,48 @@ import pytest
 from PIL import Image
 
 from core.camera import CAMERA_PRESETS, parse_camera_motion
-from core.engine import EngineConfig, get_engine, reset_engine
+from core.engine import Engine, EngineConfig
 from core.tasks import TrackingResult
-from ui import handlers
+from ui.handlers import builds, camera, generation, inputs, staleness, visibility
+from ui.handlers.builds import MESH_PROCEDURAL, MESH_SEQUENCE, MESH_TRACKING_VIDEO, BuildResult
+from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_VIDEO
+from ui.handlers.outputs import NamedOutputs, for_gradio
 from ui.session import PENDING_CANCEL_WINDOW_S, CancelRegistry
+from ui.studio import Studio, StudioOptions
 from ui.tabs.assets import asset
 
 FAST_STEPS = 2
+MAX_UPLOAD_BYTES = 50 * 2**20
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_checkpoint, tmp_path_factory):
-    """The process-wide engine on the tiny checkpoint, with results in a temporary folder."""
-    reset_engine()
-    output_dir = tmp_path_factory.mktemp("ui-handlers-out")
-    handlers.configure(max_file_bytes=50 * 2**20, preview_root=tmp_path_factory.mktemp("previews"), default_steps=FAST_STEPS)
-    yield get_engine(EngineConfig(checkpoint=str(tiny_checkpoint), output_dir=output_dir))
-    reset_engine()
+def studio(new_tiny_studio) -> Studio:
+    """This module's studio on the tiny checkpoint, with results in a temporary folder."""
+    studio = new_tiny_studio("ui-handlers", max_file_bytes=MAX_UPLOAD_BYTES, default_steps=FAST_STEPS)
+    yield studio
+    studio.engine.unload()
 
 
 @pytest.fixture(scope="module")
-def camera_tracking(engine) -> TrackingResult:
+def camera_tracking(studio) -> TrackingResult:
     """A camera-control tracking result from the landscape example (reused by the generation tests)."""
-    return handlers.build_camera_control(handlers.SOURCE_IMAGE, asset("landscape.jpg"), None, "orbit 20")[0]
+    return builds.build_camera_control(studio, SOURCE_IMAGE, asset("landscape.jpg"), None, "orbit 20").tracking
 
 
-def _assert_preview(outputs: tuple, *, has_source: bool = True, has_cloud: bool = True) -> TrackingResult:
-    tracking, tracking_video, source_video, first_frame, point_cloud, info = outputs
-    num_frames, height, width = handlers.working_size()
+def _assert_preview(studio: Studio, result: BuildResult, *, has_source: bool = True, has_cloud: bool = True) -> TrackingResult:
+    num_frames, height, width = studio.working_size()
+    tracking = result.tracking
     assert isinstance(tracking, TrackingResult)
+    assert result.built_from is None  # the tab's wiring fills it in
     assert tracking.frames.shape == (num_frames, height, width, 3)
     assert tracking.frames.max() > 0, "the tracking video is all black"
-    assert Path(tracking_video).is_file() and Path(tracking_video).stat().st_size > 0
-    assert (source_video is not None and Path(source_video).is_file()) == has_source
-    assert first_frame.shape == (height, width, 3)
-    assert (point_cloud is not None and Path(point_cloud).suffix == ".glb" and Path(point_cloud).is_file()) == has_cloud
-    assert f"{num_frames} frames" in info
+    assert Path(result.tracking_video).is_file() and Path(result.tracking_video).stat().st_size > 0
+    assert Path(result.tracking_video).parent.parent == studio.options.preview_root
+    assert (result.source_video is not None and Path(result.source_video).is_file()) == has_source
+    assert result.first_frame.shape == (height, width, 3)
+    cloud = result.point_cloud
+    assert (cloud is not None and Path(cloud).suffix == ".glb" and Path(cloud).is_file()) == has_cloud
+    assert f"{num_frames} frames" in result.info
     return tracking
 
 
@@ -58,53 +69,54 @@ def _assert_preview(outputs: tuple, *, has_source: bool = True, has_cloud: bool 
 # --------------------------------------------------------------------------------------------
 
 
-def test_motion_transfer_build(engine):
-    tracking = _assert_preview(handlers.build_motion_transfer(asset("moving_scene.mp4"), grid_size=20))
+def test_motion_transfer_build(studio):
+    tracking = _assert_preview(studio, builds.build_motion_transfer(studio, asset("moving_scene.mp4"), grid_size=20))
     assert tracking.metadata["task"] == "motion_transfer"
 
 
-def test_camera_control_build_from_image_and_video(engine, camera_tracking):
-    _assert_preview(handlers.build_camera_control(handlers.SOURCE_IMAGE, asset("cat.jpg"), None, "trans 0 0 -0.3"))
+def test_camera_control_build_from_image_and_video(studio, camera_tracking):
+    _assert_preview(studio, builds.build_camera_control(studio, SOURCE_IMAGE, asset("cat.jpg"), None, "trans 0 0 -0.3"))
     assert camera_tracking.metadata["camera_motion"] == "orbit 20"
-    outputs = handlers.build_camera_control(
-        handlers.SOURCE_VIDEO, None, asset("moving_scene.mp4"), "rot y 10", grid_size=20
-    )
-    assert _assert_preview(outputs).metadata["mode"] == "video"
+    result = builds.build_camera_control(studio, SOURCE_VIDEO, None, asset("moving_scene.mp4"), "rot y 10", grid_size=20)
+    assert _assert_preview(studio, result).metadata["mode"] == "video"
 
 
-def test_object_manipulation_build_with_uploaded_and_painted_mask(engine):
-    uploaded = handlers.build_object_manipulation(
-        handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, None, asset("ball_mask.png"), "right", 0.3
+def test_object_manipulation_build_with_uploaded_and_painted_mask(studio):
+    uploaded = builds.build_object_manipulation(
+        studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None, None, asset("ball_mask.png"), "right", 0.3
     )
-    assert _assert_preview(uploaded).metadata["object_motion"] == "right"
+    assert _assert_preview(studio, uploaded).metadata["object_motion"] == "right"
 
     # A painted mask: the editor's paint layer at the working size, opaque where painted.
-    frame = handlers.mask_editor_frame(handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None)
-    _, height, width = handlers.working_size()
+    frame = inputs.mask_editor_frame(studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None)
+    _, height, width = studio.working_size()
     assert frame.shape == (height, width, 3)
     layer = np.zeros((height, width, 4), np.uint8)
     layer[height // 2 :, : width // 2] = (255, 59, 48, 191)
     editor = {"background": frame, "layers": [layer], "composite": frame}
-    painted = handlers.build_object_manipulation(
-        handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, editor, None, "up", 0.2, "trans 0 0 0.2"
+    painted = builds.build_object_manipulation(
+        studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None, editor, None, "up", 0.2, "trans 0 0 0.2"
     )
-    assert _assert_preview(painted).metadata["object_points"] > 0
+    assert _assert_preview(studio, painted).metadata["object_points"] > 0
 
 
-def test_mesh_animation_builds(engine):
+def test_mesh_animation_builds(studio):
     sequence = _assert_preview(
-        handlers.build_mesh_animation(handlers.MESH_SEQUENCE, asset("bouncing_blob.zip"), "turntable", None, "orbit 20", None, None),
+        studio,
+        builds.build_mesh_animation(studio, MESH_SEQUENCE, asset("bouncing_blob.zip"), "turntable", None, "orbit 20", None, None),
         has_source=False,
     )
     assert sequence.metadata["task"] == "mesh_animation"
     procedural = _assert_preview(
-        handlers.build_mesh_animation(handlers.MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", 180, "", None, None),
+        studio,
+        builds.build_mesh_animation(studio, MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", 180, "", None, None),
         has_source=False,
     )
     assert procedural.metadata["procedural"] == "turntable"
     uploaded = _assert_preview(
-        handlers.build_mesh_animation(
-            handlers.MESH_TRACKING_VIDEO, None, "turntable", None, "",
+        studio,
+        builds.build_mesh_animation(
+            studio, MESH_TRACKING_VIDEO, None, "turntable", None, "",
             asset("tracking_turntable.mp4"), asset("tracking_turntable_first_frame.png"),
         ),
         has_source=False,
@@ -118,33 +130,40 @@ def test_mesh_animation_builds(engine):
 # --------------------------------------------------------------------------------------------
 
 
-def test_generate_writes_video_tracking_and_settings(engine, camera_tracking):
-    video, downloads, seed, info = handlers.generate_video(camera_tracking, "a sunny valley", seed=7, steps=FAST_STEPS)
-    assert seed == 7 and "Seed 7" in info and "tiny test model" in info
-    assert [Path(path).name for path in downloads] == ["video.mp4", "tracking.mp4", "settings.json"]
-    assert all(Path(path).is_file() for path in downloads) and video == downloads[0]
-    settings = json.loads(Path(downloads[2]).read_text())
+def test_generate_writes_video_tracking_and_settings(studio, camera_tracking):
+    result = generation.generate_video(studio, camera_tracking, "a sunny valley", seed=7, steps=FAST_STEPS)
+    assert result.seed_used == 7 and "Seed 7" in result.info and "tiny test model" in result.info
+    assert [Path(path).name for path in result.downloads] == ["video.mp4", "tracking.mp4", "settings.json"]
+    assert all(Path(path).is_file() for path in result.downloads) and result.video == result.downloads[0]
+    assert Path(result.video).parent.parent == studio.engine.output_dir
+    settings = json.loads(Path(result.downloads[2]).read_text())
     assert settings["prompt"] == "a sunny valley" and settings["seed"] == 7
     assert settings["settings"]["num_inference_steps"] == FAST_STEPS
 
 
-def test_random_seed_is_reported(engine, camera_tracking):
-    _, downloads, seed, _ = handlers.generate_video(camera_tracking, "a valley", seed=-1, steps=1)
-    assert isinstance(seed, int) and seed >= 0
-    assert json.loads(Path(downloads[2]).read_text())["seed"] == seed
+def test_random_seed_is_reported(studio, camera_tracking):
+    result = generation.generate_video(studio, camera_tracking, "a valley", seed=-1, steps=1)
+    assert isinstance(result.seed_used, int) and result.seed_used >= 0
+    assert json.loads(Path(result.downloads[2]).read_text())["seed"] == result.seed_used
 
 
-def test_first_frame_override_changes_appearance(engine, camera_tracking):
-    _, downloads, _, _ = handlers.generate_video(
-        camera_tracking, "a cat", seed=1, steps=1, first_frame=asset("cat.jpg"), resize_mode="pad"
-    )
+def test_a_request_without_steps_uses_the_studios_default(studio, camera_tracking):
+    result = generation.generate_video(studio, camera_tracking, "a valley", seed=2, steps=None)
+    settings = json.loads(Path(result.downloads[2]).read_text())
+    assert settings["settings"]["num_inference_steps"] == studio.options.default_steps == FAST_STEPS
+
+
+def test_first_frame_override_changes_appearance(studio, camera_tracking):
+    downloads = generation.generate_video(
+        studio, camera_tracking, "a cat", seed=1, steps=1, first_frame=asset("cat.jpg"), resize_mode="pad"
+    ).downloads
     settings = json.loads(Path(downloads[2]).read_text())
     assert settings["tracking"]["first_frame"] == "user image"
     first_frame = np.asarray(Image.open(Path(downloads[0]).parent / "first_frame.png"))
     assert not np.array_equal(first_frame, camera_tracking.first_frame)
 
 
-def test_cancel_stops_a_generation_within_a_step(engine, camera_tracking):
+def test_cancel_stops_a_generation_within_a_step(studio, camera_tracking):
     steps_seen: list[float] = []
     started = threading.Event()
     outcome: dict[str, object] = {}
@@ -156,40 +175,54 @@ def test_cancel_stops_a_generation_within_a_step(engine, camera_tracking):
             time.sleep(0.05)  # keep the run long enough for the cancel to land mid-way
 
     def run():
-        outcome["returned"] = handlers.generate_video(
-            camera_tracking, "a valley", seed=3, steps=100, scope="cancel-test", progress=progress
+        outcome["returned"] = generation.generate_video(
+            studio, camera_tracking, "a valley", seed=3, steps=100, scope="cancel-test", progress=progress
         )
 
-    before = set(engine.output_dir.iterdir())
+    before = set(studio.engine.output_dir.iterdir())
     worker = threading.Thread(target=run)
     worker.start()
     assert started.wait(60), "the generation never started denoising"
-    assert "Cancelling 1" in handlers.cancel_jobs("cancel-test")
+    assert "Cancelling 1" in generation.cancel_jobs(studio, "cancel-test")
     worker.join(30)
     assert not worker.is_alive()
     # A cancel is not an error: the result widgets are cleared (no stale video, downloads or
     # seed from an earlier run) and the info says what happened.
-    video, downloads, seed_update, info = outcome["returned"]
-    assert video is None and downloads is None and seed_update["visible"] is False
-    assert info == handlers.CANCELLED_INFO
+    returned = outcome["returned"]
+    assert returned.video is None and returned.downloads is None and returned.seed_used["visible"] is False
+    assert returned.info == generation.CANCELLED_INFO
     assert len(steps_seen) < 100
-    assert set(engine.output_dir.iterdir()) == before, "a cancelled run must not leave a result folder"
+    assert set(studio.engine.output_dir.iterdir()) == before, "a cancelled run must not leave a result folder"
 
 
-def test_a_cancel_just_before_a_job_registers_still_stops_it(engine, camera_tracking):
+def test_a_cancel_just_before_a_job_registers_still_stops_it(studio, camera_tracking):
     """Gradio may dequeue a generation a moment before the Cancel click lands: the cancel is
     remembered briefly and the job starting right after stops before any denoising."""
     steps_seen: list[str] = []
-    assert "nothing was running" in handlers.cancel_jobs("early-cancel")
-    returned = handlers.generate_video(
-        camera_tracking, "a valley", seed=3, steps=50, scope="early-cancel",
+    assert "nothing was running" in generation.cancel_jobs(studio, "early-cancel")
+    returned = generation.generate_video(
+        studio, camera_tracking, "a valley", seed=3, steps=50, scope="early-cancel",
         progress=lambda fraction, desc=None: steps_seen.append(desc or ""),
     )
-    assert returned[3] == handlers.CANCELLED_INFO
+    assert returned.info == generation.CANCELLED_INFO
     assert not any(desc.startswith("denoising") for desc in steps_seen)
     # The pending cancel was used up: the next generation runs normally.
-    video, _, seed, _ = handlers.generate_video(camera_tracking, "a valley", seed=3, steps=1, scope="early-cancel")
-    assert video is not None and seed == 3
+    result = generation.generate_video(studio, camera_tracking, "a valley", seed=3, steps=1, scope="early-cancel")
+    assert result.video is not None and result.seed_used == 3
+
+
+def test_studios_do_not_share_jobs_or_options(studio, tmp_path):
+    """A cancel in one studio does not reach another's jobs, and each reads its own options."""
+    other = Studio(studio.engine, StudioOptions(max_file_bytes=1000, preview_root=tmp_path))
+    assert "nothing was running" in generation.cancel_jobs(other, "shared-scope")
+    with studio.cancels.running("local", "shared-scope") as cancelled:
+        assert not cancelled()
+        assert "nothing was running" in generation.cancel_jobs(other, "shared-scope")
+        assert not cancelled()
+        assert "Cancelling 1" in generation.cancel_jobs(studio, "shared-scope")
+        assert cancelled()
+    assert "MiB" in _message(builds.build_motion_transfer, other, asset("moving_scene.mp4"))
+    assert studio.options.max_file_bytes == MAX_UPLOAD_BYTES
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,57 +236,51 @@ def _message(callable_, *args, **kwargs) -> str:
     return str(caught.value.message)
 
 
-def test_missing_inputs_say_what_to_do(engine):
-    assert "upload" in _message(handlers.build_motion_transfer, None).lower()
-    assert "upload" in _message(handlers.build_camera_control, handlers.SOURCE_IMAGE, None, None, "").lower()
+def test_missing_inputs_say_what_to_do(studio):
+    assert "upload" in _message(builds.build_motion_transfer, studio, None).lower()
+    assert "upload" in _message(builds.build_camera_control, studio, SOURCE_IMAGE, None, None, "").lower()
     assert "mask" in _message(
-        handlers.build_object_manipulation, handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, None, None, "up", 0.2
+        builds.build_object_manipulation, studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None, None, None, "up", 0.2
     ).lower()
     assert "first frame" in _message(
-        handlers.build_mesh_animation, handlers.MESH_TRACKING_VIDEO, None, "turntable", None, "", asset("tracking_turntable.mp4"), None
+        builds.build_mesh_animation, studio, MESH_TRACKING_VIDEO, None, "turntable", None, "",
+        asset("tracking_turntable.mp4"), None,
     ).lower()
-    assert "build" in _message(handlers.generate_video, None, "a prompt").lower()
+    assert "build" in _message(generation.generate_video, studio, None, "a prompt").lower()
 
 
-def test_bad_inputs_say_what_is_wrong(engine, camera_tracking, tmp_path):
-    message = _message(handlers.build_camera_control, handlers.SOURCE_IMAGE, asset("landscape.jpg"), None, "rot q 10")
+def test_bad_inputs_say_what_is_wrong(studio, camera_tracking, tmp_path):
+    message = _message(builds.build_camera_control, studio, SOURCE_IMAGE, asset("landscape.jpg"), None, "rot q 10")
     assert "step 1" in message and "'q'" in message
 
     black = tmp_path / "black_mask.png"
     Image.fromarray(np.zeros((64, 96), np.uint8)).save(black)
     assert "empty" in _message(
-        handlers.build_object_manipulation, handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, None, str(black), "up", 0.2
+        builds.build_object_manipulation, studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None, None, str(black), "up", 0.2
     ).lower()
 
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(b"this is not a video" * 100)
-    assert _message(handlers.build_motion_transfer, str(corrupt))
+    assert _message(builds.build_motion_transfer, studio, str(corrupt))
 
-    assert "prompt" in _message(handlers.generate_video, camera_tracking, "   ").lower()
-    assert "seed" in _message(handlers.generate_video, camera_tracking, "a valley", seed="abc").lower()
-
-
-def test_oversized_upload_is_refused(engine):
-    handlers.configure(max_file_bytes=1000)
-    try:
-        assert "MiB" in _message(handlers.build_motion_transfer, asset("moving_scene.mp4"))
-    finally:
-        handlers.configure(max_file_bytes=50 * 2**20)
+    assert "prompt" in _message(generation.generate_video, studio, camera_tracking, "   ").lower()
+    assert "seed" in _message(generation.generate_video, studio, camera_tracking, "a valley", seed="abc").lower()
 
 
-def test_missing_checkpoint_is_a_message(engine, camera_tracking, tmp_path):
-    reset_engine()
-    get_engine(EngineConfig(checkpoint=str(tmp_path / "no-such-checkpoint"), output_dir=tmp_path, allow_download=False))
-    try:
-        message = _message(handlers.generate_video, camera_tracking, "a valley", steps=1)
-        assert "checkpoint" in message.lower() and "Traceback" not in message
-    finally:
-        reset_engine()
-        get_engine(engine.config)  # the tiny engine again, for the tests after this one
+def test_oversized_upload_is_refused(studio):
+    small = Studio(studio.engine, dataclasses.replace(studio.options, max_file_bytes=1000))
+    assert "MiB" in _message(builds.build_motion_transfer, small, asset("moving_scene.mp4"))
 
 
-def test_repaint_without_flux_weights_is_a_message(engine, camera_tracking):
-    message = _message(handlers.repaint_first_frame, camera_tracking, "a snowy valley")
+def test_missing_checkpoint_is_a_message(camera_tracking, tmp_path):
+    config = EngineConfig(checkpoint=str(tmp_path / "no-such-checkpoint"), output_dir=tmp_path, allow_download=False)
+    broken = Studio(Engine(config), StudioOptions(preview_root=tmp_path / "previews"))
+    message = _message(generation.generate_video, broken, camera_tracking, "a valley", steps=1)
+    assert "checkpoint" in message.lower() and "Traceback" not in message
+
+
+def test_repaint_without_flux_weights_is_a_message(studio, camera_tracking):
+    message = _message(generation.repaint_first_frame, studio, camera_tracking, "a snowy valley")
     assert "FLUX" in message and "Traceback" not in message
 
 
@@ -262,76 +289,107 @@ def test_repaint_without_flux_weights_is_a_message(engine, camera_tracking):
 # --------------------------------------------------------------------------------------------
 
 
-def test_camera_motion_is_validated_as_typed(engine):
-    message, plot = handlers.check_camera_motion("orbit 20; trans 0 0 -0.2")
-    assert "orbits left" in message and not message.startswith("❌")
-    assert plot is not None and len(plot.axes) == 2
+def test_camera_motion_is_validated_as_typed(studio):
+    check = camera.check_camera_motion(studio, "orbit 20; trans 0 0 -0.2")
+    assert "orbits left" in check.message and not check.message.startswith("❌")
+    assert check.plot is not None and len(check.plot.axes) == 2
 
-    message, plot = handlers.check_camera_motion("trans 0 0")
-    assert message.startswith("❌") and "step 1" in message
+    check = camera.check_camera_motion(studio, "trans 0 0")
+    assert check.message.startswith("❌") and "step 1" in check.message
     # The grammar's placeholders survive Markdown (which would read <dz> as an HTML tag).
-    assert "&lt;dz&gt;" in message and "<dz>" not in message
-    assert plot == gr.skip()
-    assert handlers.camera_motion_error_text("orbit z 10").startswith("❌")
+    assert "&lt;dz&gt;" in check.message and "<dz>" not in check.message
+    assert check.plot == gr.skip()
+    assert camera.camera_motion_error_text(studio, "orbit z 10").startswith("❌")
 
 
-def test_every_preset_parses(engine):
-    num_frames, _, _ = handlers.working_size()
+def test_the_camera_path_plot_draws_centres_and_view_directions(studio):
+    """Top view of a pan left by 90° then a dolly: the path runs forward (+z) by the dolly's
+    amount and the last view tick points left (−x), PLOT_LOOK_DISTANCE long."""
+    num_frames, _, _ = studio.working_size()
+    figure = camera.camera_path_figure(studio, f"rot y 90 0 {num_frames // 2}; trans 0 0 -0.5")
+    path_line, *ticks = figure.axes[0].get_lines()[: 1 + camera.PLOT_TICKS]
+    x, z = path_line.get_data()
+    np.testing.assert_allclose([x[0], z[0]], [0.0, 0.0], atol=1e-9)
+    # Steps compose as M_t = S1_t · S2_t, so the dolly moves the centre along frame 0's
+    # forward axis: 0.5 scene units by the last frame.
+    np.testing.assert_allclose([x[-1], z[-1]], [0.0, 0.5], atol=1e-9)
+    (x0, x1), (z0, z1) = ticks[-1].get_data()
+    np.testing.assert_allclose([x1 - x0, z1 - z0], [-camera.PLOT_LOOK_DISTANCE, 0.0], atol=1e-9)
+    assert camera.camera_path_figure(studio, "rot q 1") is None
+
+
+def test_every_preset_parses(studio):
+    num_frames, _, _ = studio.working_size()
     for name in CAMERA_PRESETS:
-        parse_camera_motion(handlers.camera_preset(name), num_frames)
+        parse_camera_motion(camera.camera_preset(name), num_frames)
     with pytest.raises(gr.Error):
-        handlers.camera_preset("no such preset")
+        camera.camera_preset("no such preset")
 
 
-def test_step_builder_add_undo_clear(engine):
-    text = handlers.builder_add("", "translation", 0, 0, -0.3, "y", 0, 0, 0, 8)
+def test_step_builder_add_undo_clear(studio):
+    text = camera.builder_add(studio, "", "translation", 0, 0, -0.3, "y", 0, 0, 0, 8)
     assert text == "trans 0 0 -0.3 0 8"
-    text = handlers.builder_add(text, "rotation", 0, 0, 0, "y", 15, 0, 2, 6)
+    text = camera.builder_add(studio, text, "rotation", 0, 0, 0, "y", 15, 0, 2, 6)
     assert text == "trans 0 0 -0.3 0 8; rot y 15 2 6"
-    text = handlers.builder_add(text, "orbit", 0, 0, 0, "x", 10, 0, 0, 8)
-    text = handlers.builder_add(text, "spiral", 0, 0, 0, "y", 0, 2, 0, 8)
+    text = camera.builder_add(studio, text, "orbit", 0, 0, 0, "x", 10, 0, 0, 8)
+    text = camera.builder_add(studio, text, "spiral", 0, 0, 0, "y", 0, 2, 0, 8)
     assert text.endswith("orbit x 10 0 8; spiral 2 0 8")
     with pytest.raises(gr.Error, match="Not added"):
-        handlers.builder_add(text, "orbit", 0, 0, 0, "z", 10, 0, 0, 8)
+        camera.builder_add(studio, text, "orbit", 0, 0, 0, "z", 10, 0, 0, 8)
     with pytest.raises(gr.Error, match="Degrees is empty: enter a number"):
-        handlers.builder_add(text, "rotation", 0, 0, 0, "y", None, 0, 0, 8)
-    assert handlers.builder_undo(text) == "trans 0 0 -0.3 0 8; rot y 15 2 6; orbit x 10 0 8"
-    assert handlers.builder_undo("") == ""
-    assert handlers.builder_clear() == ""
+        camera.builder_add(studio, text, "rotation", 0, 0, 0, "y", None, 0, 0, 8)
+    assert camera.builder_undo(text) == "trans 0 0 -0.3 0 8; rot y 15 2 6; orbit x 10 0 8"
+    assert camera.builder_undo("") == ""
+    assert camera.builder_clear() == ""
+
+
+def test_visibility_follows_the_selectors():
+    source = visibility.source_visibility(SOURCE_VIDEO)
+    assert source.image["visible"] is False and source.video["visible"] is True
+    mesh = visibility.mesh_mode_visibility(MESH_TRACKING_VIDEO)
+    assert mesh.mesh_file["visible"] is False and mesh.camera_motion["visible"] is False
+    assert mesh.procedural["visible"] is False and mesh.tracking_video["visible"] is True
+    sequence = visibility.mesh_mode_visibility(MESH_SEQUENCE)
+    assert sequence.mesh_file["label"].startswith("Mesh sequence") and sequence.camera_motion["visible"] is True
+    orbit = visibility.builder_visibility(camera.BUILDER_ORBIT)
+    assert orbit.axis["choices"] == ["x", "y"] and orbit.degrees["visible"] and not orbit.translation["visible"]
+    assert visibility.builder_visibility(camera.BUILDER_SPIRAL).radius["visible"] is True
 
 
 def test_a_changed_input_or_a_failed_build_retires_the_tracking_video(camera_tracking):
-    keep = (gr.skip(),) * 4
-    inputs = ("image", "/tmp/gradio/abc/landscape.jpg", None, "trans 0 0 -0.4", "crop", 0.0)
-    built_from = handlers.inputs_fingerprint(*inputs)
+    keep = staleness.TrackingValidity(gr.skip(), gr.skip(), gr.skip(), gr.skip())
+    values = ("image", "/tmp/gradio/abc/landscape.jpg", None, "trans 0 0 -0.4", "crop", 0.0)
+    built_from = staleness.inputs_fingerprint(*values)
     # An event that changes no value (Gradio sends some) keeps the tracking video ...
-    assert handlers.retire_if_inputs_changed(camera_tracking, built_from, *inputs) == keep
+    assert staleness.retire_if_inputs_changed(camera_tracking, built_from, *values) == keep
     # ... a changed value retires it, and says so.
-    changed = (*inputs[:3], "trans 0 0 -0.5", *inputs[4:])
-    state, generate, repaint, info = handlers.retire_if_inputs_changed(camera_tracking, built_from, *changed)
-    assert state is None and generate["interactive"] is False and repaint["interactive"] is False
-    assert info == handlers.INPUTS_CHANGED_INFO
+    changed = (*values[:3], "trans 0 0 -0.5", *values[4:])
+    retired = staleness.retire_if_inputs_changed(camera_tracking, built_from, *changed)
+    assert retired.tracking is None and retired.generate["interactive"] is False
+    assert retired.repaint["interactive"] is False and retired.info == staleness.INPUTS_CHANGED_INFO
     # Nothing built yet: nothing to retire and nothing written (such a change can be processed
     # while a build runs, and must not wipe that build's result).
-    assert handlers.retire_if_inputs_changed(None, None, *changed) == keep
+    assert staleness.retire_if_inputs_changed(None, None, *changed) == keep
 
     # A finished build enables Generate ...
-    state, generate, repaint, info = handlers.build_succeeded(camera_tracking, built_from, *inputs)
-    assert state == gr.skip() and generate["interactive"] is True and repaint["interactive"] is True
+    ready = staleness.build_succeeded(camera_tracking, built_from, *values)
+    assert ready.tracking == gr.skip() and ready.generate["interactive"] is True and ready.repaint["interactive"] is True
     # ... unless the inputs changed while it ran: then it is stale at once.
-    state, generate, _, info = handlers.build_succeeded(camera_tracking, built_from, *changed)
-    assert state is None and generate["interactive"] is False and info == handlers.INPUTS_CHANGED_INFO
+    stale = staleness.build_succeeded(camera_tracking, built_from, *changed)
+    assert stale.tracking is None and stale.generate["interactive"] is False
+    assert stale.info == staleness.INPUTS_CHANGED_INFO
 
     # The first-frame image: a new one is applied by Generate; removing the one the build used
     # must not leave it in use.
     with_image = camera_tracking.with_first_frame(camera_tracking.first_frame.copy(), "user image")
-    assert handlers.retire_if_first_frame_removed(with_image, "/tmp/gradio/x/edited.png") == keep
-    assert handlers.retire_if_first_frame_removed(camera_tracking, None) == keep
-    assert handlers.retire_if_first_frame_removed(with_image, None)[0] is None
+    assert staleness.retire_if_first_frame_removed(with_image, "/tmp/gradio/x/edited.png") == keep
+    assert staleness.retire_if_first_frame_removed(camera_tracking, None) == keep
+    assert staleness.retire_if_first_frame_removed(with_image, None).tracking is None
 
-    state, generate, repaint, *preview, info = handlers.build_failed()
-    assert state is None and generate["interactive"] is False and preview == [None, None, None, None]
-    assert info == handlers.BUILD_FAILED_INFO
+    failed = staleness.build_failed()
+    assert failed.tracking is None and failed.generate["interactive"] is False
+    assert (failed.tracking_video, failed.source_video, failed.first_frame, failed.point_cloud) == (None,) * 4
+    assert failed.info == staleness.BUILD_FAILED_INFO
 
 
 def test_the_mask_editor_counts_by_its_strokes_only():
@@ -342,13 +400,13 @@ def test_the_mask_editor_counts_by_its_strokes_only():
     strokes[3:6, 4:9] = (255, 59, 48, 191)
     painted = {"background": background, "layers": [strokes], "composite": strokes}
     reloaded = {"background": other_background, "layers": [], "composite": other_background}
-    assert handlers.painted_mask_digest(reloaded) is None
-    assert handlers.painted_mask_digest({"background": background, "layers": [background]}) is None
+    assert inputs.painted_mask_digest(reloaded) is None
+    assert inputs.painted_mask_digest({"background": background, "layers": [background]}) is None
     # The colour and opacity of a stroke do not matter, only where it is.
     same_place = {"layers": [np.where(strokes > 0, 255, 0).astype(np.uint8)]}
-    assert handlers.painted_mask_digest(painted) == handlers.painted_mask_digest(same_place)
+    assert inputs.painted_mask_digest(painted) == inputs.painted_mask_digest(same_place)
 
-    fingerprint = handlers.inputs_fingerprint
+    fingerprint = staleness.inputs_fingerprint
     # The app reloading the background (another source) is not an edit of the mask ...
     assert fingerprint("right", {"background": background, "layers": []}) == fingerprint("right", reloaded)
     # ... strokes are, and so is erasing them.
@@ -370,12 +428,12 @@ def test_user_error_messages_are_readable_in_a_toast():
     assert error.print_exception is False and error.duration == 20
 
 
-def test_mask_inputs(engine):
+def test_mask_inputs(studio):
     layer = np.zeros((4, 4, 4), np.uint8)
-    assert handlers.mask_from_inputs({"background": None, "layers": [layer], "composite": None}, None) is not None
-    assert handlers.mask_from_inputs(None, asset("ball_mask.png")) == asset("ball_mask.png")
+    assert inputs.mask_from_inputs(studio, {"background": None, "layers": [layer], "composite": None}, None) is not None
+    assert inputs.mask_from_inputs(studio, None, asset("ball_mask.png")) == asset("ball_mask.png")
     with pytest.raises(gr.Error, match="mask"):
-        handlers.mask_from_inputs({"background": None, "layers": [], "composite": None}, None)
+        inputs.mask_from_inputs(studio, {"background": None, "layers": [], "composite": None}, None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,12 +441,12 @@ def test_mask_inputs(engine):
 # --------------------------------------------------------------------------------------------
 
 
-def test_status_line_names_device_model_and_tiny_warning(engine):
+def test_status_line_names_device_model_and_tiny_warning(studio):
     from ui.status import studio_status
 
-    line = studio_status()
+    line = studio_status(studio)
     assert "cpu" in line and "tiny test model — output is noise" in line and "GPU queue" in line
-    assert str(engine.checkpoint) in line
+    assert str(studio.engine.checkpoint) in line
 
 
 def test_cancel_registry_is_per_session_and_scope():
@@ -418,10 +476,10 @@ def test_a_cancel_with_nothing_running_applies_only_briefly_and_only_to_its_tab(
         assert not much_later()  # a generation started deliberately later is not cancelled
 
 
-def test_build_app_exposes_every_endpoint(engine):
-    from ui.app import build_app
+def test_build_app_exposes_every_endpoint(studio):
+    from ui.app import build_app, build_studio_app
 
-    demo = build_app(get_engine().config, default_steps=FAST_STEPS, make_assets=False)
+    demo = build_app(studio.engine.config, default_steps=FAST_STEPS, make_assets=False)
     names = {dep.api_name for dep in demo.fns.values() if dep.api_visibility == "public"}
     tabs = ("motion_transfer", "camera_control", "object_manipulation", "mesh_animation")
     expected = {f"{tab}_{event}" for tab in tabs for event in ("build", "generate", "repaint", "cancel")}
@@ -435,18 +493,44 @@ def test_build_app_exposes_every_endpoint(engine):
     texts = [block.value for block in demo.blocks.values() if isinstance(getattr(block, "value", None), str)]
     assert any(f"v{core.__version__}" in text for text in texts), "the version must be shown on the page"
 
+    # The same page from a studio made beforehand, which then reports that app's queue.
+    same = build_studio_app(studio, make_assets=False)
+    assert {dep.api_name for dep in same.fns.values() if dep.api_visibility == "public"} == names
+    assert studio.app is same
+
+
+def test_handlers_keep_their_api_signature_when_bound():
+    """Gradio reads parameter names (the API's) and the gr.Request / gr.Progress parameters
+    from the bound handler: the studio is not among them, the rest is unchanged."""
+    marker = object()
+    bound = for_gradio(builds.build_motion_transfer, marker)
+    parameters = list(inspect.signature(bound).parameters)
+    assert parameters == list(inspect.signature(builds.build_motion_transfer).parameters)[1:]
+    assert parameters[0] == "video" and parameters[-2:] == ["request", "progress"]
+    hints = gr.utils.get_type_hints(bound)
+    assert hints["request"] is gr.Request
+    with pytest.raises(TypeError, match="studio"):
+        for_gradio(staleness.build_failed, marker)
+
+    @dataclasses.dataclass(frozen=True)
+    class Pair(NamedOutputs):
+        first: int
+        second: str
+
+    assert for_gradio(lambda: Pair(1, "b"))() == (1, "b")
+    assert Pair.components(second="B", first="A") == ["A", "B"]
+    with pytest.raises(TypeError, match="first, second"):
+        Pair.components(first="A")
+
 
 def test_the_studio_starts_with_a_missing_checkpoint_and_says_so(tmp_path):
-    from ui.app import build_app
+    from ui.app import build_studio_app
     from ui.status import studio_status
 
-    reset_engine()
-    try:
-        config = EngineConfig(checkpoint=str(tmp_path / "missing"), output_dir=tmp_path / "out")
-        build_app(config, default_steps=FAST_STEPS, make_assets=False)
-        assert "python -m core.download" in studio_status()
-    finally:
-        reset_engine()
+    config = EngineConfig(checkpoint=str(tmp_path / "missing"), output_dir=tmp_path / "out")
+    broken = Studio.create(config, default_steps=FAST_STEPS, preview_root=tmp_path / "previews")
+    build_studio_app(broken, make_assets=False)
+    assert "python -m core.download" in studio_status(broken)
 
 
 def test_webui_arguments(tmp_path, monkeypatch):
@@ -468,7 +552,7 @@ def test_webui_arguments(tmp_path, monkeypatch):
         parse_size("lots")
 
 
-def test_repaint_passes_depth_prompt_and_seed(engine, camera_tracking, monkeypatch):
+def test_repaint_passes_depth_prompt_and_seed(studio, camera_tracking, monkeypatch):
     """The repaint handler's plumbing, with the FLUX call replaced (no weights in tests)."""
     from core import repaint
 
@@ -479,7 +563,7 @@ def test_repaint_passes_depth_prompt_and_seed(engine, camera_tracking, monkeypat
         return np.zeros(depth.shape + (3,), np.uint8)
 
     monkeypatch.setattr(repaint, "repaint_first_frame", fake_repaint)
-    image = handlers.repaint_first_frame(camera_tracking, "  a snowy valley ", seed=9)
+    image = generation.repaint_first_frame(studio, camera_tracking, "  a snowy valley ", seed=9)
     assert image.shape == camera_tracking.first_frame.shape
     assert calls["prompt"] == "a snowy valley" and calls["seed"] == 9 and calls["depth"] is camera_tracking.depth
     assert callable(calls["cancel"]) and calls["allow_download"] is False

@@ -11,7 +11,6 @@ import pytest
 
 from playwright.sync_api import expect
 
-from core.engine import EngineConfig, reset_engine
 from ui.server import running_studio
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -36,12 +35,11 @@ TABS = {
 
 
 @pytest.fixture(scope="module")
-def studio_url(tiny_checkpoint, tmp_path_factory):
-    reset_engine()
-    config = EngineConfig(checkpoint=str(tiny_checkpoint), output_dir=tmp_path_factory.mktemp("browser-out"))
-    with running_studio(config, default_steps=FAST_STEPS, make_assets=False) as url:
+def studio_url(new_tiny_studio):
+    studio = new_tiny_studio("browser", default_steps=FAST_STEPS)
+    with running_studio(studio) as url:
         yield url
-    reset_engine()
+    studio.engine.unload()
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
-"""Build the studio's ``gr.Blocks`` (``build_app``) and the options to launch it with.
+"""Build the studio's ``gr.Blocks`` and the options to launch it with.
 
 ``webui.py`` parses the command line, calls :func:`build_app` and launches with
-:func:`launch_options`; tests do the same on a free port (:func:`ui.server.running_studio`).
+:func:`launch_options`. :func:`build_studio_app` builds the page of a :class:`ui.studio.Studio`
+made beforehand (tests do that, then serve it on a free port with
+:func:`ui.server.running_studio`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import Any, Optional
 import gradio as gr
 
 from core import __version__ as core_version
-from core.engine import EngineConfig, get_engine
-from ui import handlers
-from ui.status import studio_status, watch_queue
+from core.defaults import NUM_INFERENCE_STEPS
+from core.engine import EngineConfig
+from core.errors import UserError
+from ui.status import studio_status
+from ui.studio import Studio
 from ui.tabs import camera_control, mesh_animation, motion_transfer, object_manipulation
 from ui.tabs.assets import ASSETS_DIR
 from ui.theme import CSS, HEAD, THEME
@@ -42,23 +46,27 @@ _SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNOR
 _SIZE_UNITS = {"": 2**20, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 
+class FileSizeError(UserError):
+    """A ``--max-file-size`` that is not a positive size."""
+
+
 def parse_size(text: str | int | float) -> int:
     """Bytes from ``"200MB"``, ``"1.5 GB"``, ``"500k"`` or a bare number of megabytes.
 
     Raises:
-        ValueError: not a size.
+        FileSizeError: not a size.
     """
     if isinstance(text, (int, float)):
         if text <= 0:
-            raise ValueError(f"a file size must be positive, got {text}")
+            raise FileSizeError(f"a file size must be positive, got {text}")
         return int(text * 2**20)
     match = _SIZE_PATTERN.match(str(text))
     if not match:
-        raise ValueError(f"not a file size: {text!r} (use e.g. 200MB or 1GB)")
+        raise FileSizeError(f"not a file size: {text!r} (use e.g. 200MB or 1GB)")
     number, unit = float(match.group(1)), (match.group(2) or "").lower()
     factor = _SIZE_UNITS[unit[:1]] if unit else _SIZE_UNITS[""]
     if number <= 0:
-        raise ValueError(f"a file size must be positive, got {text!r}")
+        raise FileSizeError(f"a file size must be positive, got {text!r}")
     return int(number * factor)
 
 
@@ -66,16 +74,16 @@ def build_app(
     engine_config: Optional[EngineConfig] = None,
     *,
     max_file_size: str | int | float | None = "200MB",
-    default_steps: int = 50,
+    default_steps: int = NUM_INFERENCE_STEPS,
     allow_download: bool = False,
     preload: bool = False,
     make_assets: bool = True,
 ) -> gr.Blocks:
-    """Build the studio.
+    """Build the studio: a new :class:`Studio` with these settings, and its page.
 
     Args:
-        engine_config: how the process-wide engine loads the model (``None`` = defaults).
-        max_file_size: largest accepted upload (``"200MB"``, bytes as int, ``None`` = no limit);
+        engine_config: how the studio's engine loads the model (``None`` = defaults).
+        max_file_size: largest accepted upload (``"200MB"``, a number of megabytes, ``None`` = no limit);
             also pass it to ``launch`` (see :func:`launch_options`) so Gradio refuses bigger
             uploads before they are stored.
         default_steps: the denoising-steps slider's start value.
@@ -88,34 +96,41 @@ def build_app(
 
     Raises:
         EngineConfigError: an impossible engine setting (e.g. CUDA asked for but absent).
+        FileSizeError: ``max_file_size`` is not a size.
         CheckpointError: with ``preload``, the model could not be loaded.
     """
-    engine = get_engine(engine_config)
-    handlers.configure(
+    studio = Studio.create(
+        engine_config,
         max_file_bytes=parse_size(max_file_size) if max_file_size else None,
         default_steps=int(default_steps),
         allow_download=bool(allow_download),
     )
+    return build_studio_app(studio, preload=preload, make_assets=make_assets)
+
+
+def build_studio_app(studio: Studio, *, preload: bool = False, make_assets: bool = True) -> gr.Blocks:
+    """The page of ``studio``: its tabs, status line and queue (see :func:`build_app`)."""
     if make_assets:
         _ensure_assets()
     if preload:
-        engine.load()
+        studio.engine.load()
 
+    status_line = studio.handler(studio_status)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(HEADER)
-        status = gr.Markdown(studio_status(), label="Status", elem_id="status-line")
+        status = gr.Markdown(status_line(), label="Status", elem_id="status-line")
         with gr.Tabs(elem_id="task-tabs"):
             for tab in TABS:
-                tab.build_tab(status, default_steps=int(default_steps))
+                tab.build_tab(studio, status)
         gr.Markdown(
             f"Diffusion as Shader studio v{core_version} · model: [Diffusion as Shader](https://github.com/IGL-HKUST/DiffusionAsShader) (CogVideoX-5B-I2V)",
             elem_id="version-footer",
         )
         timer = gr.Timer(STATUS_REFRESH_S)
-        timer.tick(studio_status, outputs=[status], api_visibility="private", queue=False, show_progress="hidden")
-        demo.load(studio_status, outputs=[status], api_name="status", queue=False, show_progress="hidden")
+        timer.tick(status_line, outputs=[status], api_visibility="private", queue=False, show_progress="hidden")
+        demo.load(status_line, outputs=[status], api_name="status", queue=False, show_progress="hidden")
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY_LIMIT)
-    watch_queue(demo)
+    studio.watch_app(demo)
     return demo
 
 
@@ -128,10 +143,21 @@ def launch_options(
     max_file_size: str | int | float | None = "200MB",
     output_dir: str | Path | None = None,
     quiet: bool = False,
+    studio: Optional[Studio] = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for ``demo.launch`` matching :func:`build_app`'s settings."""
+    """Keyword arguments for ``demo.launch`` matching :func:`build_app`'s settings.
+
+    ``output_dir`` is the engine's output folder (``None`` = ``EngineConfig``'s default). With
+    ``studio``, its engine's output folder and its upload limit are used instead of
+    ``output_dir`` and ``max_file_size``.
+    """
+    if studio is not None:
+        results = studio.engine.output_dir
+        max_file_bytes = studio.options.max_file_bytes
+    else:
+        results = Path(output_dir) if output_dir is not None else Path(EngineConfig().output_dir)
+        max_file_bytes = parse_size(max_file_size) if max_file_size else None
     # Results live in the engine's output folder: Gradio serves files only from allowed places.
-    results = Path(output_dir) if output_dir is not None else get_engine().output_dir
     allowed = [str(ASSETS_DIR), str(results.resolve())]
     return {
         "server_name": host,
@@ -139,7 +165,7 @@ def launch_options(
         "share": share,
         "auth": auth or None,
         "auth_message": "Sign in to the Diffusion as Shader studio." if auth else None,
-        "max_file_size": parse_size(max_file_size) if max_file_size else None,
+        "max_file_size": max_file_bytes,
         "allowed_paths": allowed,
         "show_error": False,  # handlers raise gr.Error with friendly text; never show raw exceptions
         "theme": THEME,

@@ -1,6 +1,7 @@
 """Run the studio in a background thread on a free local port (tests, notebooks).
 
-    with running_studio(EngineConfig(checkpoint=tiny)) as url:
+    studio = Studio.create(EngineConfig(checkpoint=tiny))
+    with running_studio(studio) as url:
         ...  # a browser or gradio_client talks to url
 """
 
@@ -9,10 +10,10 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Optional
 
-from core.engine import EngineConfig
-from ui.app import build_app, launch_options
+from ui.app import build_studio_app, launch_options
+from ui.studio import Studio
 
 LOOPBACK = "127.0.0.1"
 
@@ -25,13 +26,10 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 @contextmanager
-def running_studio(
-    engine_config: Optional[EngineConfig] = None, *, port: Optional[int] = None, **build_kwargs: Any
-) -> Iterator[str]:
-    """Build and serve the studio on ``127.0.0.1``; yields its URL and closes it afterwards."""
-    demo = build_app(engine_config, **build_kwargs)
-    options = launch_options(host=LOOPBACK, port=port or free_port(), quiet=True,
-                             max_file_size=build_kwargs.get("max_file_size", "200MB"))
+def running_studio(studio: Studio, *, port: Optional[int] = None, make_assets: bool = False) -> Iterator[str]:
+    """Build and serve ``studio`` on ``127.0.0.1``; yields its URL and closes it afterwards."""
+    demo = build_studio_app(studio, make_assets=make_assets)
+    options = launch_options(host=LOOPBACK, port=port or free_port(), quiet=True, studio=studio)
     _, url, _ = demo.launch(prevent_thread_lock=True, **options)
     try:
         yield url.rstrip("/")

@@ -98,7 +98,3 @@ class CancelRegistry:
         """How many jobs are registered (of ``session`` only, when given)."""
         with self._lock:
             return sum(len(group) for (flag_session, _), group in self._flags.items() if session in (None, flag_session))
-
-
-CANCELS = CancelRegistry()
-"""The process-wide registry used by the handlers."""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import html
 import logging
-import weakref
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from core.engine import get_engine
+from ui.studio import Studio
 
 logger = logging.getLogger(__name__)
 
@@ -16,15 +15,6 @@ GPU_CONCURRENCY_ID = "gpu"
 """Every event that drives a model on the GPU (generate, repaint) shares this queue slot."""
 TRACKING_CONCURRENCY_ID = "tracking"
 """Tracking-video builds queue here, so they never wait behind a generation."""
-
-_watched_blocks: Optional[weakref.ReferenceType] = None
-
-
-def watch_queue(blocks: Any) -> None:
-    """Remember the app whose GPU queue the status line reports (set by ``build_app``)."""
-    global _watched_blocks
-    _watched_blocks = weakref.ref(blocks)
-
 
 @dataclass(frozen=True)
 class QueueCounts:
@@ -34,14 +24,13 @@ class QueueCounts:
     waiting: int
 
 
-def gpu_queue_counts() -> Optional[QueueCounts]:
-    """Running and waiting GPU jobs of the watched app, or ``None`` when unknown.
+def gpu_queue_counts(blocks: Any) -> Optional[QueueCounts]:
+    """Running and waiting GPU jobs of the app ``blocks``, or ``None`` when unknown.
 
     Gradio shows each user their own position in the progress area; this adds the global view.
     It reads Gradio's queue bookkeeping, which is not a public API, so any surprise there just
     hides the count instead of breaking the status line.
     """
-    blocks = _watched_blocks() if _watched_blocks is not None else None
     queue = getattr(blocks, "_queue", None)
     per_id = getattr(queue, "event_queue_per_concurrency_id", None)
     if not isinstance(per_id, dict):
@@ -68,13 +57,13 @@ def describe_queue(counts: Optional[QueueCounts]) -> str:
     return ", ".join(parts)
 
 
-def studio_status() -> str:
+def studio_status(studio: Studio) -> str:
     """The status line as Markdown (HTML-escaped values), e.g.
 
     ``Device: cpu (float32) · Model: /ckpt (loaded) · ⚠ tiny test model — output is noise · GPU queue: idle``
     """
     try:
-        status = get_engine().status()
+        status = studio.engine.status()
     except ValueError as error:  # a bad engine configuration: say so instead of failing the page
         return f"⚠️ **Engine unavailable:** {html.escape(str(error))}"
     model_state = "loaded" if status.loaded else "not loaded yet — loads on the first Generate"
@@ -83,5 +72,5 @@ def studio_status() -> str:
         f"**Model:** `{html.escape(status.checkpoint)}` ({model_state})",
     ]
     parts += [f"⚠️ **{html.escape(warning)}**" for warning in status.warnings]
-    parts.append(f"**GPU queue:** {describe_queue(gpu_queue_counts())}")
+    parts.append(f"**GPU queue:** {describe_queue(gpu_queue_counts(studio.app))}")
     return " · ".join(parts)

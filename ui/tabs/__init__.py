@@ -1,1 +1,1 @@
-"""One module per studio tab; each exposes ``build_tab(status, default_steps=...)``."""
+"""One module per studio tab; each exposes ``build_tab(studio, status)``."""

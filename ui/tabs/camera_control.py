@@ -6,7 +6,11 @@ from typing import Any
 
 import gradio as gr
 
-from ui import handlers
+from ui.handlers import builds, camera, visibility
+from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_MODES, SOURCE_VIDEO
+from ui.handlers.visibility import BuilderVisibility, SourceVisibility
+from ui.studio import Studio
+from ui.handlers.outputs import gradio_values
 from ui.tabs.assets import asset, existing
 from ui.tabs.common import (
     UPLOAD_IMAGE_MODE,
@@ -36,20 +40,21 @@ def preset_buttons(motion: gr.Textbox) -> None:
     with gr.Row(elem_classes=["preset-row"]):
         for name in CAMERA_PRESETS:
             button = gr.Button(name, size="sm", min_width=0, elem_id=f"preset-{name.split(' (')[0].replace(' ', '-')}")
-            button.click(handlers.camera_preset, inputs=[button], outputs=[motion], api_visibility="private", queue=False)
+            button.click(camera.camera_preset, inputs=[button], outputs=[motion], api_visibility="private", queue=False)
 
 
-def step_builder(motion: gr.Textbox, num_frames: int) -> None:
+def step_builder(studio: Studio, motion: gr.Textbox) -> None:
     """Translation / rotation / orbit / spiral steps with frame ranges: Add, Undo, Clear."""
+    num_frames, _, _ = studio.working_size()
     last = max(num_frames - 1, 0)
     with gr.Accordion("Step builder", open=False, elem_id=f"{KEY}-builder"):
-        kind = gr.Radio(list(handlers.BUILDER_KINDS), value=handlers.BUILDER_TRANSLATION, label="Step")
+        kind = gr.Radio(list(camera.BUILDER_KINDS), value=camera.BUILDER_TRANSLATION, label="Step")
         with gr.Row(visible=True) as translation:
             dx = gr.Number(0.0, step=0.05, label="dx (> 0: camera moves left)", min_width=90)
             dy = gr.Number(0.0, step=0.05, label="dy (> 0: camera moves up)", min_width=90)
             dz = gr.Number(-0.3, step=0.05, label="dz (< 0 = forward)", min_width=90)
         with gr.Row():
-            axis = gr.Radio(["x", "y", "z"], value="y", label="Axis", visible=False)
+            axis = gr.Radio(visibility.ROTATION_AXIS_CHOICES, value=visibility.DEFAULT_AXIS, label="Axis", visible=False)
             degrees = gr.Number(15.0, label="Degrees", visible=False)
             radius = gr.Number(2.0, label="Spiral radius", visible=False)
         with gr.Row():
@@ -60,50 +65,50 @@ def step_builder(motion: gr.Textbox, num_frames: int) -> None:
             undo = gr.Button("Undo", size="sm", elem_id=f"{KEY}-builder-undo")
             clear = gr.Button("Clear", size="sm", elem_id=f"{KEY}-builder-clear")
     kind.change(
-        handlers.builder_visibility, inputs=[kind], outputs=[translation, axis, degrees, radius],
+        gradio_values(visibility.builder_visibility), inputs=[kind],
+        outputs=BuilderVisibility.components(translation=translation, axis=axis, degrees=degrees, radius=radius),
         api_visibility="private", queue=False,
     )
     # Queued (not queue=False): only queued events turn a gr.Error into a toast; the builder
     # refuses invalid steps with one.
     add.click(
-        handlers.builder_add, inputs=[motion, kind, dx, dy, dz, axis, degrees, radius, start, end], outputs=[motion],
+        studio.handler(camera.builder_add), inputs=[motion, kind, dx, dy, dz, axis, degrees, radius, start, end], outputs=[motion],
         api_visibility="private", show_progress="hidden",
     )
-    undo.click(handlers.builder_undo, inputs=[motion], outputs=[motion], api_visibility="private", queue=False)
-    clear.click(handlers.builder_clear, outputs=[motion], api_visibility="private", queue=False)
+    undo.click(camera.builder_undo, inputs=[motion], outputs=[motion], api_visibility="private", queue=False)
+    clear.click(camera.builder_clear, outputs=[motion], api_visibility="private", queue=False)
 
 
-def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
-    num_frames, _, _ = handlers.working_size()
+def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
     with gr.Tab(TITLE, id=KEY, elem_id=f"tab-{KEY}"):
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
-                source_mode = gr.Radio(list(handlers.SOURCE_MODES), value=handlers.SOURCE_IMAGE, label="Start from")
+                source_mode = gr.Radio(list(SOURCE_MODES), value=SOURCE_IMAGE, label="Start from")
                 image = gr.Image(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=260,
                                  sources=["upload", "clipboard"])
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=260)
-                motion, message = camera_motion_field(value=DEFAULT_MOTION, elem_id=f"{KEY}-motion")
+                motion, message = camera_motion_field(studio, value=DEFAULT_MOTION, elem_id=f"{KEY}-motion")
                 gr.Markdown("**Presets** (a click replaces the motion string)")
                 preset_buttons(motion)
-                step_builder(motion, num_frames)
-                plot = gr.Plot(handlers.camera_path_figure(DEFAULT_MOTION), label="Camera path", show_label=False, elem_id=f"{KEY}-plot")
+                step_builder(studio, motion)
+                plot = gr.Plot(camera.camera_path_figure(studio, DEFAULT_MOTION), label="Camera path", show_label=False, elem_id=f"{KEY}-plot")
                 prompt = gr.Textbox(
                     label="Prompt", lines=3, elem_id=f"{KEY}-prompt",
                     placeholder="Describe the video to generate, e.g. 'a drone shot over green hills at sunset'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                tracking = tracking_settings(uses_video=True)
-                advanced = advanced_settings(KEY, default_steps=default_steps)
+                tracking = tracking_settings(studio, uses_video=True)
+                advanced = advanced_settings(studio, KEY)
                 examples = gr.Examples(
                     existing(
                         [
-                            [handlers.SOURCE_IMAGE, asset("landscape.jpg"), None, "orbit 20",
+                            [SOURCE_IMAGE, asset("landscape.jpg"), None, "orbit 20",
                              "a cinematic aerial shot of green hills and blue mountains on a sunny day"],
-                            [handlers.SOURCE_IMAGE, asset("cat.jpg"), None, "trans 0 0 -0.3",
+                            [SOURCE_IMAGE, asset("cat.jpg"), None, "trans 0 0 -0.3",
                              "a tabby cat looking at the camera, soft light"],
-                            [handlers.SOURCE_VIDEO, None, asset("moving_scene.mp4"), "rot y 10",
+                            [SOURCE_VIDEO, None, asset("moving_scene.mp4"), "rot y 10",
                              "a red ball rolling across a meadow, the camera pans left"],
                         ],
                         file_columns=(1, 2),
@@ -121,16 +126,19 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
         # An example also resets each input's visibility to its constructor's; and when the mode
         # does not change, no .change fires: apply the mode's visibility after every example.
         for trigger in (source_mode.change, examples.load_input_event.then):
-            trigger(handlers.source_visibility, inputs=[source_mode], outputs=[image, video],
+            trigger(gradio_values(visibility.source_visibility), inputs=[source_mode],
+                    outputs=SourceVisibility.components(image=image, video=video),
                     api_visibility="private", queue=False)
         motion.change(
-            handlers.check_camera_motion, inputs=[motion], outputs=[message, plot], api_name="check_camera_motion",
+            studio.handler(camera.check_camera_motion), inputs=[motion],
+            outputs=camera.MotionCheck.components(message=message, plot=plot), api_name="check_camera_motion",
             show_progress="hidden", trigger_mode="always_last",
         )
         events = wire_tab(
+            studio,
             key=KEY,
             build_button=build,
-            build_fn=handlers.build_camera_control,
+            build_fn=builds.build_camera_control,
             build_inputs=[source_mode, image, video, motion, advanced.resize_mode, advanced.first_frame, *tracking.inputs()],
             prompt=prompt,
             preview=preview,

@@ -8,15 +8,29 @@ slot, enabled only once the tab's ``gr.State`` holds a tracking result) → resu
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 import gradio as gr
 
-from core.engine import DEFAULT_NEGATIVE_PROMPT, RANDOM_SEED
-from ui import handlers
+from core.defaults import (
+    DEFAULT_RESIZE_MODE,
+    GRID_SIZE,
+    GUIDANCE_SCALE,
+    NEGATIVE_PROMPT,
+    RANDOM_SEED,
+    RESIZE_MODES,
+    USE_DYNAMIC_CFG,
+)
+from ui.handlers import generation, staleness
+from ui.handlers.builds import BuildResult
+from ui.handlers.camera import camera_motion_message
+from ui.handlers.outputs import bind_studio, gradio_values
+from ui.handlers.staleness import BuildFailure, TrackingValidity
 from ui.status import GPU_CONCURRENCY_ID, TRACKING_CONCURRENCY_ID, studio_status
+from ui.studio import Studio
 
 GPU_CONCURRENCY_LIMIT = 1
 """One model, one GPU: GPU requests wait in line instead of colliding."""
@@ -29,6 +43,14 @@ UPLOAD_IMAGE_MODE = None
 """Image uploads are passed on as the files they are: core.media reads any mode and the EXIF
 orientation, while a fixed mode makes Gradio re-encode every other image (seconds for a large
 RGBA PNG) each time an event reads it — and every input change reads them all."""
+
+GRID_SIZE_RANGE = (10, 100)
+"""Track grid slider bounds (points per side)."""
+STEPS_RANGE = (1, 100)
+GUIDANCE_RANGE = (0.0, 15.0)
+GUIDANCE_STEP = 0.5
+TRACKING_STATE_TTL_S = 3 * 3600
+"""A session's tracking video is dropped after this long (it holds whole clips in memory)."""
 
 IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".bmp"]
 VIDEO_TYPES = [".mp4", ".mov", ".webm", ".mkv", ".avi", ".gif", ".m4v"]
@@ -62,14 +84,14 @@ def _choices(available: dict[str, str]) -> list[tuple[str, str]]:
     return [("auto (best available)", "auto")] + [(f"{name} — {text}", name) for name, text in available.items()]
 
 
-def tracking_settings(*, uses_video: bool = True) -> TrackingSettings:
+def tracking_settings(studio: Studio, *, uses_video: bool = True) -> TrackingSettings:
     """The 'Tracking settings' accordion: depth model, point tracker, grid, start time."""
     from trackers.depth import available_depth_methods
     from trackers.points import available_point_trackers
 
     with gr.Accordion("Tracking settings", open=False):
         depth_method = gr.Dropdown(
-            _choices(available_depth_methods(allow_download=handlers.options().allow_download)), value="auto",
+            _choices(available_depth_methods(allow_download=studio.options.allow_download)), value="auto",
             label="Depth model",
             info="Which depth estimator lifts pixels to 3D (only installed ones are listed).",
         )
@@ -78,8 +100,8 @@ def tracking_settings(*, uses_video: bool = True) -> TrackingSettings:
             info="2D tracker for video sources.",
         )
         grid_size = gr.Slider(
-            10, 100, value=70, step=1, label="Track grid (points per side)", visible=uses_video,
-            info="DaS uses 70 × 70 tracks over the frame.",
+            *GRID_SIZE_RANGE, value=GRID_SIZE, step=1, label="Track grid (points per side)", visible=uses_video,
+            info=f"DaS uses {GRID_SIZE} × {GRID_SIZE} tracks over the frame.",
         )
         start_s = gr.Number(0.0, label="Start at (seconds into the video)", minimum=0, visible=uses_video)
     return TrackingSettings(depth_method, tracker, grid_size, start_s)
@@ -97,24 +119,23 @@ class AdvancedSettings:
     repaint: gr.Button
 
 
-def advanced_settings(key: str, *, default_steps: int) -> AdvancedSettings:
+def advanced_settings(studio: Studio, key: str) -> AdvancedSettings:
     """The 'Advanced settings' accordion of a tab."""
-    from core.media import RESIZE_MODES
-
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
             seed = gr.Number(
                 RANDOM_SEED, elem_id=f"{key}-seed", precision=0, minimum=RANDOM_SEED, label="Seed",
                 info="-1 = a new random seed each time; the seed used is shown with the result.",
             )
-            steps = gr.Slider(1, 100, value=default_steps, step=1, label="Denoising steps", info="DaS: 50.",
+            steps = gr.Slider(*STEPS_RANGE, value=studio.options.default_steps, step=1, label="Denoising steps", info="DaS: 50.",
                               elem_id=f"{key}-steps")
         with gr.Row():
-            guidance = gr.Slider(0.0, 15.0, value=6.0, step=0.5, label="Guidance scale", info="DaS: 6.")
-            dynamic_cfg = gr.Checkbox(True, label="Dynamic CFG", info="CogVideoX's cosine guidance schedule.")
-        negative_prompt = gr.Textbox(DEFAULT_NEGATIVE_PROMPT, lines=2, label="Negative prompt")
+            guidance = gr.Slider(*GUIDANCE_RANGE, value=GUIDANCE_SCALE, step=GUIDANCE_STEP, label="Guidance scale",
+                                 info="DaS: 6.")
+            dynamic_cfg = gr.Checkbox(USE_DYNAMIC_CFG, label="Dynamic CFG", info="CogVideoX's cosine guidance schedule.")
+        negative_prompt = gr.Textbox(NEGATIVE_PROMPT, lines=2, label="Negative prompt")
         resize_mode = gr.Radio(
-            list(RESIZE_MODES), value="crop", label="Resize mode",
+            list(RESIZE_MODES), value=DEFAULT_RESIZE_MODE, label="Resize mode",
             info="How sources of another aspect ratio fit the model's frame: crop the centre, stretch, or pad.",
         )
         first_frame = gr.Image(
@@ -139,8 +160,15 @@ class Preview:
     point_cloud: gr.Model3D
     info: gr.Markdown
 
-    def outputs(self) -> list:
-        return [self.tracking_video, self.source_video, self.first_frame, self.point_cloud, self.info]
+    def by_name(self) -> dict[str, Any]:
+        """The preview widgets by the names of :class:`BuildResult`'s fields."""
+        return {
+            "tracking_video": self.tracking_video,
+            "source_video": self.source_video,
+            "first_frame": self.first_frame,
+            "point_cloud": self.point_cloud,
+            "info": self.info,
+        }
 
 
 def preview_section(key: str, *, show_source: bool = True, first_frame_label: str = "First frame") -> Preview:
@@ -197,21 +225,21 @@ def result_section(key: str) -> ResultSection:
 
 
 def _remembering_inputs(build_fn: Callable, watched_positions: Sequence[int]) -> Callable:
-    """``build_fn`` that also returns, second, the fingerprint of the inputs at
+    """``build_fn`` whose :class:`BuildResult` also carries the fingerprint of the inputs at
     ``watched_positions`` it was called with, so that the tracking video and what it was built
     from are stored by one event (an input change processed between two events would otherwise
     compare against the previous build's)."""
 
     @functools.wraps(build_fn)  # Gradio reads the signature (gr.Request, gr.Progress) through it
-    def build(*args: Any, **kwargs: Any) -> tuple:
-        fingerprint = handlers.inputs_fingerprint(*(args[index] for index in watched_positions))
-        tracking, *preview = build_fn(*args, **kwargs)
-        return (tracking, fingerprint, *preview)
+    def build(*args: Any, **kwargs: Any) -> BuildResult:
+        fingerprint = staleness.inputs_fingerprint(*(args[index] for index in watched_positions))
+        return dataclasses.replace(build_fn(*args, **kwargs), built_from=fingerprint)
 
     return build
 
 
 def wire_tab(
+    studio: Studio,
     *,
     key: str,
     build_button: gr.Button,
@@ -225,24 +253,26 @@ def wire_tab(
 ) -> dict[str, Any]:
     """Connect a tab's build, generate, repaint and cancel events; returns them by name.
 
-    ``build_fn`` takes ``build_inputs`` followed by the tab's scope (a ``gr.State`` holding
-    ``key``, used for the per-session Cancel) and returns ``(tracking result, *preview outputs)``.
+    ``build_fn(studio, *build_inputs, scope)`` (``scope``: a ``gr.State`` holding ``key``, used
+    for the per-session Cancel) returns a :class:`BuildResult`.
     A change of any build input except ``advanced.first_frame`` retires the tracking video,
-    judged by value (:func:`ui.handlers.inputs_fingerprint`); a new first-frame image needs no
-    rebuild (Generate applies it), removing the one a build used does.
+    judged by value (:func:`ui.handlers.staleness.inputs_fingerprint`); a new first-frame image
+    needs no rebuild (Generate applies it), removing the one a build used does.
     """
-    tracking_state = gr.State(None, time_to_live=3 * 3600)
+    tracking_state = gr.State(None, time_to_live=TRACKING_STATE_TTL_S)
     # The fingerprint of the inputs the tracking video was built from, written with it.
     built_from = gr.State(None)
     scope = gr.State(key)
-    buttons = [result.generate, advanced.repaint]
     watched_positions = [index for index, component in enumerate(build_inputs) if component is not advanced.first_frame]
     watched = [build_inputs[index] for index in watched_positions]
+    validity_outputs = TrackingValidity.components(
+        tracking=tracking_state, generate=result.generate, repaint=advanced.repaint, info=preview.info
+    )
 
     build = build_button.click(
-        _remembering_inputs(build_fn, watched_positions),
+        gradio_values(_remembering_inputs(bind_studio(build_fn, studio), watched_positions)),
         inputs=[*build_inputs, scope],
-        outputs=[tracking_state, built_from, *preview.outputs()],
+        outputs=BuildResult.components(tracking=tracking_state, built_from=built_from, **preview.by_name()),
         api_name=f"{key}_build",
         # One progress bar (and, on failure, one error badge) on the tracking video, not on every preview.
         show_progress_on=[preview.tracking_video],
@@ -250,36 +280,42 @@ def wire_tab(
         concurrency_limit=TRACKING_CONCURRENCY_LIMIT,
     )
     build.success(
-        handlers.build_succeeded, inputs=[tracking_state, built_from, *watched],
-        outputs=[tracking_state, *buttons, preview.info], api_visibility="private", queue=False,
-        show_progress="hidden",
+        gradio_values(staleness.build_succeeded), inputs=[tracking_state, built_from, *watched],
+        outputs=validity_outputs, api_visibility="private", queue=False, show_progress="hidden",
     )
     build.failure(
-        handlers.build_failed, outputs=[tracking_state, *buttons, *preview.outputs()], api_visibility="private",
-        queue=False, show_progress="hidden",
+        gradio_values(staleness.build_failed),
+        outputs=BuildFailure.components(
+            tracking=tracking_state, generate=result.generate, repaint=advanced.repaint, **preview.by_name()
+        ),
+        api_visibility="private", queue=False, show_progress="hidden",
     )
 
     generate = result.generate.click(
-        on_gpu(handlers.generate_video),
+        on_gpu(studio.handler(generation.generate_video)),
         inputs=[
             tracking_state, prompt, advanced.seed, advanced.steps, advanced.guidance, advanced.dynamic_cfg,
             advanced.negative_prompt, advanced.resize_mode, advanced.first_frame, scope,
         ],
-        outputs=[result.video, result.downloads, result.seed_used, result.info],
+        outputs=generation.GenerateResult.components(
+            video=result.video, downloads=result.downloads, seed_used=result.seed_used, info=result.info
+        ),
         api_name=f"{key}_generate",
         show_progress_on=[result.video],
         concurrency_id=GPU_CONCURRENCY_ID,
         concurrency_limit=GPU_CONCURRENCY_LIMIT,
     )
-    generate.success(handlers.reveal_seed, inputs=[result.seed_used], outputs=[result.seed_used],
+    generate.success(generation.reveal_seed, inputs=[result.seed_used], outputs=[result.seed_used],
                      api_visibility="private", queue=False, show_progress="hidden")
-    generate.then(studio_status, outputs=[status], api_visibility="private", queue=False, show_progress="hidden")
+    generate.then(studio.handler(studio_status), outputs=[status], api_visibility="private", queue=False,
+                  show_progress="hidden")
     # The Cancel notice belongs to one request: clear it when a new one starts and when it ends.
     for event in (result.generate.click, generate.then):
-        event(handlers.clear_notice, outputs=[result.notice], api_visibility="private", queue=False, show_progress="hidden")
+        event(generation.clear_notice, outputs=[result.notice], api_visibility="private", queue=False,
+              show_progress="hidden")
 
     repaint = advanced.repaint.click(
-        on_gpu(handlers.repaint_first_frame),
+        on_gpu(studio.handler(generation.repaint_first_frame)),
         inputs=[tracking_state, prompt, advanced.seed, scope],
         outputs=[advanced.first_frame],
         api_name=f"{key}_repaint",
@@ -288,7 +324,7 @@ def wire_tab(
     )
 
     cancel = result.cancel.click(
-        handlers.cancel_jobs,
+        studio.handler(generation.cancel_jobs),
         inputs=[scope],
         outputs=[result.notice],
         cancels=[build, generate, repaint],
@@ -298,19 +334,19 @@ def wire_tab(
 
     gr.on(
         [component.change for component in watched],
-        handlers.retire_if_inputs_changed, inputs=[tracking_state, built_from, *watched],
-        outputs=[tracking_state, *buttons, preview.info], api_visibility="private", queue=False,
-        show_progress="hidden",
+        gradio_values(staleness.retire_if_inputs_changed), inputs=[tracking_state, built_from, *watched],
+        outputs=validity_outputs, api_visibility="private", queue=False, show_progress="hidden",
     )
     advanced.first_frame.change(
-        handlers.retire_if_first_frame_removed, inputs=[tracking_state, advanced.first_frame],
-        outputs=[tracking_state, *buttons, preview.info], api_visibility="private", queue=False, show_progress="hidden",
+        gradio_values(staleness.retire_if_first_frame_removed), inputs=[tracking_state, advanced.first_frame],
+        outputs=validity_outputs, api_visibility="private", queue=False, show_progress="hidden",
     )
     return {"build": build, "generate": generate, "repaint": repaint, "cancel": cancel, "state": tracking_state}
 
 
 def camera_motion_field(
-    label: str = "Camera motion", *, value: str = "", placeholder: Optional[str] = None, elem_id: Optional[str] = None,
+    studio: Studio, label: str = "Camera motion", *, value: str = "", placeholder: Optional[str] = None,
+    elem_id: Optional[str] = None,
 ) -> tuple[gr.Textbox, gr.Markdown]:
     """An editable motion string with its inline validation message underneath."""
     text = gr.Textbox(
@@ -319,9 +355,8 @@ def camera_motion_field(
         info="Steps separated by ';' — trans dx dy dz | rot x|y|z deg | orbit [x|y] deg | spiral r, "
         "each with an optional 'start end' frame range. Translations are in units of the scene's median depth.",
     )
-    initial, _ = handlers.camera_motion_message(value)
     message = gr.Markdown(
-        initial, label="Motion check", elem_classes=["motion-message"],
+        camera_motion_message(studio, value).text, label="Motion check", elem_classes=["motion-message"],
         elem_id=f"{elem_id}-message" if elem_id else None,
     )
     return text, message

@@ -7,7 +7,11 @@ from typing import Any
 
 import gradio as gr
 
-from ui import handlers
+from ui.handlers import builds, camera, visibility
+from ui.handlers.builds import MESH_MODES, MESH_PROCEDURAL, MESH_SEQUENCE, MESH_TRACKING_VIDEO
+from ui.handlers.outputs import gradio_values
+from ui.handlers.visibility import MeshModeVisibility
+from ui.studio import Studio
 from ui.tabs.assets import asset, existing
 from ui.tabs.common import (
     UPLOAD_IMAGE_MODE,
@@ -29,8 +33,8 @@ INTRO = (
 MESH_TYPES = [".zip", ".obj", ".ply", ".glb", ".gltf", ".stl", ".off"]
 
 
-def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
-    motions = handlers.procedural_motions()
+def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
+    motions = builds.procedural_motions()
     names = list(motions)
     default_motion = "turntable" if "turntable" in motions else names[0]
     with gr.Tab(TITLE, id=KEY, elem_id=f"tab-{KEY}"):
@@ -38,7 +42,7 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
         with gr.Row():
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
-                mode = gr.Radio(list(handlers.MESH_MODES), value=handlers.MESH_SEQUENCE, label="Start from",
+                mode = gr.Radio(list(MESH_MODES), value=MESH_SEQUENCE, label="Start from",
                                 elem_id=f"{KEY}-mode")
                 mesh_file = gr.File(label="Mesh sequence (.zip of per-frame meshes)", file_types=MESH_TYPES,
                                     elem_id=f"{KEY}-mesh-file", height=120)
@@ -50,7 +54,7 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                     gr.Markdown("\n".join(f"- **{name}**: {text}" for name, text in motions.items()))
                 with gr.Group(visible=True) as camera_group:
                     camera_motion, camera_message = camera_motion_field(
-                        "Camera motion (optional)", elem_id=f"{KEY}-camera-motion"
+                        studio, "Camera motion (optional)", elem_id=f"{KEY}-camera-motion"
                     )
                 with gr.Group(visible=False) as tracking_group:
                     tracking_video = gr.Video(label="Tracking video rendered elsewhere", sources=["upload"],
@@ -62,15 +66,15 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                     placeholder="Describe the video, e.g. 'a jelly creature bouncing on a wooden table'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                advanced = advanced_settings(KEY, default_steps=default_steps)
+                advanced = advanced_settings(studio, KEY)
                 examples = gr.Examples(
                     existing(
                         [
-                            [handlers.MESH_SEQUENCE, asset("bouncing_blob.zip"), default_motion, None, "orbit 20", None, None,
+                            [MESH_SEQUENCE, asset("bouncing_blob.zip"), default_motion, None, "orbit 20", None, None,
                              "a colourful jelly ball bouncing on a wooden table, studio light"],
-                            [handlers.MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", 180.0, "", None, None,
+                            [MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", 180.0, "", None, None,
                              "a small toy house with a red roof turning on a table"],
-                            [handlers.MESH_TRACKING_VIDEO, None, default_motion, None, "", asset("tracking_turntable.mp4"),
+                            [MESH_TRACKING_VIDEO, None, default_motion, None, "", asset("tracking_turntable.mp4"),
                              asset("tracking_turntable_first_frame.png"), "a wooden cabin with a red roof turning around"],
                         ],
                         file_columns=(1, 5, 6),
@@ -88,15 +92,19 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                 result = result_section(KEY)
         # After an example too: it resets visibility, and an unchanged mode fires no .change.
         for trigger in (mode.change, examples.load_input_event.then):
-            trigger(handlers.mesh_mode_visibility, inputs=[mode],
-                    outputs=[mesh_file, procedural_group, camera_group, tracking_group],
+            trigger(gradio_values(visibility.mesh_mode_visibility), inputs=[mode],
+                    outputs=MeshModeVisibility.components(
+                        mesh_file=mesh_file, procedural=procedural_group, camera_motion=camera_group,
+                        tracking_video=tracking_group,
+                    ),
                     api_visibility="private", queue=False)
-        camera_motion.change(handlers.camera_motion_error_text, inputs=[camera_motion], outputs=[camera_message],
+        camera_motion.change(studio.handler(camera.camera_motion_error_text), inputs=[camera_motion], outputs=[camera_message],
                              api_visibility="private", show_progress="hidden", trigger_mode="always_last")
         events = wire_tab(
+            studio,
             key=KEY,
             build_button=build,
-            build_fn=handlers.build_mesh_animation,
+            build_fn=builds.build_mesh_animation,
             build_inputs=[
                 mode, mesh_file, procedural, amount, camera_motion, tracking_video, tracking_first_frame,
                 advanced.resize_mode, advanced.first_frame,

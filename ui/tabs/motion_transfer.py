@@ -6,7 +6,8 @@ from typing import Any
 
 import gradio as gr
 
-from ui import handlers
+from ui.handlers import builds
+from ui.studio import Studio
 from ui.tabs.assets import asset, existing
 from ui.tabs.common import (
     advanced_settings,
@@ -26,7 +27,7 @@ INTRO = (
 )
 
 
-def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
+def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
     with gr.Tab(TITLE, id=KEY, elem_id=f"tab-{KEY}"):
         gr.Markdown(INTRO)
         with gr.Row():
@@ -38,8 +39,8 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                     placeholder="Describe the video to generate, e.g. 'a blue ball rolling on a snowy field'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                tracking = tracking_settings(uses_video=True)
-                advanced = advanced_settings(KEY, default_steps=default_steps)
+                tracking = tracking_settings(studio, uses_video=True)
+                advanced = advanced_settings(studio, KEY)
                 gr.Examples(
                     existing(
                         [
@@ -58,9 +59,10 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                 preview = preview_section(KEY)
                 result = result_section(KEY)
         events = wire_tab(
+            studio,
             key=KEY,
             build_button=build,
-            build_fn=handlers.build_motion_transfer,
+            build_fn=builds.build_motion_transfer,
             build_inputs=[video, advanced.resize_mode, advanced.first_frame, *tracking.inputs()],
             prompt=prompt,
             preview=preview,

@@ -7,7 +7,11 @@ from typing import Any
 import gradio as gr
 
 from core.object_motion import OBJECT_MOTIONS
-from ui import handlers
+from ui.handlers import builds, camera, inputs, visibility
+from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_MODES, SOURCE_VIDEO
+from ui.handlers.outputs import gradio_values
+from ui.handlers.visibility import SourceVisibility
+from ui.studio import Studio
 from ui.tabs.assets import asset, existing
 from ui.tabs.common import (
     UPLOAD_IMAGE_MODE,
@@ -36,17 +40,17 @@ AMOUNT_HELP = (
 )
 
 
-def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
+def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
     with gr.Tab(TITLE, id=KEY, elem_id=f"tab-{KEY}"):
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
-                source_mode = gr.Radio(list(handlers.SOURCE_MODES), value=handlers.SOURCE_IMAGE, label="Start from")
+                source_mode = gr.Radio(list(SOURCE_MODES), value=SOURCE_IMAGE, label="Start from")
                 image = gr.Image(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=240,
                                  sources=["upload", "clipboard"])
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=240)
-                _, _, width = handlers.working_size()
+                _, _, width = studio.working_size()
                 brush_radius_px = max(1, round(width * BRUSH_WIDTH_FRACTION / 2))  # Gradio sizes are radii
                 mask_editor = gr.ImageEditor(
                     type="numpy", image_mode="RGBA", label="Paint the object (first frame)",
@@ -64,23 +68,23 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
                     motion = gr.Dropdown(list(OBJECT_MOTIONS), value="right", label="Object motion", elem_id=f"{KEY}-motion")
                     amount = gr.Number(0.25, label="Amount", info=AMOUNT_HELP, elem_id=f"{KEY}-amount")
                 camera_motion, camera_message = camera_motion_field(
-                    "Camera motion on top (optional)", elem_id=f"{KEY}-camera-motion"
+                    studio, "Camera motion on top (optional)", elem_id=f"{KEY}-camera-motion"
                 )
                 prompt = gr.Textbox(
                     label="Prompt", lines=3, elem_id=f"{KEY}-prompt",
                     placeholder="Describe the video, e.g. 'a red ball rolling to the right on a meadow'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                tracking = tracking_settings(uses_video=True)
-                advanced = advanced_settings(KEY, default_steps=default_steps)
+                tracking = tracking_settings(studio, uses_video=True)
+                advanced = advanced_settings(studio, KEY)
                 examples = gr.Examples(
                     existing(
                         [
-                            [handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "right", 0.3, "",
+                            [SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "right", 0.3, "",
                              "a red ball rolling to the right across a green meadow"],
-                            [handlers.SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "front", 0.4,
+                            [SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "front", 0.4,
                              "trans 0 0 0.2", "a red ball bouncing towards the camera on a meadow"],
-                            [handlers.SOURCE_VIDEO, None, asset("ball_video.mp4"), asset("ball_mask.png"), "up", 0.2, "",
+                            [SOURCE_VIDEO, None, asset("ball_video.mp4"), asset("ball_mask.png"), "up", 0.2, "",
                              "a red ball floating up into the sky"],
                         ],
                         file_columns=(1, 2, 3),
@@ -99,21 +103,23 @@ def build_tab(status: gr.Markdown, *, default_steps: int) -> dict[str, Any]:
         # An example also resets each input's visibility to its constructor's; and when the mode
         # does not change, no .change fires: apply the mode's visibility after every example.
         for trigger in (source_mode.change, examples.load_input_event.then):
-            trigger(handlers.source_visibility, inputs=[source_mode], outputs=[image, video],
+            trigger(gradio_values(visibility.source_visibility), inputs=[source_mode],
+                    outputs=SourceVisibility.components(image=image, video=video),
                     api_visibility="private", queue=False)
         # One event for all its triggers (an example changes three at once): always_last then
         # loads the editor's background once, instead of racing copies of the same image.
         gr.on(
             [source_mode.change, image.change, video.change, advanced.resize_mode.change, tracking.start_s.change],
-            handlers.mask_editor_frame, inputs=[source_mode, image, video, advanced.resize_mode, tracking.start_s],
+            studio.handler(inputs.mask_editor_frame), inputs=[source_mode, image, video, advanced.resize_mode, tracking.start_s],
             outputs=[mask_editor], api_visibility="private", show_progress="hidden", trigger_mode="always_last",
         )
-        camera_motion.change(handlers.camera_motion_error_text, inputs=[camera_motion], outputs=[camera_message],
+        camera_motion.change(studio.handler(camera.camera_motion_error_text), inputs=[camera_motion], outputs=[camera_message],
                              api_visibility="private", show_progress="hidden", trigger_mode="always_last")
         events = wire_tab(
+            studio,
             key=KEY,
             build_button=build,
-            build_fn=handlers.build_object_manipulation,
+            build_fn=builds.build_object_manipulation,
             build_inputs=[
                 source_mode, image, video, mask_editor, mask_upload, motion, amount, camera_motion,
                 advanced.resize_mode, advanced.first_frame, *tracking.inputs(),

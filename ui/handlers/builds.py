@@ -1,0 +1,422 @@
+"""The four tracking-video builds, one per tab, and the preview they show.
+
+Every call of a ``core.tasks`` recipe in the studio is in this module, one per build handler
+(``_run_motion_transfer`` … ``_run_from_tracking_video``): the handlers check the widgets'
+values, these functions pass them to the recipe.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import gradio as gr
+import numpy as np
+
+from core.defaults import DEFAULT_RESIZE_MODE, GRID_SIZE
+from core.options import AUTO
+from core.tasks import (
+    ClipOptions,
+    ObjectMove,
+    TrackingOptions,
+    TrackingResult,
+    WorkingSize,
+    camera_control,
+    from_tracking_video,
+    mesh_animation,
+    motion_transfer,
+    object_manipulation,
+)
+from ui.errors import user_error
+from ui.handlers.inputs import checked_upload, mask_from_inputs, source_path
+from ui.handlers.jobs import core_progress, studio_job
+from ui.handlers.outputs import NamedOutputs
+from ui.studio import Studio
+
+logger = logging.getLogger(__name__)
+
+BUILD_ACTION = "Building the tracking video"
+PREVIEW_MAX_AGE_S = 6 * 3600
+"""Preview folders (tracking/source mp4, point cloud) older than this are removed."""
+
+MESH_SEQUENCE = "mesh sequence"
+MESH_PROCEDURAL = "one mesh + procedural motion"
+MESH_TRACKING_VIDEO = "tracking video made elsewhere"
+MESH_MODES = (MESH_SEQUENCE, MESH_PROCEDURAL, MESH_TRACKING_VIDEO)
+TRACKING_VIDEO_RESIZE_MODE = "stretch"
+"""A tracking video made elsewhere is always stretched (as DaS did): its colours encode
+positions in the frame, so cropping or padding would break the code."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildResult(NamedOutputs):
+    """What a build shows, in its outputs' order.
+
+    Attributes:
+        tracking: the tracking result (kept in the tab's ``gr.State``).
+        built_from: the fingerprint of the inputs it was built from (filled in by the tab's
+            wiring, :func:`ui.tabs.common.wire_tab`; ``None`` from the handler).
+        tracking_video / source_video: mp4 paths (``source_video`` is ``None`` for meshes).
+        first_frame: ``(H, W, 3)`` uint8.
+        point_cloud: ``.glb`` path of the frame-0 points, or ``None``.
+        info: a Markdown summary of how the tracking video was made.
+    """
+
+    tracking: TrackingResult
+    built_from: Optional[str] = None
+    tracking_video: str
+    source_video: Optional[str]
+    first_frame: np.ndarray
+    point_cloud: Optional[str]
+    info: str
+
+
+def procedural_motions() -> dict[str, str]:
+    """Procedural mesh motions (name → what ``amount`` means) of ``trackers.mesh``."""
+    from trackers.mesh import MESH_MOTIONS
+
+    return dict(MESH_MOTIONS)
+
+
+# --------------------------------------------------------------------------------------------
+# The preview
+# --------------------------------------------------------------------------------------------
+
+
+def _new_preview_dir(studio: Studio) -> Path:
+    """A fresh folder for one build's preview files; old ones are pruned on the way."""
+    root = studio.options.preview_root
+    root.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - PREVIEW_MAX_AGE_S
+    for old in root.iterdir():
+        try:
+            if old.is_dir() and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:  # another worker removed it first
+            continue
+    folder = root / uuid.uuid4().hex[:12]
+    folder.mkdir()
+    return folder
+
+
+def tracking_info(tracking: TrackingResult) -> str:
+    """A short Markdown summary of how the tracking video was made, with the controllability
+    check's figures and warnings (:mod:`core.quality`): warnings never block Generate."""
+    meta = tracking.metadata or {}
+    frames, (height, width) = tracking.num_frames, tracking.size
+    lines = [f"**{frames} frames · {width}×{height} px · {tracking.fps:.3g} fps** ({frames / tracking.fps:.1f} s)"]
+    facts = []
+    if tracking.depth_source:
+        depth = f"depth: {tracking.depth_source}"
+        if tracking.approximate_depth:
+            depth += " (approximate — install a depth model for better geometry, see README)"
+        facts.append(depth)
+    if tracking.tracker:
+        facts.append(f"tracker: {tracking.tracker}")
+    if meta.get("num_tracks"):
+        facts.append(f"{meta['num_tracks']} tracks")
+    if meta.get("num_points"):
+        facts.append(f"{meta['num_points']} points")
+    facts.append(f"first frame: {tracking.first_frame_origin}")
+    lines.append(" · ".join(str(fact) for fact in facts))
+    if meta.get("object_motion"):
+        lines.append(f"object: {meta['object_motion']} {meta.get('object_amount', '')} ({meta.get('object_points', '?')} points)")
+    description = meta.get("camera_description")
+    if description and description != "static camera":
+        lines.append("camera: " + description.replace("\n", "; "))
+    if tracking.check is not None:
+        lines.append("check: " + tracking.check.figures_text())
+        lines.extend(f"⚠ {warning}" for warning in tracking.check.warnings)
+    return "\n\n".join(lines)
+
+
+def build_result(studio: Studio, tracking: TrackingResult) -> BuildResult:
+    """Write the preview files of a tracking result (mp4s and a ``.glb`` point cloud)."""
+    from core.export import ExportError, export_point_cloud
+    from core.media import write_video
+
+    folder = _new_preview_dir(studio)
+    tracking_video = write_video(tracking.frames, folder / "tracking.mp4", tracking.fps)
+    source_video = None
+    if tracking.source_frames is not None:
+        source_video = str(write_video(tracking.source_frames, folder / "source.mp4", tracking.fps))
+    point_cloud = None
+    if len(tracking.points):
+        try:
+            point_cloud = str(export_point_cloud(tracking.points, tracking.point_colors, folder / "point_cloud.glb"))
+        except ExportError as error:  # a preview nicety: the tracking video is still usable
+            logger.warning("no point-cloud preview: %s", error)
+    return BuildResult(
+        tracking=tracking,
+        tracking_video=str(tracking_video),
+        source_video=source_video,
+        first_frame=tracking.first_frame,
+        point_cloud=point_cloud,
+        info=tracking_info(tracking),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The recipe calls (core.tasks), one per build
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrackingWidgets:
+    """The 'Tracking settings' widgets' values, as the video-based recipes read them."""
+
+    depth_method: Any = AUTO
+    tracker: Any = AUTO
+    grid_size: Any = GRID_SIZE
+    start_s: Any = 0.0
+
+    def tracking_options(self, studio: Studio) -> TrackingOptions:
+        return TrackingOptions(
+            depth_method=str(self.depth_method or AUTO),
+            tracker=str(self.tracker or AUTO),
+            grid_size=self.grid_size if self.grid_size not in (None, "") else GRID_SIZE,
+            allow_download=studio.options.allow_download,
+        )
+
+    def clip_options(self, resize_mode: str) -> ClipOptions:
+        return ClipOptions(resize_mode=resize_mode, start_s=self.start_s if self.start_s not in (None, "") else 0.0)
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """What every recipe call shares: the working size, resize mode, progress and cancel."""
+
+    size: WorkingSize
+    resize_mode: str
+    progress: Any
+    cancel: Callable[[], bool]
+
+
+def _run_motion_transfer(
+    studio: Studio, job: BuildJob, source: str, first_frame: Optional[str], tracking: TrackingWidgets
+) -> TrackingResult:
+    return motion_transfer(
+        source,
+        size=job.size,
+        clip=tracking.clip_options(job.resize_mode),
+        tracking=tracking.tracking_options(studio),
+        first_frame=first_frame,
+        progress=core_progress(job.progress),
+        cancel=job.cancel,
+    )
+
+
+def _run_camera_control(
+    studio: Studio, job: BuildJob, source: str, camera_motion: str, first_frame: Optional[str],
+    tracking: TrackingWidgets,
+) -> TrackingResult:
+    return camera_control(
+        source,
+        camera_motion,
+        size=job.size,
+        clip=tracking.clip_options(job.resize_mode),
+        tracking=tracking.tracking_options(studio),
+        first_frame=first_frame,
+        progress=core_progress(job.progress),
+        cancel=job.cancel,
+    )
+
+
+def _run_object_manipulation(
+    studio: Studio, job: BuildJob, source: str, mask: Any, motion: str, amount: float,
+    camera_motion: Optional[str], first_frame: Optional[str], tracking: TrackingWidgets,
+) -> TrackingResult:
+    return object_manipulation(
+        source,
+        ObjectMove(mask, motion, amount),
+        camera_motion=camera_motion,
+        size=job.size,
+        clip=tracking.clip_options(job.resize_mode),
+        tracking=tracking.tracking_options(studio),
+        first_frame=first_frame,
+        progress=core_progress(job.progress),
+        cancel=job.cancel,
+    )
+
+
+def _run_mesh_animation(
+    job: BuildJob, mesh: str, procedural: Optional[str], amount: Optional[float], camera_motion: Optional[str],
+    first_frame: Optional[str],
+) -> TrackingResult:
+    return mesh_animation(
+        mesh,
+        procedural=procedural,
+        amount=amount,
+        camera_motion=camera_motion,
+        first_frame=first_frame,
+        size=job.size,
+        resize_mode=job.resize_mode,
+        progress=core_progress(job.progress),
+        cancel=job.cancel,
+    )
+
+
+def _run_from_tracking_video(job: BuildJob, video: str, first_frame: str) -> TrackingResult:
+    return from_tracking_video(
+        video,
+        first_frame=first_frame,
+        size=job.size,
+        resize_mode=TRACKING_VIDEO_RESIZE_MODE,
+        progress=core_progress(job.progress),
+        cancel=job.cancel,
+    )
+
+
+def _build_job(studio: Studio, resize_mode: str, progress: Any, cancel: Callable[[], bool]) -> BuildJob:
+    return BuildJob(WorkingSize.from_native(studio.working_size()), resize_mode, progress, cancel)
+
+
+# --------------------------------------------------------------------------------------------
+# Build handlers (one per tab)
+# --------------------------------------------------------------------------------------------
+
+
+def build_motion_transfer(
+    studio: Studio,
+    video: Any,
+    resize_mode: str = DEFAULT_RESIZE_MODE,
+    first_frame: Any = None,
+    depth_method: str = "auto",
+    tracker: str = "auto",
+    grid_size: int = GRID_SIZE,
+    start_s: float = 0.0,
+    scope: str = "motion_transfer",
+    request: gr.Request = None,
+    progress: gr.Progress = gr.Progress(track_tqdm=True),
+) -> BuildResult:
+    """Motion Transfer: a source video → its tracking video."""
+    with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
+        source = checked_upload(studio, video, "source video")
+        first = checked_upload(studio, first_frame, "first-frame image", required=False)
+        tracking = _run_motion_transfer(
+            studio, _build_job(studio, resize_mode, progress, cancel), source, first,
+            TrackingWidgets(depth_method, tracker, grid_size, start_s),
+        )
+        return build_result(studio, tracking)
+
+
+def build_camera_control(
+    studio: Studio,
+    source_mode: str,
+    image: Any,
+    video: Any,
+    camera_motion: str,
+    resize_mode: str = DEFAULT_RESIZE_MODE,
+    first_frame: Any = None,
+    depth_method: str = "auto",
+    tracker: str = "auto",
+    grid_size: int = GRID_SIZE,
+    start_s: float = 0.0,
+    scope: str = "camera_control",
+    request: gr.Request = None,
+    progress: gr.Progress = gr.Progress(track_tqdm=True),
+) -> BuildResult:
+    """Camera Control: an image or video + a camera-motion string → tracking video."""
+    with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
+        source = source_path(studio, source_mode, image, video)
+        first = checked_upload(studio, first_frame, "first-frame image", required=False)
+        tracking = _run_camera_control(
+            studio, _build_job(studio, resize_mode, progress, cancel), source, camera_motion or "", first,
+            TrackingWidgets(depth_method, tracker, grid_size, start_s),
+        )
+        return build_result(studio, tracking)
+
+
+def build_object_manipulation(
+    studio: Studio,
+    source_mode: str,
+    image: Any,
+    video: Any,
+    mask_editor: Any,
+    mask_upload: Any,
+    motion: str,
+    amount: float,
+    camera_motion: str = "",
+    resize_mode: str = DEFAULT_RESIZE_MODE,
+    first_frame: Any = None,
+    depth_method: str = "auto",
+    tracker: str = "auto",
+    grid_size: int = GRID_SIZE,
+    start_s: float = 0.0,
+    scope: str = "object_manipulation",
+    request: gr.Request = None,
+    progress: gr.Progress = gr.Progress(track_tqdm=True),
+) -> BuildResult:
+    """Object Manipulation: a masked object moved rigidly (plus an optional camera motion)."""
+    with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
+        source = source_path(studio, source_mode, image, video)
+        mask = mask_from_inputs(studio, mask_editor, mask_upload)
+        first = checked_upload(studio, first_frame, "first-frame image", required=False)
+        tracking = _run_object_manipulation(
+            studio, _build_job(studio, resize_mode, progress, cancel), source, mask, motion, amount,
+            camera_motion or None, first, TrackingWidgets(depth_method, tracker, grid_size, start_s),
+        )
+        return build_result(studio, tracking)
+
+
+def build_mesh_animation(
+    studio: Studio,
+    mode: str,
+    mesh_file: Any,
+    procedural: str,
+    amount: float,
+    camera_motion: str,
+    tracking_video: Any,
+    tracking_first_frame: Any,
+    resize_mode: str = DEFAULT_RESIZE_MODE,
+    first_frame: Any = None,
+    scope: str = "mesh_animation",
+    request: gr.Request = None,
+    progress: gr.Progress = gr.Progress(track_tqdm=True),
+) -> BuildResult:
+    """Mesh Animation: a mesh sequence, one mesh + procedural motion, or an uploaded tracking video.
+
+    Returns:
+        A :class:`BuildResult` whose first frame is the mesh's own render (or the uploaded first frame).
+    """
+    with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
+        job = _build_job(studio, resize_mode, progress, cancel)
+        override = checked_upload(studio, first_frame, "first-frame image", required=False)
+        if mode == MESH_TRACKING_VIDEO:
+            video = checked_upload(studio, tracking_video, "tracking video")
+            first = checked_upload(studio, tracking_first_frame, "first frame for the tracking video", required=False)
+            if (override or first) is None:
+                raise user_error(
+                    "A tracking video made elsewhere needs the first frame of the video you want (e.g. your "
+                    "textured render): upload it under 'First frame of that video'.",
+                    title="Missing first frame",
+                )
+            tracking = _run_from_tracking_video(job, video, override or first)
+            if tracking.metadata.get("aspect_changed"):
+                source_height, source_width = tracking.metadata["source_size"]
+                gr.Warning(
+                    f"The tracking video is {source_width}×{source_height}, another aspect than the model's "
+                    f"{job.width}×{job.height}: it and the first frame were stretched to fit (its colours encode "
+                    f"positions in the frame, so it is not cropped). Render at {job.width}×{job.height} to avoid "
+                    "the distortion."
+                )
+        elif mode in (MESH_SEQUENCE, MESH_PROCEDURAL):
+            what = "mesh sequence (.zip of meshes)" if mode == MESH_SEQUENCE else "mesh file"
+            mesh = checked_upload(studio, mesh_file, what)
+            tracking = _run_mesh_animation(
+                job,
+                mesh,
+                procedural=procedural if mode == MESH_PROCEDURAL else None,
+                # A blank amount means the motion's own default (e.g. 360° for a turntable).
+                amount=float(amount) if mode == MESH_PROCEDURAL and amount not in (None, "") else None,
+                camera_motion=camera_motion or None,
+                first_frame=override,
+            )
+        else:
+            raise user_error(f"Unknown mesh input {mode!r}: choose one of {', '.join(MESH_MODES)}.")
+        return build_result(studio, tracking)

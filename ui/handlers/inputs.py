@@ -1,0 +1,160 @@
+"""What the input widgets hold, checked: uploads, the source selector, the seed, the object mask."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Optional
+
+import numpy as np
+
+from core.defaults import DEFAULT_RESIZE_MODE, RANDOM_SEED
+from ui.errors import user_error, user_errors
+from ui.studio import Studio
+
+SOURCE_IMAGE = "image"
+SOURCE_VIDEO = "video"
+SOURCE_MODES = (SOURCE_IMAGE, SOURCE_VIDEO)
+
+NO_SIZE_LIMIT = 2**62
+"""The byte limit checked when the studio has none."""
+
+
+def path_of(value: Any) -> Optional[str]:
+    """A file path from what a Gradio file/image/video widget gives (path, dict or ``None``)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):  # FileData-like dicts from API clients
+        value = value.get("path") or value.get("name") or value.get("video")
+        if isinstance(value, dict):
+            value = value.get("path")
+    if isinstance(value, (list, tuple)):  # a multi-file widget: take the first
+        value = value[0] if value else None
+    if value is None or str(value).strip() == "":
+        return None
+    return str(value)
+
+
+def checked_upload(studio: Studio, value: Any, what: str, *, required: bool = True) -> Optional[str]:
+    """The uploaded file's path after checking it exists, is not empty and not too large.
+
+    Raises:
+        gr.Error: nothing uploaded (when ``required``).
+        MediaError: empty or too large (turned into a message by :func:`ui.errors.user_errors`).
+    """
+    from core.media import check_file_size
+
+    path = path_of(value)
+    if path is None:
+        if required:
+            raise user_error(f"No {what} yet: upload one (or click an example below) first.", title="Missing input")
+        return None
+    limit = studio.options.max_file_bytes
+    check_file_size(path, limit if limit else NO_SIZE_LIMIT)
+    return path
+
+
+def source_path(studio: Studio, source_mode: Any, image: Any, video: Any) -> str:
+    """The image or video to start from, following the source selector."""
+    if source_mode == SOURCE_VIDEO:
+        return checked_upload(studio, video, "source video")
+    if source_mode == SOURCE_IMAGE:
+        return checked_upload(studio, image, "source image")
+    raise user_error(f"Unknown source {source_mode!r}: choose 'image' or 'video'.")
+
+
+def seed_value(seed: Any) -> int:
+    """The seed box's value as an int (−1 = random); blank means random."""
+    if seed is None or (isinstance(seed, str) and not seed.strip()):
+        return RANDOM_SEED
+    try:
+        value = int(float(seed))
+    except (TypeError, ValueError):
+        raise user_error(f"The seed must be a whole number (or -1 for a random one), not {seed!r}.") from None
+    if value < RANDOM_SEED:
+        raise user_error("The seed must be 0 or more, or -1 for a random one.")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# The object mask
+# --------------------------------------------------------------------------------------------
+
+
+def mask_from_inputs(studio: Studio, mask_editor: Any, mask_upload: Any) -> Any:
+    """The object mask the user gave: an uploaded mask wins over the painted one.
+
+    Args:
+        mask_editor: the ``gr.ImageEditor`` value (``{"background", "layers", "composite"}``);
+            its single paint layer (RGBA, painted = opaque) is the mask.
+        mask_upload: path of an uploaded mask image (white = object), or ``None``.
+
+    Returns:
+        A path or an ``(H, W, 4)`` array for ``core.tasks.load_mask``.
+
+    Raises:
+        gr.Error: neither was given.
+    """
+    upload = checked_upload(studio, mask_upload, "mask image", required=False)
+    if upload is not None:
+        return upload
+    layer = paint_layer(mask_editor)
+    if layer is not None:
+        return path_of(layer) if isinstance(layer, (str, dict)) else np.asarray(layer)
+    raise user_error(
+        "No object mask: paint over the object in the mask editor (use the brush), or upload a mask "
+        "image (white = object, black = background).",
+        title="Missing mask",
+    )
+
+
+def paint_layer(mask_editor: Any) -> Any:
+    """The ``gr.ImageEditor`` value's paint layer (an array, or a path / FileData from an API
+    client), or ``None``."""
+    layers = mask_editor.get("layers") if isinstance(mask_editor, dict) else None
+    painted = [layer for layer in (layers or []) if layer is not None]
+    return painted[0] if painted else None
+
+
+def painted_mask_digest(mask_editor: Any) -> Optional[str]:
+    """A fingerprint of the mask painted in the editor, as a build reads it
+    (:func:`core.object_motion.mask_to_bool` of the paint layer): SHA-1 of the selected pixels
+    and the layer size, or ``None`` when nothing is painted.
+
+    It tells a user's edit from the app reloading the editor's background, which Gradio also
+    reports as an input.
+    """
+    from core.object_motion import mask_to_bool
+
+    layer = paint_layer(mask_editor)
+    if isinstance(layer, (str, dict)):
+        from PIL import Image
+
+        path = path_of(layer)
+        if path is None:
+            return None
+        with Image.open(path) as opened:
+            layer = np.asarray(opened.convert("RGBA"))
+    if layer is None:
+        return None
+    selected = mask_to_bool(np.asarray(layer))
+    if not selected.any():
+        return None
+    digest = hashlib.sha1(np.packbits(selected).tobytes())
+    digest.update(str(selected.shape).encode())
+    return digest.hexdigest()
+
+
+def mask_editor_frame(
+    studio: Studio, source_mode: str, image: Any, video: Any, resize_mode: str = DEFAULT_RESIZE_MODE,
+    start_s: float = 0.0,
+) -> Any:
+    """The first frame at the working size, as the mask editor's background (``None`` = no source)."""
+    from core.media import load_media
+
+    if path_of(image if source_mode == SOURCE_IMAGE else video) is None:
+        return None
+    with user_errors("Loading the first frame"):
+        source = source_path(studio, source_mode, image, video)
+        _, height, width = studio.working_size()
+        clip = load_media(source, 1, height, width, resize_mode=resize_mode, start_s=float(start_s or 0.0))
+        return clip.frames[0]
