@@ -54,7 +54,8 @@ RANSAC_SAMPLE_SIZE = 3
 NEAR_DEPTH_FRACTION = 1e-3
 """During refinement, depths are kept above this fraction of the median depth (no division by 0)."""
 MAX_DEPTH_LOG_STEP = 3.0
-"""Refined depths stay within e^±this of the prior (a point cannot run off to infinity)."""
+"""Depth range (± this in log depth about the given depth) searched when a track's static-ness
+is judged by its reprojection error."""
 REFINE_MAX_ITERATIONS = 50
 REFINE_TOLERANCE = 1e-6
 """Refinement stops when an iteration lowers the cost by less than this fraction."""
@@ -98,10 +99,10 @@ class SourceCameraOptions:
     min_inlier_share: float = 0.6
     refine: bool = True
     refine_rounds: int = 3
-    max_refine_points: int = 800
+    max_refine_points: int = 400
     static_threshold_px: float = 2.0
     robust_scale_px: float = 1.0
-    depth_prior_weight: float = 1.0
+    depth_prior_weight: float = 3.0
     seed: int = 0
 
 
@@ -298,6 +299,16 @@ def _skew(vectors: np.ndarray) -> np.ndarray:
     return np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
 
 
+def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Sums of ``values (K, ...)`` grouped by ``index (K,)`` into ``(size, ...)`` (one bincount,
+    much faster than ``np.add.at``)."""
+    flat = values.reshape(values.shape[0], -1)
+    width = flat.shape[1]
+    slots = (index[:, None] * width + np.arange(width)).ravel()
+    sums = np.bincount(slots, weights=flat.ravel(), minlength=size * width)
+    return sums.reshape((size,) + values.shape[1:])
+
+
 def _refine(
     uv: np.ndarray,
     seen: np.ndarray,
@@ -306,25 +317,25 @@ def _refine(
     depth0: np.ndarray,
     options: SourceCameraOptions,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bundle adjustment of the poses of frames 1… and the frame-0 depth of ``M`` tracks.
+    """Bundle adjustment of the poses of frames 1… and the 3D position of ``M`` tracks.
 
     Levenberg–Marquardt on the normal equations, with the soft-L1 loss applied by iteratively
     reweighted least squares. Unknowns: a rotation increment and a translation per frame
-    (``R ← exp(δω) R``, ``t ← t + δt``) and a log-depth per track along its frame-0 ray. The
-    normal matrix is small and dense (``6 (T−1) + M`` square) and is assembled block by block
-    from the analytic Jacobian, vectorised over observations.
+    (``R ← exp(δω) R``, ``t ← t + δt``) and each track's world point. Frame 0's observations
+    count like the others (pinning points to their frame-0 rays would let the refinement
+    explain frame-0 tracking noise by an invented baseline), and the frame-0 depth enters as a
+    prior on ``log z``. The points are eliminated (Schur complement of their 3×3 blocks), so
+    the solved system is ``6 (T−1)`` square.
 
     Args:
-        uv: ``(T, M, 2)``; seen: ``(T, M)``; world_to_cam: ``(T, 4, 4)`` initial poses;
-        depth0: ``(M,)`` frame-0 depth (the prior).
+        uv: ``(T, M, 2)``; seen: ``(T, M)`` (all True in frame 0); world_to_cam: ``(T, 4, 4)``
+        initial poses; depth0: ``(M,)`` frame-0 depth (the prior).
 
     Returns:
-        Refined ``world_to_cam (T, 4, 4)`` (frame 0 stays identity) and ``depth0 (M,)``.
+        Refined ``world_to_cam (T, 4, 4)`` (frame 0 stays identity) and ``points0 (M, 3)``.
     """
     num_frames, num_points = seen.shape
-    rays = geometry.unproject_uvz(np.concatenate([uv[0], np.ones((num_points, 1))], axis=-1), K)  # z = 1
-    obs_frame, obs_point = np.nonzero(seen[1:])
-    obs_frame = obs_frame + 1
+    obs_frame, obs_point = np.nonzero(seen)
     target = uv[obs_frame, obs_point]
     prior_log_depth = np.log(depth0)
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
@@ -332,23 +343,27 @@ def _refine(
     num_pose = 6 * (num_frames - 1)
     prior_weight = options.depth_prior_weight
     robust = options.robust_scale_px
+    on_pose = obs_frame > 0  # frame 0's pose is fixed (the world)
 
-    def evaluate(rotation, translation, log_depth):
-        rotated = np.einsum("kij,kj->ki", rotation[obs_frame], rays[obs_point] * np.exp(log_depth)[obs_point, None])
+    def evaluate(rotation, translation, points):
+        rotated = (rotation[obs_frame] @ points[obs_point][:, :, None])[:, :, 0]
         moved = rotated + translation[obs_frame]
         depth = np.maximum(moved[:, 2], min_depth)
         residual = np.stack([fx * moved[:, 0] / depth + cx, fy * moved[:, 1] / depth + cy], axis=-1) - target
         squared = (residual**2).sum(-1) / robust**2
+        log_depth = np.log(np.maximum(points[:, 2], min_depth))
         cost = robust**2 * 2.0 * (np.sqrt(1.0 + squared) - 1.0).sum()
         cost += ((prior_weight * (log_depth - prior_log_depth)) ** 2).sum()
         return cost, residual, rotated, moved, depth, squared
 
     rotation = world_to_cam[:, :3, :3].copy()
     translation = world_to_cam[:, :3, 3].copy()
-    log_depth = prior_log_depth.copy()
-    cost, residual, rotated, moved, depth, squared = evaluate(rotation, translation, log_depth)
+    points = geometry.unproject_uvz(np.concatenate([uv[0], depth0[:, None]], axis=-1), K)
+    cost, residual, rotated, moved, depth, squared = evaluate(rotation, translation, points)
     damping = REFINE_INITIAL_DAMPING
-    pose_index = 6 * (obs_frame - 1)[:, None] + np.arange(6)  # (obs, 6) columns of each observation's pose
+    pose_obs = np.flatnonzero(on_pose)
+    pose_index = 6 * (obs_frame[pose_obs] - 1)[:, None] + np.arange(6)  # (obs on frames ≥ 1, 6)
+    point_index = 3 * obs_point[pose_obs][:, None] + np.arange(3)  # (same, 3)
     for _ in range(REFINE_MAX_ITERATIONS):
         weight = 1.0 / np.sqrt(1.0 + squared)  # soft-L1 as reweighted least squares
         inverse_depth = 1.0 / depth
@@ -361,44 +376,54 @@ def _refine(
             ],
             -2,
         )
-        pose_jacobian = np.concatenate([-projection_jacobian @ _skew(rotated), projection_jacobian], axis=-1)  # (obs, 2, 6)
-        depth_jacobian = np.einsum("kij,kj->ki", projection_jacobian, rotated)  # (obs, 2): dp/dlog z = R X
-        weighted_pose = weight[:, None, None] * pose_jacobian
-        # Normal equations [[A, B], [Bᵀ, D]] (poses, depths) with D diagonal: solved by
-        # eliminating the depths (Schur complement), a 6 (T−1) square system.
-        pose_blocks = np.zeros((num_frames - 1, 6, 6))
-        np.add.at(pose_blocks, obs_frame - 1, np.einsum("kai,kaj->kij", weighted_pose, pose_jacobian))
+        point_jacobian = projection_jacobian @ rotation[obs_frame]  # (obs, 2, 3)
+        weighted_point = weight[:, None, None] * point_jacobian
+        # Point blocks D (M, 3, 3) and gradients, including the depth prior on log z.
+        weighted_point_t = np.swapaxes(weighted_point, 1, 2)
+        point_blocks = _sum_by(obs_point, weighted_point_t @ point_jacobian, num_points)
+        point_gradient = _sum_by(obs_point, (weighted_point_t @ residual[:, :, None])[:, :, 0], num_points)
+        point_depth = np.maximum(points[:, 2], min_depth)
+        prior_residual = prior_weight * (np.log(point_depth) - prior_log_depth)
+        prior_slope = prior_weight / point_depth  # d prior_residual / d z
+        point_blocks[:, 2, 2] += prior_slope**2
+        point_gradient[:, 2] += prior_slope * prior_residual
+        # Pose blocks A, cross terms B (poses × points) and pose gradients.
+        pose_jacobian = np.concatenate(
+            [-projection_jacobian[pose_obs] @ _skew(rotated[pose_obs]), projection_jacobian[pose_obs]], axis=-1
+        )  # (obs, 2, 6)
+        weighted_pose = weight[pose_obs, None, None] * pose_jacobian
+        weighted_pose_t = np.swapaxes(weighted_pose, 1, 2)
+        pose_blocks = _sum_by(obs_frame[pose_obs] - 1, weighted_pose_t @ pose_jacobian, num_frames - 1)
         pose_normal = np.zeros((num_pose, num_pose))
         for frame in range(num_frames - 1):
             pose_normal[6 * frame : 6 * frame + 6, 6 * frame : 6 * frame + 6] = pose_blocks[frame]
-        cross = np.zeros((num_pose, num_points))
-        cross[pose_index, obs_point[:, None]] = np.einsum("kai,ka->ki", weighted_pose, depth_jacobian)
-        depth_diagonal = np.bincount(obs_point, weight * (depth_jacobian**2).sum(-1), minlength=num_points)
-        depth_diagonal += prior_weight**2
-        pose_gradient = np.zeros(num_pose)
-        np.add.at(pose_gradient, pose_index, np.einsum("kai,ka->ki", weighted_pose, residual))
-        depth_gradient = np.bincount(
-            obs_point, weight * (depth_jacobian * residual).sum(-1), minlength=num_points
-        ) + prior_weight**2 * (log_depth - prior_log_depth)
+        cross = np.zeros((num_pose, 3 * num_points))
+        cross[pose_index[:, :, None], point_index[:, None, :]] = weighted_pose_t @ point_jacobian[pose_obs]
+        pose_gradient = _sum_by(
+            obs_frame[pose_obs] - 1, (weighted_pose_t @ residual[pose_obs][:, :, None])[:, :, 0], num_frames - 1
+        ).ravel()
         pose_diagonal = np.maximum(np.diag(pose_normal), 1e-12)
+        point_diagonal = np.maximum(np.diagonal(point_blocks, axis1=1, axis2=2), 1e-12)
         while True:
-            damped_depth = depth_diagonal * (1.0 + damping)
-            reduced = pose_normal + damping * np.diag(pose_diagonal) - (cross / damped_depth) @ cross.T
-            pose_step = np.linalg.solve(reduced, -(pose_gradient - cross @ (depth_gradient / damped_depth)))
-            depth_step = -(depth_gradient + cross.T @ pose_step) / damped_depth
-            step = np.concatenate([pose_step, depth_step])
-            poses_step = step[:num_pose].reshape(num_frames - 1, 6)
+            damped_points = point_blocks + damping * point_diagonal[:, :, None] * np.eye(3)
+            inverse_points = np.linalg.inv(damped_points)  # (M, 3, 3), batched
+            # B · D⁻¹ without forming D⁻¹ densely: (6(T−1), M, 3) @ (M, 3, 3).
+            cross_by_point = np.swapaxes(cross.reshape(num_pose, num_points, 3), 0, 1)  # (M, 6(T−1), 3)
+            cross_scaled = np.swapaxes(cross_by_point @ inverse_points, 0, 1).reshape(num_pose, 3 * num_points)
+            reduced = pose_normal + damping * np.diag(pose_diagonal) - cross_scaled @ cross.T
+            pose_step = np.linalg.solve(reduced, -(pose_gradient - cross_scaled @ point_gradient.ravel()))
+            point_rhs = -(point_gradient.ravel() + cross.T @ pose_step).reshape(num_points, 3)
+            point_step = (inverse_points @ point_rhs[:, :, None])[:, :, 0]
+            poses_step = pose_step.reshape(num_frames - 1, 6)
             new_rotation = rotation.copy()
             new_rotation[1:] = rotation_from_vector(poses_step[:, :3]) @ rotation[1:]
             new_translation = translation.copy()
             new_translation[1:] += poses_step[:, 3:]
-            new_log_depth = np.clip(
-                log_depth + step[num_pose:], prior_log_depth - MAX_DEPTH_LOG_STEP, prior_log_depth + MAX_DEPTH_LOG_STEP
-            )
-            trial = evaluate(new_rotation, new_translation, new_log_depth)
+            new_points = points + point_step
+            trial = evaluate(new_rotation, new_translation, new_points)
             if trial[0] < cost:
                 improvement = (cost - trial[0]) / max(cost, 1e-12)
-                rotation, translation, log_depth = new_rotation, new_translation, new_log_depth
+                rotation, translation, points = new_rotation, new_translation, new_points
                 cost, residual, rotated, moved, depth, squared = trial
                 damping = max(damping / REFINE_DAMPING_FACTOR, REFINE_MIN_DAMPING)
                 break
@@ -408,7 +433,7 @@ def _refine(
                 break
         if improvement < REFINE_TOLERANCE:
             break
-    return geometry.make_se3(rotation, translation), np.exp(log_depth)
+    return geometry.make_se3(rotation, translation), points
 
 
 def _even_subset(indices: np.ndarray, limit: int) -> np.ndarray:
