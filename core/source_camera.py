@@ -47,12 +47,11 @@ from core import geometry
 
 MIN_CORRESPONDENCES = 6
 """Fewest tracks seen in frame 0 and frame t needed to estimate that frame's pose."""
-MIN_FRAMES_SEEN = 2
-"""A track must be seen in frame 0 and at least one more frame to say anything about motion."""
 RANSAC_SAMPLE_SIZE = 3
 """Points per RANSAC hypothesis: the fewest that fix a similarity in 3D."""
 NEAR_DEPTH_FRACTION = 1e-3
 """During refinement, depths are kept above this fraction of the median depth (no division by 0)."""
+DEPTH_SEARCH_STEPS = 25
 MAX_DEPTH_LOG_STEP = 3.0
 """Depth range (± this in log depth about the given depth) searched when a track's static-ness
 is judged by its reprojection error."""
@@ -489,9 +488,9 @@ def estimate_source_poses(
     points = geometry.unproject_uvz(np.where(seen[..., None], uvz, 1.0), K)
     world_to_cam, agrees = _initial_poses(points, seen, options)
     seen_count = seen[1:].sum(0)
-    static = (seen_count >= MIN_FRAMES_SEEN - 1) & (agrees[1:].sum(0) >= options.min_inlier_share * np.maximum(seen_count, 1))
-    static &= usable
+    static = usable & (agrees[1:].sum(0) >= options.min_inlier_share * np.maximum(seen_count, 1))
     points0 = points[0]
+    depth_factor = np.ones(num_points)
     if options.refine:
         uv = uvz[..., :2]
         for _ in range(options.refine_rounds):
@@ -499,7 +498,8 @@ def estimate_source_poses(
             if chosen.size < MIN_CORRESPONDENCES:
                 break
             world_to_cam, _ = _refine(uv[:, chosen], seen[:, chosen], K, world_to_cam, uvz[0, chosen, 2], options)
-            previous, static = static, _static_by_reprojection(uv, seen, K, world_to_cam, points0, options) & usable
+            depth_factor, track_error = _fit_track_depths(uv, seen, K, world_to_cam, points0)
+            previous, static = static, usable & (track_error <= options.static_threshold_px)
             if np.array_equal(previous, static):
                 break
     if not static.any():
@@ -507,26 +507,34 @@ def estimate_source_poses(
             "no track moves consistently with a single camera (the whole picture seems to move); "
             "use the 'append' mode for this clip"
         )
-    errors = reprojection_errors(uvz[..., :2], seen & static, K, world_to_cam, points0)
+    errors = reprojection_errors(uvz[..., :2], seen & static, K, world_to_cam, points0 * depth_factor[:, None])
     residual = _nan_median_per_frame(errors)
     residual[0] = 0.0
     return SourceCameraEstimate(geometry.se3_inverse(world_to_cam), static, residual)
 
 
-def _static_by_reprojection(uv, seen, K, world_to_cam, points0, options: SourceCameraOptions) -> np.ndarray:
-    """Tracks whose median reprojection error over the frames they are seen in is small.
+def _fit_track_depths(uv, seen, K, world_to_cam, points0) -> tuple[np.ndarray, np.ndarray]:
+    """Per track, the depth along its frame-0 ray that best explains its motion under the
+    estimated cameras, and the median reprojection error there.
 
-    Frame-0 depth of a track is refined only for the tracks in the refinement subset, so the
-    error is measured after re-fitting each track's depth along its frame-0 ray: the best of a
-    few candidate depths around the given one (a coarse 1D search, vectorised over tracks).
+    The refinement moves only a subset of the tracks, and the video depth may be rough, so each
+    track's depth is re-fitted before it is judged: the best of ``DEPTH_SEARCH_STEPS`` factors
+    of its given depth within ``e^±MAX_DEPTH_LOG_STEP/2`` (a coarse 1D search, vectorised over
+    tracks).
+
+    Returns:
+        ``factor (N,)`` (multiply ``points0`` by it) and ``median_error_px (N,)`` (inf for a
+        track seen in no frame after 0).
     """
-    candidates = np.exp(np.linspace(-MAX_DEPTH_LOG_STEP / 2, MAX_DEPTH_LOG_STEP / 2, 25))
-    best = np.full(uv.shape[1], np.inf)
-    for factor in candidates:
+    factors = np.exp(np.linspace(-MAX_DEPTH_LOG_STEP / 2, MAX_DEPTH_LOG_STEP / 2, DEPTH_SEARCH_STEPS))
+    best_error = np.full(uv.shape[1], np.inf)
+    best_factor = np.ones(uv.shape[1])
+    for factor in factors:
         errors = reprojection_errors(uv[1:], seen[1:], K, world_to_cam[1:], points0 * factor)
         median = _nan_median_per_track(errors)
-        best = np.fmin(best, median)
-    return best <= options.static_threshold_px
+        better = median < best_error
+        best_error[better], best_factor[better] = median[better], factor
+    return best_factor, best_error
 
 
 def _nan_median_per_frame(errors: np.ndarray) -> np.ndarray:

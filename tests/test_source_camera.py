@@ -167,6 +167,7 @@ def test_estimate_with_the_weights_free_tracker_and_depth(video, true_tracks):
     _, _, moving = true_tracks  # the same frame-0 grid
     assert (estimate.static & moving).sum() <= 2
     assert estimate.static.sum() > 300
+    assert np.nanmax(estimate.residual_px) < 2.0  # tracking noise, after each track's depth is re-fitted
 
 
 def test_too_few_tracks_is_a_clear_error(video, true_tracks):
