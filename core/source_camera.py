@@ -14,11 +14,12 @@ frame-0 camera-space points to frame ``t`` (``p_t = M_t · p_0``).
    alignment in :mod:`trackers.depth` assumes a tracked point keeps its depth, which a
    camera moving forward breaks). Tracks that disagree — on a moving object, or badly
    tracked — are outliers.
-2. *Refinement on the image* (a small bundle adjustment). The poses and the frame-0 depth of
+2. *Refinement on the image* (a small bundle adjustment). The poses and the 3D positions of
    the static tracks are refined to minimise the reprojection error in pixels, with the
    frame-0 depth kept as a weak prior (it fixes the overall scale, and the depth of points
    seen without parallax). Only 2D positions and frame-0 depth enter, so a camera path can
-   be recovered even when the depth model is rough: parallax corrects the depth.
+   be recovered even when the depth model is rough: parallax corrects the depth. The static
+   tracks are then re-selected by their reprojection error and the refinement repeated.
 
 The returned poses are rigid and in the units of the frame-0 depth, so they compose with
 :func:`core.camera.scene_scale` and the motion language.
@@ -44,6 +45,7 @@ from typing import Optional
 import numpy as np
 
 from core import geometry
+from core.errors import UserError
 
 MIN_CORRESPONDENCES = 6
 """Fewest tracks seen in frame 0 and frame t needed to estimate that frame's pose."""
@@ -65,8 +67,9 @@ REFINE_DAMPING_FACTOR = 4.0
 """Levenberg–Marquardt damping (relative to the normal matrix's diagonal) and its schedule."""
 
 
-class SourceCameraError(ValueError):
-    """The source camera cannot be estimated from these tracks (too few, or no static ones)."""
+class SourceCameraError(UserError):
+    """The source camera cannot be estimated from this clip (too few tracks, or none static);
+    the message suggests the ``append`` mode, which needs no estimate."""
 
 
 @dataclass(frozen=True)
