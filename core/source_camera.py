@@ -1,0 +1,643 @@
+"""The source video's own camera, estimated from its tracks and depth, and the camera modes
+that use it (SPEC §6, §9; ``docs/CAMERA_MOTION.md`` "Camera modes for video sources").
+
+Conventions (:mod:`core.geometry`): OpenCV camera axes; "world" is the camera space of frame 0;
+``cam_to_world[t]`` maps camera-``t`` points to world, ``world_to_cam[t]`` the reverse. A
+camera motion ``M_t`` of :mod:`core.camera` is a ``world_to_cam`` of the new camera: it maps
+frame-0 camera-space points to frame ``t`` (``p_t = M_t · p_0``).
+
+**Estimation** (:func:`estimate_source_poses`) works in two stages:
+
+1. *Robust 3D alignment.* Each frame's tracks, lifted with their depth, are aligned to the
+   same tracks in frame 0 by a similarity (Umeyama) inside RANSAC. A per-frame scale is
+   allowed here because monocular video depth is only aligned over time approximately (the
+   alignment in :mod:`trackers.depth` assumes a tracked point keeps its depth, which a
+   camera moving forward breaks). Tracks that disagree — on a moving object, or badly
+   tracked — are outliers.
+2. *Refinement on the image* (a small bundle adjustment). The poses and the 3D positions of
+   the static tracks are refined to minimise the reprojection error in pixels, with the
+   frame-0 depth kept as a weak prior (it fixes the overall scale, and the depth of points
+   seen without parallax). Only 2D positions and frame-0 depth enter, so a camera path can
+   be recovered even when the depth model is rough: parallax corrects the depth. The static
+   tracks are then re-selected by their reprojection error and the refinement repeated.
+
+The returned poses are rigid and in the units of the frame-0 depth, so they compose with
+:func:`core.camera.scene_scale` and the motion language.
+
+**Modes** (pure functions; the recipes in :mod:`core.tasks.scene` call them):
+
+- *append* — today's behaviour, no estimate needed: ``p'_t = M_t · p_t``.
+- *override* (:func:`override_camera`) — lift every frame's points to world with the
+  estimated source pose, then view them from the user's path: ``p'_t = M_t · C_t · p_t``
+  (``C_t`` = source ``cam_to_world``). Static points may instead take their frame-0 position
+  (exactly their world position), which removes the jitter of per-frame depth.
+- *stabilise* (:func:`stabilise_camera`) — override with a still camera (``M_t = I``).
+- *copy* (:func:`copy_camera`) — a photo moved along a reference video's estimated path, its
+  translations rescaled by the ratio of the two scenes' median frame-0 depths.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from core import geometry
+from core.errors import UserError
+
+MIN_CORRESPONDENCES = 6
+"""Fewest tracks seen in frame 0 and frame t needed to estimate that frame's pose."""
+RANSAC_SAMPLE_SIZE = 3
+"""Points per RANSAC hypothesis: the fewest that fix a similarity in 3D."""
+NEAR_DEPTH_FRACTION = 1e-3
+"""During refinement, depths are kept above this fraction of the median depth (no division by 0)."""
+DEPTH_SEARCH_STEPS = 25
+MAX_DEPTH_LOG_STEP = 3.0
+"""Depth range (± this in log depth about the given depth) searched when a track's static-ness
+is judged by its reprojection error."""
+REFINE_MAX_ITERATIONS = 50
+REFINE_TOLERANCE = 1e-6
+"""Refinement stops when an iteration lowers the cost by less than this fraction."""
+REFINE_INITIAL_DAMPING = 1e-3
+REFINE_MIN_DAMPING = 1e-9
+REFINE_MAX_DAMPING = 1e9
+REFINE_DAMPING_FACTOR = 4.0
+"""Levenberg–Marquardt damping (relative to the normal matrix's diagonal) and its schedule."""
+
+
+class SourceCameraError(UserError):
+    """The source camera cannot be estimated from this clip (too few tracks, or none static);
+    the message suggests the ``append`` mode, which needs no estimate."""
+
+
+@dataclass(frozen=True)
+class SourceCameraOptions:
+    """Settings of :func:`estimate_source_poses` (defaults suit 49-frame grid tracks).
+
+    Attributes:
+        ransac_iterations: hypotheses per frame in the 3D alignment.
+        inlier_threshold: 3D alignment residual, as a fraction of the point's depth, below
+            which a track agrees with a hypothesis.
+        min_inlier_share: a track is static when it agrees in at least this share of the
+            frames it is seen in (stage 1).
+        refine: run the image-space refinement (stage 2).
+        refine_rounds: most refinement passes; each pass starts from the previous poses and
+            re-selects the static tracks by their reprojection error (a first pass seeded by
+            rough depth may keep too few of them), and the passes stop once the selection
+            no longer changes.
+        max_refine_points: static tracks used by the refinement (an even subset of them).
+        static_threshold_px: median reprojection error below which a track is static after
+            refinement.
+        robust_scale_px: reprojection error where the robust (soft-L1) loss turns linear.
+        depth_prior_weight: residual, in pixels, charged per unit of log-depth change from the
+            frame-0 depth (small: parallax decides where there is any).
+        seed: random seed of the RANSAC samples (estimates are deterministic).
+    """
+
+    ransac_iterations: int = 256
+    inlier_threshold: float = 0.05
+    min_inlier_share: float = 0.6
+    refine: bool = True
+    refine_rounds: int = 3
+    max_refine_points: int = 400
+    static_threshold_px: float = 2.0
+    robust_scale_px: float = 1.0
+    depth_prior_weight: float = 3.0
+    seed: int = 0
+
+
+@dataclass
+class SourceCameraEstimate:
+    """The source video's estimated camera.
+
+    Attributes:
+        cam_to_world: ``(T, 4, 4)`` float64 rigid poses, frame 0 = identity; translations in
+            the units of the frame-0 depth.
+        static: ``(N,)`` bool: tracks consistent with the estimated camera (the scene, not a
+            moving object or a lost track).
+        residual_px: ``(T,)`` median reprojection error of the static tracks seen in each
+            frame (0 for frame 0; NaN where none is seen).
+    """
+
+    cam_to_world: np.ndarray
+    static: np.ndarray
+    residual_px: np.ndarray
+
+    @property
+    def world_to_cam(self) -> np.ndarray:
+        """``(T, 4, 4)``: maps world (= frame-0 camera space) points into camera ``t``."""
+        return geometry.se3_inverse(self.cam_to_world)
+
+    @property
+    def camera_centres(self) -> np.ndarray:
+        """``(T, 3)`` camera centres in world, for plotting the path (frame 0 at the origin)."""
+        return self.cam_to_world[:, :3, 3].copy()
+
+
+# --------------------------------------------------------------------------------------------
+# Rotations
+# --------------------------------------------------------------------------------------------
+
+
+def rotation_from_vector(rotvec: np.ndarray) -> np.ndarray:
+    """Rodrigues: axis-angle vectors ``(..., 3)`` (radians) → rotation matrices ``(..., 3, 3)``."""
+    rotvec = np.asarray(rotvec, dtype=np.float64)
+    angle = np.linalg.norm(rotvec, axis=-1)[..., None, None]
+    skew = _skew(rotvec)
+    small = angle < 1e-8
+    safe = np.where(small, 1.0, angle)
+    # sin(a)/a and (1 - cos a)/a² with their limits 1 and 1/2 at a = 0.
+    first = np.where(small, 1.0, np.sin(safe) / safe)
+    second = np.where(small, 0.5, (1.0 - np.cos(safe)) / (safe * safe))
+    return np.eye(3) + first * skew + second * (skew @ skew)
+
+
+def vector_from_rotation(rotation: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`rotation_from_vector` for angles below π: ``(..., 3, 3)`` → ``(..., 3)``."""
+    rotation = np.asarray(rotation, dtype=np.float64)
+    cosine = np.clip((np.trace(rotation, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
+    angle = np.arccos(cosine)
+    axis = np.stack(
+        [rotation[..., 2, 1] - rotation[..., 1, 2], rotation[..., 0, 2] - rotation[..., 2, 0], rotation[..., 1, 0] - rotation[..., 0, 1]],
+        axis=-1,
+    )
+    sine = np.sin(angle)
+    scale = np.where(sine < 1e-8, 0.5, angle / (2.0 * np.where(sine < 1e-8, 1.0, sine)))
+    return axis * scale[..., None]
+
+
+def rotation_angle_deg(rotation_a: np.ndarray, rotation_b: np.ndarray) -> np.ndarray:
+    """Angle in degrees ``(...,)`` of the rotation taking ``rotation_b (..., 3, 3)`` to ``rotation_a``."""
+    relative = np.swapaxes(np.asarray(rotation_b), -1, -2) @ np.asarray(rotation_a)
+    cosine = np.clip((np.trace(relative, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
+    return np.degrees(np.arccos(cosine))
+
+
+# --------------------------------------------------------------------------------------------
+# Stage 1: robust similarity alignment in 3D
+# --------------------------------------------------------------------------------------------
+
+
+def umeyama(source: np.ndarray, target: np.ndarray, weights: Optional[np.ndarray] = None, *, with_scale: bool = True):
+    """Least-squares similarity ``target ≈ s · R · source + t``, batched (Umeyama 1991).
+
+    Args:
+        source, target: ``(..., M, 3)`` corresponding points.
+        weights: ``(..., M)`` non-negative weights, or ``None`` (all 1).
+        with_scale: estimate ``s``; otherwise ``s = 1`` (rigid, Kabsch).
+
+    Returns:
+        ``rotation (..., 3, 3)`` (proper, det = +1), ``translation (..., 3)``, ``scale (...)``.
+    """
+    source = np.asarray(source, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    weights = np.ones(source.shape[:-1]) if weights is None else np.asarray(weights, dtype=np.float64)
+    total = np.maximum(weights.sum(-1), 1e-12)[..., None]
+    mean_source = (weights[..., None] * source).sum(-2) / total
+    mean_target = (weights[..., None] * target).sum(-2) / total
+    centred_source = source - mean_source[..., None, :]
+    centred_target = target - mean_target[..., None, :]
+    covariance = np.einsum("...m,...mi,...mj->...ij", weights, centred_target, centred_source) / total[..., None]
+    u, singular, vt = np.linalg.svd(covariance)
+    reflection = np.sign(np.linalg.det(u @ vt))
+    correction = np.ones(singular.shape)
+    correction[..., 2] = np.where(reflection < 0, -1.0, 1.0)
+    rotation = (u * correction[..., None, :]) @ vt
+    if with_scale:
+        variance = (weights * (centred_source**2).sum(-1)).sum(-1) / total[..., 0]
+        scale = (singular * correction).sum(-1) / np.maximum(variance, 1e-12)
+    else:
+        scale = np.ones(rotation.shape[:-2])
+    translation = mean_target - scale[..., None] * np.einsum("...ij,...j->...i", rotation, mean_source)
+    return rotation, translation, scale
+
+
+def _alignment_residual(source, target, rotation, translation, scale) -> np.ndarray:
+    """``|target − (s R source + t)| / target_z``: a residual independent of the scene's units."""
+    predicted = scale[..., None, None] * (source @ np.swapaxes(rotation, -1, -2)) + translation[..., None, :]
+    depth = np.maximum(np.abs(target[..., 2]), 1e-9)
+    return np.linalg.norm(target - predicted, axis=-1) / depth
+
+
+def ransac_similarity(
+    source: np.ndarray, target: np.ndarray, options: SourceCameraOptions, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Robust similarity ``target ≈ s R source + t`` of ``(M, 3)`` point sets.
+
+    All hypotheses are scored at once (a ``(iterations, M)`` residual table); the best is
+    refitted on its inliers twice.
+
+    Returns:
+        ``rotation (3, 3)``, ``translation (3,)``, ``scale``, ``inliers (M,)`` bool.
+    """
+    count = source.shape[0]
+    # Samples may repeat a point; such degenerate hypotheses simply gather little support.
+    samples = rng.integers(0, count, size=(options.ransac_iterations, RANSAC_SAMPLE_SIZE))
+    rotation, translation, scale = umeyama(source[samples], target[samples])
+    plausible = scale > 0
+    residual = _alignment_residual(source, target, rotation, translation, scale)
+    support = np.where(plausible, (residual < options.inlier_threshold).sum(-1), -1)
+    best = int(np.argmax(support))
+    inliers = residual[best] < options.inlier_threshold
+    rotation, translation, scale = rotation[best], translation[best], scale[best]
+    for _ in range(2):
+        if inliers.sum() < RANSAC_SAMPLE_SIZE:
+            break
+        rotation, translation, scale = umeyama(source[inliers], target[inliers])
+        inliers = _alignment_residual(source, target, rotation, translation, scale) < options.inlier_threshold
+    return rotation, translation, float(scale), inliers
+
+
+def _initial_poses(
+    points: np.ndarray, seen: np.ndarray, options: SourceCameraOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 1: ``world_to_cam (T, 4, 4)`` and ``agrees (T, N)`` (track is a RANSAC inlier).
+
+    ``s R p_0 + t ≈ p_t`` with ``s`` the frame's depth-scale error: the true camera maps
+    ``p_0`` to ``p_t / s``, i.e. ``world_to_cam = [R | t / s]``.
+    """
+    num_frames, num_points = seen.shape
+    rng = np.random.default_rng(options.seed)
+    world_to_cam = np.broadcast_to(np.eye(4), (num_frames, 4, 4)).copy()
+    agrees = np.zeros((num_frames, num_points), dtype=bool)
+    agrees[0] = seen[0]
+    for frame in range(1, num_frames):  # frames, not points: each fit is vectorised
+        common = np.flatnonzero(seen[0] & seen[frame])
+        if common.size < MIN_CORRESPONDENCES:
+            world_to_cam[frame] = world_to_cam[frame - 1]  # nothing to go on: hold the last pose
+            continue
+        rotation, translation, scale, inliers = ransac_similarity(points[0, common], points[frame, common], options, rng)
+        world_to_cam[frame] = geometry.make_se3(rotation, translation / max(scale, 1e-9))
+        agrees[frame, common[inliers]] = True
+    return world_to_cam, agrees
+
+
+# --------------------------------------------------------------------------------------------
+# Stage 2: refinement on the image (bundle adjustment over poses and frame-0 depths)
+# --------------------------------------------------------------------------------------------
+
+
+def reprojection_errors(
+    uv: np.ndarray, seen: np.ndarray, K: np.ndarray, world_to_cam: np.ndarray, points0: np.ndarray
+) -> np.ndarray:
+    """Pixel distance ``(T, N)`` between tracks and their frame-0 points seen by each camera
+    (NaN where not seen or behind the camera).
+
+    Args:
+        uv: ``(T, N, 2)`` tracked positions; seen: ``(T, N)`` bool; K: ``(3, 3)``;
+        world_to_cam: ``(T, 4, 4)``; points0: ``(N, 3)`` world (= frame-0 camera) points.
+    """
+    projected, in_front = geometry.project_points(geometry.transform_points(world_to_cam, points0), K)
+    error = np.linalg.norm(projected[..., :2] - uv, axis=-1)
+    return np.where(seen & in_front, error, np.nan)
+
+
+def _skew(vectors: np.ndarray) -> np.ndarray:
+    """Cross-product matrices ``(..., 3, 3)`` of ``(..., 3)`` vectors: ``skew(a) @ b = a × b``."""
+    x, y, z = vectors[..., 0], vectors[..., 1], vectors[..., 2]
+    zero = np.zeros_like(x)
+    return np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
+
+
+def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Sums of ``values (K, ...)`` grouped by ``index (K,)`` into ``(size, ...)`` (one bincount,
+    much faster than ``np.add.at``)."""
+    flat = values.reshape(values.shape[0], -1)
+    width = flat.shape[1]
+    slots = (index[:, None] * width + np.arange(width)).ravel()
+    sums = np.bincount(slots, weights=flat.ravel(), minlength=size * width)
+    return sums.reshape((size,) + values.shape[1:])
+
+
+def _refine(
+    uv: np.ndarray,
+    seen: np.ndarray,
+    K: np.ndarray,
+    world_to_cam: np.ndarray,
+    depth0: np.ndarray,
+    options: SourceCameraOptions,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bundle adjustment of the poses of frames 1… and the 3D position of ``M`` tracks.
+
+    Levenberg–Marquardt on the normal equations, with the soft-L1 loss applied by iteratively
+    reweighted least squares. Unknowns: a rotation increment and a translation per frame
+    (``R ← exp(δω) R``, ``t ← t + δt``) and each track's world point. Frame 0's observations
+    count like the others (pinning points to their frame-0 rays would let the refinement
+    explain frame-0 tracking noise by an invented baseline), and the frame-0 depth enters as a
+    prior on ``log z``. The points are eliminated (Schur complement of their 3×3 blocks), so
+    the solved system is ``6 (T−1)`` square.
+
+    Args:
+        uv: ``(T, M, 2)``; seen: ``(T, M)`` (all True in frame 0); world_to_cam: ``(T, 4, 4)``
+        initial poses; depth0: ``(M,)`` frame-0 depth (the prior).
+
+    Returns:
+        Refined ``world_to_cam (T, 4, 4)`` (frame 0 stays identity) and ``points0 (M, 3)``.
+    """
+    num_frames, num_points = seen.shape
+    obs_frame, obs_point = np.nonzero(seen)
+    target = uv[obs_frame, obs_point]
+    prior_log_depth = np.log(depth0)
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    min_depth = NEAR_DEPTH_FRACTION * float(np.median(depth0))
+    num_pose = 6 * (num_frames - 1)
+    prior_weight = options.depth_prior_weight
+    robust = options.robust_scale_px
+    on_pose = obs_frame > 0  # frame 0's pose is fixed (the world)
+
+    def evaluate(rotation, translation, points):
+        rotated = (rotation[obs_frame] @ points[obs_point][:, :, None])[:, :, 0]
+        moved = rotated + translation[obs_frame]
+        depth = np.maximum(moved[:, 2], min_depth)
+        residual = np.stack([fx * moved[:, 0] / depth + cx, fy * moved[:, 1] / depth + cy], axis=-1) - target
+        squared = (residual**2).sum(-1) / robust**2
+        log_depth = np.log(np.maximum(points[:, 2], min_depth))
+        cost = robust**2 * 2.0 * (np.sqrt(1.0 + squared) - 1.0).sum()
+        cost += ((prior_weight * (log_depth - prior_log_depth)) ** 2).sum()
+        return cost, residual, rotated, moved, depth, squared
+
+    rotation = world_to_cam[:, :3, :3].copy()
+    translation = world_to_cam[:, :3, 3].copy()
+    points = geometry.unproject_uvz(np.concatenate([uv[0], depth0[:, None]], axis=-1), K)
+    cost, residual, rotated, moved, depth, squared = evaluate(rotation, translation, points)
+    damping = REFINE_INITIAL_DAMPING
+    pose_obs = np.flatnonzero(on_pose)
+    pose_index = 6 * (obs_frame[pose_obs] - 1)[:, None] + np.arange(6)  # (obs on frames ≥ 1, 6)
+    point_index = 3 * obs_point[pose_obs][:, None] + np.arange(3)  # (same, 3)
+    for _ in range(REFINE_MAX_ITERATIONS):
+        weight = 1.0 / np.sqrt(1.0 + squared)  # soft-L1 as reweighted least squares
+        inverse_depth = 1.0 / depth
+        zero = np.zeros_like(depth)
+        # d(u, v)/d(camera point): (obs, 2, 3).
+        projection_jacobian = np.stack(
+            [
+                np.stack([fx * inverse_depth, zero, -fx * moved[:, 0] * inverse_depth**2], -1),
+                np.stack([zero, fy * inverse_depth, -fy * moved[:, 1] * inverse_depth**2], -1),
+            ],
+            -2,
+        )
+        point_jacobian = projection_jacobian @ rotation[obs_frame]  # (obs, 2, 3)
+        weighted_point = weight[:, None, None] * point_jacobian
+        # Point blocks D (M, 3, 3) and gradients, including the depth prior on log z.
+        weighted_point_t = np.swapaxes(weighted_point, 1, 2)
+        point_blocks = _sum_by(obs_point, weighted_point_t @ point_jacobian, num_points)
+        point_gradient = _sum_by(obs_point, (weighted_point_t @ residual[:, :, None])[:, :, 0], num_points)
+        point_depth = np.maximum(points[:, 2], min_depth)
+        prior_residual = prior_weight * (np.log(point_depth) - prior_log_depth)
+        prior_slope = prior_weight / point_depth  # d prior_residual / d z
+        point_blocks[:, 2, 2] += prior_slope**2
+        point_gradient[:, 2] += prior_slope * prior_residual
+        # Pose blocks A, cross terms B (poses × points) and pose gradients.
+        pose_jacobian = np.concatenate(
+            [-projection_jacobian[pose_obs] @ _skew(rotated[pose_obs]), projection_jacobian[pose_obs]], axis=-1
+        )  # (obs, 2, 6)
+        weighted_pose = weight[pose_obs, None, None] * pose_jacobian
+        weighted_pose_t = np.swapaxes(weighted_pose, 1, 2)
+        pose_blocks = _sum_by(obs_frame[pose_obs] - 1, weighted_pose_t @ pose_jacobian, num_frames - 1)
+        pose_normal = np.zeros((num_pose, num_pose))
+        for frame in range(num_frames - 1):
+            pose_normal[6 * frame : 6 * frame + 6, 6 * frame : 6 * frame + 6] = pose_blocks[frame]
+        cross = np.zeros((num_pose, 3 * num_points))
+        cross[pose_index[:, :, None], point_index[:, None, :]] = weighted_pose_t @ point_jacobian[pose_obs]
+        pose_gradient = _sum_by(
+            obs_frame[pose_obs] - 1, (weighted_pose_t @ residual[pose_obs][:, :, None])[:, :, 0], num_frames - 1
+        ).ravel()
+        pose_diagonal = np.maximum(np.diag(pose_normal), 1e-12)
+        point_diagonal = np.maximum(np.diagonal(point_blocks, axis1=1, axis2=2), 1e-12)
+        while True:
+            damped_points = point_blocks + damping * point_diagonal[:, :, None] * np.eye(3)
+            inverse_points = np.linalg.inv(damped_points)  # (M, 3, 3), batched
+            # B · D⁻¹ without forming D⁻¹ densely: (6(T−1), M, 3) @ (M, 3, 3).
+            cross_by_point = np.swapaxes(cross.reshape(num_pose, num_points, 3), 0, 1)  # (M, 6(T−1), 3)
+            cross_scaled = np.swapaxes(cross_by_point @ inverse_points, 0, 1).reshape(num_pose, 3 * num_points)
+            reduced = pose_normal + damping * np.diag(pose_diagonal) - cross_scaled @ cross.T
+            pose_step = np.linalg.solve(reduced, -(pose_gradient - cross_scaled @ point_gradient.ravel()))
+            point_rhs = -(point_gradient.ravel() + cross.T @ pose_step).reshape(num_points, 3)
+            point_step = (inverse_points @ point_rhs[:, :, None])[:, :, 0]
+            poses_step = pose_step.reshape(num_frames - 1, 6)
+            new_rotation = rotation.copy()
+            new_rotation[1:] = rotation_from_vector(poses_step[:, :3]) @ rotation[1:]
+            new_translation = translation.copy()
+            new_translation[1:] += poses_step[:, 3:]
+            new_points = points + point_step
+            trial = evaluate(new_rotation, new_translation, new_points)
+            if trial[0] < cost:
+                improvement = (cost - trial[0]) / max(cost, 1e-12)
+                rotation, translation, points = new_rotation, new_translation, new_points
+                cost, residual, rotated, moved, depth, squared = trial
+                damping = max(damping / REFINE_DAMPING_FACTOR, REFINE_MIN_DAMPING)
+                break
+            damping *= REFINE_DAMPING_FACTOR
+            if damping > REFINE_MAX_DAMPING:
+                improvement = 0.0
+                break
+        if improvement < REFINE_TOLERANCE:
+            break
+    return geometry.make_se3(rotation, translation), points
+
+
+def _even_subset(indices: np.ndarray, limit: int) -> np.ndarray:
+    """At most ``limit`` of ``indices``, spread evenly (deterministic)."""
+    if indices.size <= limit:
+        return indices
+    return indices[np.round(np.linspace(0, indices.size - 1, limit)).astype(np.int64)]
+
+
+# --------------------------------------------------------------------------------------------
+# Estimation
+# --------------------------------------------------------------------------------------------
+
+
+def estimate_source_poses(
+    uvz: np.ndarray,
+    visible: np.ndarray,
+    K: np.ndarray,
+    options: SourceCameraOptions = SourceCameraOptions(),
+) -> SourceCameraEstimate:
+    """Estimate the source video's camera from its tracks and per-frame depth.
+
+    Args:
+        uvz: ``(T, N, 3)`` tracks (``u, v`` pixels, ``z`` camera depth), e.g.
+            :attr:`core.tasks.common.VideoScene.uvz`; every track starts in frame 0.
+        visible: ``(T, N)`` bool, where the tracker saw the point (predicted positions of
+            hidden points are not used).
+        K: ``(3, 3)`` intrinsics.
+        options: :class:`SourceCameraOptions`.
+
+    Returns:
+        :class:`SourceCameraEstimate` (frame 0 = identity; units of the frame-0 depth).
+
+    Raises:
+        SourceCameraError: fewer than ``MIN_CORRESPONDENCES`` usable tracks, or none static.
+    """
+    uvz = np.asarray(uvz, dtype=np.float64)
+    visible = np.asarray(visible, dtype=bool)
+    K = np.asarray(K, dtype=np.float64)
+    if uvz.ndim != 3 or uvz.shape[-1] != 3 or visible.shape != uvz.shape[:2]:
+        raise ValueError(f"uvz must be (T, N, 3) and visible (T, N); got {uvz.shape} and {visible.shape}")
+    num_frames, num_points = visible.shape
+    seen = visible & np.isfinite(uvz).all(-1) & (uvz[..., 2] > 0)
+    seen &= seen[0]  # a track without a frame-0 position has no world point to align with
+    usable = seen[1:].any(0) if num_frames > 1 else seen[0]
+    if usable.sum() < MIN_CORRESPONDENCES:
+        raise SourceCameraError(
+            f"only {int(usable.sum())} tracks are seen in frame 0 and another frame (need {MIN_CORRESPONDENCES}); "
+            "the source camera cannot be estimated: use a longer or more textured clip, or the 'append' mode"
+        )
+    if num_frames == 1:
+        return SourceCameraEstimate(np.eye(4)[None], seen[0].copy(), np.zeros(1))
+    points = geometry.unproject_uvz(np.where(seen[..., None], uvz, 1.0), K)
+    world_to_cam, agrees = _initial_poses(points, seen, options)
+    seen_count = seen[1:].sum(0)
+    static = usable & (agrees[1:].sum(0) >= options.min_inlier_share * np.maximum(seen_count, 1))
+    points0 = points[0]
+    depth_factor = np.ones(num_points)
+    if options.refine:
+        uv = uvz[..., :2]
+        for _ in range(options.refine_rounds):
+            chosen = _even_subset(np.flatnonzero(static), options.max_refine_points)
+            if chosen.size < MIN_CORRESPONDENCES:
+                break
+            world_to_cam, _ = _refine(uv[:, chosen], seen[:, chosen], K, world_to_cam, uvz[0, chosen, 2], options)
+            depth_factor, track_error = _fit_track_depths(uv, seen, K, world_to_cam, points0)
+            previous, static = static, usable & (track_error <= options.static_threshold_px)
+            if np.array_equal(previous, static):
+                break
+    if not static.any():
+        raise SourceCameraError(
+            "no track moves consistently with a single camera (the whole picture seems to move); "
+            "use the 'append' mode for this clip"
+        )
+    errors = reprojection_errors(uvz[..., :2], seen & static, K, world_to_cam, points0 * depth_factor[:, None])
+    residual = _nan_median_per_frame(errors)
+    residual[0] = 0.0
+    return SourceCameraEstimate(geometry.se3_inverse(world_to_cam), static, residual)
+
+
+def _fit_track_depths(uv, seen, K, world_to_cam, points0) -> tuple[np.ndarray, np.ndarray]:
+    """Per track, the depth along its frame-0 ray that best explains its motion under the
+    estimated cameras, and the median reprojection error there.
+
+    The refinement moves only a subset of the tracks, and the video depth may be rough, so each
+    track's depth is re-fitted before it is judged: the best of ``DEPTH_SEARCH_STEPS`` factors
+    of its given depth within ``e^±MAX_DEPTH_LOG_STEP/2`` (a coarse 1D search, vectorised over
+    tracks).
+
+    Returns:
+        ``factor (N,)`` (multiply ``points0`` by it) and ``median_error_px (N,)`` (inf for a
+        track seen in no frame after 0).
+    """
+    factors = np.exp(np.linspace(-MAX_DEPTH_LOG_STEP / 2, MAX_DEPTH_LOG_STEP / 2, DEPTH_SEARCH_STEPS))
+    best_error = np.full(uv.shape[1], np.inf)
+    best_factor = np.ones(uv.shape[1])
+    for factor in factors:
+        errors = reprojection_errors(uv[1:], seen[1:], K, world_to_cam[1:], points0 * factor)
+        median = _nan_median_per_track(errors)
+        better = median < best_error
+        best_error[better], best_factor[better] = median[better], factor
+    return best_factor, best_error
+
+
+def _nan_median_per_frame(errors: np.ndarray) -> np.ndarray:
+    out = np.full(errors.shape[0], np.nan)
+    has = np.isfinite(errors).any(1)
+    out[has] = np.nanmedian(errors[has], axis=1)
+    return out
+
+
+def _nan_median_per_track(errors: np.ndarray) -> np.ndarray:
+    out = np.full(errors.shape[1], np.inf)
+    has = np.isfinite(errors).any(0)
+    out[has] = np.nanmedian(errors[:, has], axis=0)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Camera modes
+# --------------------------------------------------------------------------------------------
+
+
+def lift_to_world(
+    points_cam: np.ndarray, source_cam_to_world: np.ndarray, static: Optional[np.ndarray] = None
+) -> np.ndarray:
+    """Each frame's camera-space points in world (= frame-0 camera space).
+
+    Args:
+        points_cam: ``(T, N, 3)`` points in the source camera of each frame.
+        source_cam_to_world: ``(T, 4, 4)`` estimated source poses.
+        static: optional ``(N,)`` bool; static points take their frame-0 position in every
+            frame (their exact world position), free of per-frame depth noise.
+
+    Returns:
+        ``(T, N, 3)`` world points, in the points' floating dtype.
+    """
+    points_cam = np.asarray(points_cam)
+    source_cam_to_world = np.asarray(source_cam_to_world, dtype=np.float64)
+    if points_cam.ndim != 3 or points_cam.shape[-1] != 3 or source_cam_to_world.shape != (points_cam.shape[0], 4, 4):
+        raise ValueError(
+            f"points_cam must be (T, N, 3) and source_cam_to_world (T, 4, 4); got {points_cam.shape} and "
+            f"{source_cam_to_world.shape}"
+        )
+    world = geometry.transform_points(source_cam_to_world, points_cam)
+    if static is not None:
+        static = np.asarray(static, dtype=bool)
+        world[:, static] = geometry.transform_points(source_cam_to_world[0], points_cam[0, static])
+    return world
+
+
+def override_camera(
+    points_cam: np.ndarray,
+    source_cam_to_world: np.ndarray,
+    new_world_to_cam: np.ndarray,
+    static: Optional[np.ndarray] = None,
+) -> np.ndarray:
+    """Replace the source camera by a new path: ``p'_t = W_t · C_t · p_t``.
+
+    Args:
+        points_cam: ``(T, N, 3)`` source camera-space points of each frame.
+        source_cam_to_world: ``(T, 4, 4)`` estimated source poses ``C_t``.
+        new_world_to_cam: ``(T, 4, 4)`` the new camera ``W_t`` — a camera motion already in the
+            scene's units (``core.camera.scale_motion(parse_camera_motion(text), scene_scale)``).
+        static: optional ``(N,)`` bool, see :func:`lift_to_world`.
+
+    Returns:
+        ``(T, N, 3)`` points in the new camera of each frame.
+    """
+    world = lift_to_world(points_cam, source_cam_to_world, static)
+    return geometry.transform_points(np.asarray(new_world_to_cam, dtype=np.float64), world)
+
+
+def stabilise_camera(
+    points_cam: np.ndarray, source_cam_to_world: np.ndarray, static: Optional[np.ndarray] = None
+) -> np.ndarray:
+    """Override with a still camera (the frame-0 view): ``p'_t = C_t · p_t``. Shapes as
+    :func:`override_camera`."""
+    return lift_to_world(points_cam, source_cam_to_world, static)
+
+
+def copy_camera(
+    reference_cam_to_world: np.ndarray, reference_scene_scale: float, target_scene_scale: float
+) -> np.ndarray:
+    """A reference video's camera path as a camera motion for another scene (a photo).
+
+    Rule: rotations are copied as they are; translations are multiplied by
+    ``target_scene_scale / reference_scene_scale`` — the ratio of the two scenes' median
+    frame-0 depths (:func:`core.camera.scene_scale`) — so the camera moves by the same fraction
+    of the scene's depth as the reference camera did.
+
+    Args:
+        reference_cam_to_world: ``(T, 4, 4)`` estimated poses of the reference video.
+        reference_scene_scale, target_scene_scale: median frame-0 depths (> 0).
+
+    Returns:
+        ``(T, 4, 4)`` ``world_to_cam`` motion ``M_t`` for the target, already in its units:
+        apply it directly (``p_t = M_t · p_0``), do not scale it again.
+    """
+    for name, value in (("reference_scene_scale", reference_scene_scale), ("target_scene_scale", target_scene_scale)):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    motion = geometry.se3_inverse(np.asarray(reference_cam_to_world, dtype=np.float64))
+    motion[:, :3, 3] *= target_scene_scale / reference_scene_scale
+    return motion
