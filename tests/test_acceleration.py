@@ -171,3 +171,114 @@ def test_step_cache_skips_reuse_the_residual_including_the_tracking_stream(trans
     other_tracking = [{**call, "tracking_maps": -call["tracking_maps"]} for call in calls]
     changed = [predict(model, call) for call in other_tracking]
     assert all((a - b).abs().max() > 1e-2 for a, b in zip(changed, cached))
+
+
+# --------------------------------------------------------------------------------------------
+# Through the engine's configure_pipeline and the real sampler (tiny checkpoint)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_pipe(tiny_checkpoint):
+    pipe = DiffusionAsShaderPipeline.from_pretrained(tiny_checkpoint)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def sample_latents(pipe, tracking_offset: int = 0) -> torch.Tensor:
+    num_frames, height, width = pipe.native_size
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
+    tracking = np.roll(rng.integers(0, 255, (num_frames, height, width, 3), dtype=np.uint8), tracking_offset, axis=2)
+    return pipe(
+        image=image,
+        prompt="a red car",
+        tracking_video=tracking,
+        num_inference_steps=CACHE_STEPS,
+        generator=torch.Generator().manual_seed(42),
+        output_type="latent",
+    ).frames
+
+
+def test_engine_options_reach_the_pipeline_and_the_sampler_skips_steps(tiny_pipe):
+    reference = sample_latents(tiny_pipe)
+
+    configure_pipeline(tiny_pipe, EngineConfig(step_cache_threshold=0.0, attention_backend="native"), "cpu")
+    state = tiny_pipe.transformer._das_step_cache_state
+    assert torch.equal(sample_latents(tiny_pipe), reference)  # "skip none" + native backend: identical
+    assert (state.computed_calls, state.skipped_calls) == (CACHE_STEPS, 0)
+    remove_step_cache(tiny_pipe.transformer)
+
+    state = apply_step_cache(tiny_pipe.transformer, StepCacheConfig(threshold=LOOSE_THRESHOLD))
+    cached = sample_latents(tiny_pipe)
+    skipped = state.skipped_per_generation[-1]
+    assert 1 <= skipped < CACHE_STEPS
+    assert 0 < ((cached - reference).norm() / reference.norm()).item() < LOOSE_CACHE_RELATIVE_DIFFERENCE
+    other_tracking = sample_latents(tiny_pipe, tracking_offset=7)
+    assert ((other_tracking - cached).norm() / cached.norm()).item() > 1e-2
+    remove_step_cache(tiny_pipe.transformer)
+
+    with pytest.raises(EngineConfigError, match="Use --quantize int8"):
+        configure_pipeline(tiny_pipe, EngineConfig(quantize="fp8"), "cpu")
+    configure_pipeline(tiny_pipe, EngineConfig(quantize="int8"), "cpu")
+    from torchao.quantization import Int8Tensor
+
+    assert isinstance(tiny_pipe.text_encoder.encoder.block[0].layer[0].SelfAttention.q.weight, Int8Tensor)
+    assert isinstance(tiny_pipe.transformer.transformer_blocks_copy[0].ff.net[2].weight, Int8Tensor)
+    quantized = sample_latents(tiny_pipe)
+    assert 0 < ((quantized - reference).norm() / reference.norm()).item() < INT8_RELATIVE_TOLERANCE
+
+
+def test_cli_flags_become_engine_config_fields():
+    from core.cli import _engine_config, build_parser
+
+    args = build_parser().parse_args(["status", "--quantize", "int8", "--step-cache", "0.2", "--attention-backend", "native"])
+    config = _engine_config(args)
+    assert (config.quantize, config.step_cache_threshold, config.attention_backend) == ("int8", 0.2, "native")
+    defaults = _engine_config(build_parser().parse_args(["status"]))
+    assert (defaults.quantize, defaults.step_cache_threshold, defaults.attention_backend) == ("none", None, None)
+
+
+# --------------------------------------------------------------------------------------------
+# bench/gpu.py: the computed memory table and the --all report format
+# --------------------------------------------------------------------------------------------
+
+
+def load_gpu_bench():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "gpu.py"
+    spec = importlib.util.spec_from_file_location("bench_gpu", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_memory_table_is_computed_from_the_full_size_configs():
+    table = load_gpu_bench().memory_table()
+    # CogVideoX-5B's transformer has 5.57 B parameters; 18 tracking blocks of 0.13 B and 19
+    # combine layers of 3072² + 3072 add 2.55 B.
+    assert "| transformer (42 main + 18 tracking blocks) | 8.13 B | 15.14 | 7.59 | 7.59 |" in table
+    assert "| none | 24.4 GiB | no | no | yes | yes | 15.1 GiB |" in table
+
+
+def test_all_report_renders_measured_skipped_and_cached_runs():
+    bench = load_gpu_bench()
+    run = {"s_per_step": 5.0, "s_first_step_end": 30.0, "s_before_first_step": 25.0, "s_decode": 12.0, "s_per_video": 287.0, "peak_gib": 40.0}
+    report = {
+        "dtype": "bfloat16",
+        "steps_per_run": 4,
+        "device": "NVIDIA H200",
+        "size": "49×480×720",
+        "runs": [
+            {"label": "baseline: no offload", "settings": {}, **run},
+            {"label": "fp8 weights", "settings": {"quantize": "fp8"}, "skipped": "fp8 needs a CUDA GPU"},
+            {"label": "step cache 0.2", "settings": {"step_cache_threshold": 0.2}, **run, "s_decode": None, "skipped_calls": 1, "transformer_calls": 4},
+        ],
+    }
+    table = bench.markdown_table(report)
+    assert "| baseline: no offload | 5.00 | 30.0 | 25.0 | 12.00 | 287 | 40.0 GiB |  |" in table
+    assert "| fp8 weights | – | – | – | – | – | – | fp8 needs a CUDA GPU |" in table
+    assert "1 of 4 transformer calls skipped (random weights)" in table
+    assert "**extrapolated**" in table and "NVIDIA H200" in table
