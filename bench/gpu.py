@@ -372,11 +372,61 @@ def markdown_table(report: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
+CACHE_SHARE_THRESHOLDS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+def cache_share(device: str, dtype, tiny: bool, steps: int = VIDEO_STEPS) -> str:
+    """Count the transformer calls the step cache skips over a ``steps``-step schedule, per threshold.
+
+    Also reports ‖cached − uncached‖ / ‖uncached‖ of the final latents. Returns a markdown table.
+    """
+    import torch
+    from PIL import Image
+
+    from core.acceleration.step_cache import StepCacheConfig, apply_step_cache, remove_step_cache
+
+    pipe = build_pipeline(tiny, device, dtype)
+    pipe.set_progress_bar_config(disable=True)
+    num_frames, height, width = pipe.native_size
+    rng = np.random.default_rng(0)
+    first_frame = Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
+    tracking = rng.integers(0, 255, (num_frames, height, width, 3), dtype=np.uint8)
+
+    def latents():
+        return pipe(
+            image=first_frame, prompt=PROMPT, tracking_video=tracking, num_inference_steps=steps,
+            generator=torch.Generator("cpu").manual_seed(42), output_type="latent",
+        ).frames.float()
+
+    reference = latents()
+    lines = [
+        f"| threshold | transformer calls skipped of {steps} | share | ‖cached − uncached‖ / ‖uncached‖ (final latents) |",
+        "|---:|---:|---:|---:|",
+    ]
+    for threshold in CACHE_SHARE_THRESHOLDS:
+        state = apply_step_cache(pipe.transformer, StepCacheConfig(threshold=threshold))
+        cached = latents()
+        remove_step_cache(pipe.transformer)
+        skipped = state.skipped_per_generation[-1]
+        difference = ((cached - reference).norm() / reference.norm()).item()
+        lines.append(f"| {threshold:g} | {skipped} | {skipped / steps:.0%} | {difference:.4f} |")
+        print(lines[-1], flush=True)
+    return "\n".join(lines) + "\n"
+
+
 # --------------------------------------------------------------------------------------------
 # --memory-table: computed weight memory (no GPU, no weights: meta-device models)
 # --------------------------------------------------------------------------------------------
 
 GPU_SIZES_GIB = (16, 24, 40, 80)
+ACTIVATION_HEADROOM_GIB = 4
+"""Below this much memory left beside the weights a fit is marked "tight" (activations need some)."""
+
+
+def _fit(need_gib: float, size_gib: float) -> str:
+    if need_gib >= size_gib:
+        return "no"
+    return "tight" if size_gib - need_gib < ACTIVATION_HEADROOM_GIB else "yes"
 
 
 def memory_table() -> str:
@@ -421,7 +471,7 @@ def memory_table() -> str:
         "|---|---:|" + ":-:|" * len(GPU_SIZES_GIB) + "---:|" + ":-:|" * len(GPU_SIZES_GIB),
     ]
     for mode in QUANTIZE_MODES:
-        fits = lambda need: " | ".join("yes" if need < size else "no" for size in GPU_SIZES_GIB)  # noqa: E731
+        fits = lambda need: " | ".join(_fit(need, size) for size in GPU_SIZES_GIB)  # noqa: E731
         lines.append(f"| {mode} | {totals[mode]:.1f} GiB | {fits(totals[mode])} | {largest[mode]:.1f} GiB | {fits(largest[mode])} |")
     return "\n".join(lines) + "\n"
 
@@ -435,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="measure every speed option (quantisation, step cache, compile, offload)")
     parser.add_argument("--budget-s", type=float, default=DEFAULT_BUDGET_S, help="--all starts no run after this many seconds")
     parser.add_argument("--memory-table", action="store_true", help="print the computed weight-memory table and exit")
+    parser.add_argument("--cache-share", action="store_true", help=f"count step-cache skips over a {VIDEO_STEPS}-step schedule per threshold")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None, help="--all: write the markdown table here")
     args = parser.parse_args(argv)
@@ -462,6 +513,12 @@ def main(argv: list[str] | None = None) -> int:
         print("no CUDA: skipped (run on a GPU machine, or pass --tiny to check the script on the CPU)")
         return 0
 
+    if args.cache_share:
+        table = cache_share(device, dtype, args.tiny)
+        print(table)
+        if args.markdown:
+            args.markdown.write_text(table, encoding="utf-8")
+        return 0
     if args.all:
         report = run_all(args, device, dtype)
         if args.json:

@@ -260,7 +260,8 @@ def test_memory_table_is_computed_from_the_full_size_configs():
     # CogVideoX-5B's transformer has 5.57 B parameters; 18 tracking blocks of 0.13 B and 19
     # combine layers of 3072² + 3072 add 2.55 B.
     assert "| transformer (42 main + 18 tracking blocks) | 8.13 B | 15.14 | 7.59 | 7.59 |" in table
-    assert "| none | 24.4 GiB | no | no | yes | yes | 15.1 GiB |" in table
+    assert "| none | 24.4 GiB | no | no | yes | yes | 15.1 GiB | tight | yes | yes | yes |" in table
+    assert "| int8 | 12.5 GiB | tight | yes | yes | yes | 7.6 GiB | yes | yes | yes | yes |" in table
 
 
 def test_all_report_renders_measured_skipped_and_cached_runs():
