@@ -347,7 +347,8 @@ def markdown_table(report: dict[str, object]) -> str:
         f"Measured {datetime.date.today().isoformat()} on {report.get('device', '?')} with `python bench/gpu.py --all` "
         f"(torch {torch.__version__}, diffusers {diffusers.__version__}); random weights, {report.get('size', '?')} "
         f"with CFG, {report['dtype']}, {report['steps_per_run']} steps per run (s/step: median after the first). "
-        "s/video is **extrapolated** to 50 steps: before + 50 × s/step + the baseline's decode.",
+        "s/video is **extrapolated** to 50 steps: before + 50 × s/step + the baseline's decode. "
+        "Only the baseline decodes, so the other runs' peak memory excludes VAE decoding.",
         "",
         "| run | s/step | first step (s) | before steps (s) | decode (s) | s/video, 50 steps (extrapolated) | peak memory | notes |",
         "|---|---:|---:|---:|---:|---:|---:|---|",

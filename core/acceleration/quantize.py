@@ -20,6 +20,7 @@ in each mode, from a model's own parameter shapes, for the docs' "fits in N GB" 
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 import torch
@@ -56,10 +57,8 @@ def check_quantize_mode(mode: str, device: str | torch.device | None = None) -> 
         raise QuantizationError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}; got {mode!r}")
     if mode == "none":
         return
-    try:
-        import torchao  # noqa: F401  (only checks that it is installed)
-    except ImportError:
-        raise QuantizationError(f"--quantize {mode} needs torchao: pip install torchao") from None
+    if importlib.util.find_spec("torchao") is None:
+        raise QuantizationError(f"--quantize {mode} needs torchao: pip install -r requirements.txt")
     if mode == "fp8" and device is not None and not fp8_supported(device):
         raise QuantizationError(
             f"--quantize fp8 needs a CUDA GPU with compute capability >= "

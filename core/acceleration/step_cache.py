@@ -35,6 +35,7 @@ call of a generation is always computed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,10 @@ from core.acceleration import AccelerationError
 STEP_CACHE_HOOK_NAME = "das_step_cache"
 BLOCK_ARGUMENT_NAMES = ("hidden_states", "encoder_hidden_states", "temb")
 """Leading positional parameters of ``CogVideoXBlock.forward``."""
+TIMESTEP_ARGUMENT_INDEX = 2
+"""Position of ``timestep`` in the transformer's forward (hidden_states, encoder_hidden_states, timestep, ...)."""
+CHANGE_DENOMINATOR_FLOOR = 1e-12
+"""Keeps the relative change finite for an all-zero previous input."""
 
 
 @dataclass
@@ -61,7 +66,7 @@ class StepCacheConfig:
     threshold: float = 0.1
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.threshold, (int, float)) and self.threshold >= 0 and self.threshold == self.threshold):
+        if not (isinstance(self.threshold, (int, float)) and math.isfinite(self.threshold) and self.threshold >= 0):
             raise AccelerationError(f"step-cache threshold must be a number >= 0; got {self.threshold!r}")
 
 
@@ -109,7 +114,8 @@ class StepCacheTimestepHook(ModelHook):
         self.state = state
 
     def pre_forward(self, module, *args, **kwargs):
-        timestep = kwargs.get("timestep", args[2] if len(args) > 2 else None)
+        positional = args[TIMESTEP_ARGUMENT_INDEX] if len(args) > TIMESTEP_ARGUMENT_INDEX else None
+        timestep = kwargs.get("timestep", positional)
         value = float(torch.as_tensor(timestep).flatten()[0]) if timestep is not None else None
         if self.state.last_timestep is None or value is None or value >= self.state.last_timestep:
             self.state.start_generation()
@@ -141,7 +147,7 @@ class StepCacheHeadHook(ModelHook):
         state.previous_modulated = modulated
         can_reuse = previous is not None and state.residual is not None and previous.shape == modulated.shape
         if can_reuse:
-            change = ((modulated - previous).abs().mean() / previous.abs().mean().clamp_min(1e-12)).item()
+            change = ((modulated - previous).abs().mean() / previous.abs().mean().clamp_min(CHANGE_DENOMINATOR_FLOOR)).item()
             state.accumulated += change
             can_reuse = state.accumulated < self.threshold
         hidden = _argument("hidden_states", args, kwargs)
