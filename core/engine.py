@@ -452,8 +452,10 @@ def configure_pipeline(pipe, config: EngineConfig, device: str) -> None:
     import torch
 
     offload = config.offload
-    if config.quantize != "none" and device != "cpu" and offload != "none":
-        _quantize(pipe, config, device)  # model offload moves the quantised weights
+    if config.quantize != "none":
+        # Before placement: component by component on the GPU, so the bf16 weights of the
+        # whole pipeline never need to fit at once; model offload gets them back on the CPU.
+        _quantize(pipe, config, device, keep_on_device=offload == "none")
     if device == "cpu":
         if offload != "none":
             logger.warning("offload=%r has no effect on the CPU; ignoring it", offload)
@@ -466,8 +468,6 @@ def configure_pipeline(pipe, config: EngineConfig, device: str) -> None:
         pipe.enable_sequential_cpu_offload(device=device)
     else:
         _enable_group_offload(pipe, torch.device(device))
-    if config.quantize != "none" and (device == "cpu" or offload == "none"):
-        _quantize(pipe, config, device)  # on the device: much faster than on the CPU
     vae = getattr(pipe, "vae", None)
     if vae is not None:
         if config.vae_tiling and hasattr(vae, "enable_tiling"):
@@ -492,11 +492,11 @@ def _apply_acceleration(pipe, config: EngineConfig, device: str) -> None:
         raise EngineConfigError(str(error)) from None
 
 
-def _quantize(pipe, config: EngineConfig, device: str) -> None:
+def _quantize(pipe, config: EngineConfig, device: str, keep_on_device: bool) -> None:
     from core.acceleration import AccelerationError, quantize_pipeline
 
     try:
-        quantize_pipeline(pipe, config.quantize, device)
+        quantize_pipeline(pipe, config.quantize, device, keep_on_device)
     except AccelerationError as error:
         raise EngineConfigError(str(error)) from None
 

@@ -20,11 +20,11 @@ class AccelerationError(UserError):
     """An acceleration option that cannot run here; the message says what to use instead."""
 
 
-def quantize_pipeline(pipe, mode: str, device=None) -> None:
+def quantize_pipeline(pipe, mode: str, device=None, keep_on_device: bool = True) -> None:
     """Quantise ``pipe.transformer`` and ``pipe.text_encoder`` (see :mod:`.quantize`)."""
     from core.acceleration.quantize import quantize_pipeline as quantize
 
-    quantize(pipe, mode, device)
+    quantize(pipe, mode, device, keep_on_device)
 
 
 def apply_attention_backend(pipe, backend: str) -> None:

@@ -9,7 +9,7 @@ Modes (:data:`QUANTIZE_MODES`):
   (torchao ``Float8WeightOnlyConfig``); needs a CUDA GPU with FP8 support (compute
   capability ≥ 8.9: Ada, Hopper, Blackwell).
 
-Only linear layers are quantised: they hold ~99 % of the transformer's and T5's weights. Norms,
+Only linear layers are quantised: they hold 99.9 % of the transformer's weights and 97 % of T5's. Norms,
 biases, the patch-embedding convolution/projection, positional embeddings and the VAE keep their
 dtype. The VAE is not quantised: it is small (0.2 B parameters) and its decoder sets image
 quality directly.
@@ -83,18 +83,28 @@ def quantize_module(module: nn.Module, mode: str) -> None:
     quantize_(module, _torchao_config(mode), filter_fn=lambda child, _name: isinstance(child, nn.Linear))
 
 
-def quantize_pipeline(pipe, mode: str, device: str | torch.device | None = None) -> None:
+def quantize_pipeline(pipe, mode: str, device: str | torch.device | None = None, keep_on_device: bool = True) -> None:
     """Quantise the pipeline's transformer (main and tracking blocks) and T5 encoder in place.
 
     Call it once, before memory placement (``configure_pipeline`` does); the VAE is untouched.
+    On a CUDA ``device`` each component is moved there and quantised on the GPU (fast), one at a
+    time, so the bf16 weights of the whole pipeline never sit on the GPU together: the peak is
+    the quantised transformer plus the bf16 encoder (≈ 16.5 GiB at full size, computed). With
+    ``keep_on_device=False`` (model offload) each component goes back to the CPU afterwards.
     """
     check_quantize_mode(mode, device)
     if mode == "none":
         return
+    on_gpu = device is not None and torch.device(device).type == "cuda"
     for name in QUANTIZED_COMPONENTS:
         component = getattr(pipe, name, None)
-        if component is not None:
-            quantize_module(component, mode)
+        if component is None:
+            continue
+        if on_gpu:
+            component.to(device)
+        quantize_module(component, mode)
+        if on_gpu and not keep_on_device:
+            component.to("cpu")
 
 
 def parameter_bytes(module: nn.Module) -> int:
