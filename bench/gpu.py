@@ -260,13 +260,14 @@ DEFAULT_BUDGET_S = 480
 
 ALL_RUNS: tuple[tuple[str, dict[str, object]], ...] = (
     ("baseline: no offload", {}),
-    ("model offload", {"offload": "model"}),
     ("int8 weights", {"quantize": "int8"}),
     ("fp8 weights", {"quantize": "fp8"}),
     (f"step cache {BENCH_STEP_CACHE_THRESHOLD}", {"step_cache_threshold": BENCH_STEP_CACHE_THRESHOLD}),
     ("torch.compile", {"compile": True}),
+    ("model offload", {"offload": "model"}),
 )
-"""(label, EngineConfig fields) per run; the baseline has no offload, quantisation, cache or compile."""
+"""(label, EngineConfig fields) per run, most informative first (the budget may cut the last);
+the baseline has no offload, quantisation, cache or compile."""
 
 
 def _unsupported_reason(fields: dict[str, object], device: str, tiny: bool) -> str | None:
