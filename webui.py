@@ -56,6 +56,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--device", help="cuda, cuda:N or cpu (default: CUDA when available)")
     parser.add_argument("--offload", choices=OFFLOAD_MODES, default="none",
                         help="GPU memory mode: none, model, sequential or group CPU offload")
+    parser.add_argument("--quantize", choices=("none", "int8", "fp8"), default="none",
+                        help="weight-only quantisation of the transformer and T5 (fp8 needs an Ada/Hopper GPU)")
+    parser.add_argument("--step-cache", type=float, default=None, metavar="THRESHOLD",
+                        help="reuse the transformer's residual on quiet steps (0.1-0.3 typical; 0 skips nothing)")
+    parser.add_argument("--attention-backend", default=None, metavar="NAME",
+                        help="diffusers attention backend: native, flash, sage, ... (default: PyTorch SDPA)")
     parser.add_argument("--max-file-size", default="200MB", help="largest accepted upload, e.g. 200MB or 1GB")
     parser.add_argument("--output-dir", default="outputs", help="where generated videos are saved")
     parser.add_argument("--preload", action="store_true", help="load the model at start instead of on first use")
@@ -78,7 +84,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     try:
         config = EngineConfig(checkpoint=args.checkpoint, device=args.device, offload=args.offload,
-                              output_dir=args.output_dir)
+                              output_dir=args.output_dir, quantize=args.quantize,
+                              step_cache_threshold=args.step_cache, attention_backend=args.attention_backend)
         demo = build_app(config, max_file_size=args.max_file_size, default_steps=args.default_steps,
                          allow_download=args.download_models, preload=args.preload)
     except ValueError as error:  # EngineConfigError, CheckpointError, a bad size: a message, not a traceback

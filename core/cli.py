@@ -534,6 +534,9 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: CUDA when present)")
     group.add_argument("--offload", choices=("none", "model", "sequential", "group"), default="none", help="GPU memory mode")
     group.add_argument("--compile", action="store_true", help="torch.compile the transformer")
+    group.add_argument("--quantize", choices=("none", "int8", "fp8"), default="none", help="weight-only quantisation of the transformer and T5 (torchao; fp8 needs an Ada/Hopper GPU; offload none or model)")
+    group.add_argument("--step-cache", type=float, default=None, metavar="THRESHOLD", help="reuse the transformer's residual on steps whose input barely changed (0.1-0.3 typical; 0 skips nothing)")
+    group.add_argument("--attention-backend", default=None, metavar="NAME", help="diffusers attention backend: native (PyTorch SDPA), flash, sage, ... (default: the model's own SDPA)")
     group.add_argument("--no-vae-tiling", dest="vae_tiling", action="store_false", help="decode the VAE in one piece")
     group.add_argument("--no-vae-slicing", dest="vae_slicing", action="store_false")
     group.add_argument("--allow-download", action="store_true", help="let depth and FLUX models download from the Hub when not on disk")
@@ -588,6 +591,9 @@ def _engine_config(args: argparse.Namespace):
         vae_tiling=args.vae_tiling,
         vae_slicing=args.vae_slicing,
         allow_download=not args.offline,
+        quantize=args.quantize,
+        step_cache_threshold=args.step_cache,
+        attention_backend=args.attention_backend,
     )
 
 

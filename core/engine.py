@@ -128,6 +128,14 @@ class EngineConfig:
         vae_tiling / vae_slicing: decode the VAE in tiles / one sample at a time (less memory).
         allow_download: fetch a Hub checkpoint that is not on disk yet (only if the machine is
             online; ``HF_HUB_OFFLINE=1`` always wins).
+        quantize: weight-only quantisation of the transformer and T5 encoder, one of
+            ``core.acceleration.quantize.QUANTIZE_MODES`` ("none", "int8", "fp8"); works with
+            offload "none" or "model".
+        step_cache_threshold: reuse the transformer's residual on steps whose input barely
+            changed (``core.acceleration.step_cache``); ``None`` = off, ``0`` = hooks on but
+            nothing skipped (identical output), 0.1–0.3 typical.
+        attention_backend: diffusers attention backend ("native", "flash", "sage", ...);
+            ``None`` keeps the model's own SDPA processor.
     """
 
     checkpoint: Optional[str] = None
@@ -138,8 +146,12 @@ class EngineConfig:
     vae_tiling: bool = True
     vae_slicing: bool = True
     allow_download: bool = True
+    quantize: str = "none"
+    step_cache_threshold: Optional[float] = None
+    attention_backend: Optional[str] = None
 
     def __post_init__(self) -> None:
+        self._validate_acceleration()
         if self.offload not in OFFLOAD_MODES:
             raise EngineConfigError(f"offload must be one of {', '.join(OFFLOAD_MODES)}; got {self.offload!r}")
         if self.compile and self.offload == "sequential":
@@ -151,6 +163,18 @@ class EngineConfig:
             )
         if self.checkpoint is not None:
             self.checkpoint = str(self.checkpoint)
+
+    def _validate_acceleration(self) -> None:
+        from core.acceleration import ACCELERATION_OFFLOAD_MODES, QUANTIZE_MODES
+
+        if self.quantize not in QUANTIZE_MODES:
+            raise EngineConfigError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}; got {self.quantize!r}")
+        if self.quantize != "none" and self.offload not in ACCELERATION_OFFLOAD_MODES:
+            # Group and sequential offload move every weight through hooks that expect plain tensors.
+            raise EngineConfigError(f"--quantize {self.quantize} works with --offload none or model, not {self.offload}")
+        threshold = self.step_cache_threshold
+        if threshold is not None and not (isinstance(threshold, (int, float)) and np.isfinite(threshold) and threshold >= 0):
+            raise EngineConfigError(f"step-cache threshold must be a number >= 0 (0 skips nothing); got {threshold!r}")
 
 
 @dataclass
@@ -428,6 +452,10 @@ def configure_pipeline(pipe, config: EngineConfig, device: str) -> None:
     import torch
 
     offload = config.offload
+    if config.quantize != "none":
+        # Before placement: component by component on the GPU, so the bf16 weights of the
+        # whole pipeline never need to fit at once; model offload gets them back on the CPU.
+        _quantize(pipe, config, device, keep_on_device=offload == "none")
     if device == "cpu":
         if offload != "none":
             logger.warning("offload=%r has no effect on the CPU; ignoring it", offload)
@@ -446,8 +474,31 @@ def configure_pipeline(pipe, config: EngineConfig, device: str) -> None:
             vae.enable_tiling()
         if config.vae_slicing and hasattr(vae, "enable_slicing"):
             vae.enable_slicing()
+    _apply_acceleration(pipe, config, device)
     if config.compile:
         pipe.transformer.compile()
+
+
+def _apply_acceleration(pipe, config: EngineConfig, device: str) -> None:
+    """Attention backend and step cache (quantisation runs before placement, see configure_pipeline)."""
+    from core.acceleration import AccelerationError, apply_attention_backend, apply_step_cache_threshold
+
+    try:
+        if config.attention_backend is not None:
+            apply_attention_backend(pipe, config.attention_backend)
+        if config.step_cache_threshold is not None:
+            apply_step_cache_threshold(pipe, config.step_cache_threshold)
+    except AccelerationError as error:
+        raise EngineConfigError(str(error)) from None
+
+
+def _quantize(pipe, config: EngineConfig, device: str, keep_on_device: bool) -> None:
+    from core.acceleration import AccelerationError, quantize_pipeline
+
+    try:
+        quantize_pipeline(pipe, config.quantize, device, keep_on_device)
+    except AccelerationError as error:
+        raise EngineConfigError(str(error)) from None
 
 
 def _enable_group_offload(pipe, device: "torch.device") -> None:
