@@ -58,7 +58,7 @@ def check_quantize_mode(mode: str, device: str | torch.device | None = None) -> 
     if mode == "none":
         return
     if importlib.util.find_spec("torchao") is None:
-        raise QuantizationError(f"--quantize {mode} needs torchao: pip install -r requirements.txt")
+        raise QuantizationError(f"--quantize {mode} needs torchao: pip install -r requirements-quantize.txt")
     if mode == "fp8" and device is not None and not fp8_supported(device):
         raise QuantizationError(
             f"--quantize fp8 needs a CUDA GPU with compute capability >= "
