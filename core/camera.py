@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import UserError
 from core.geometry import (
     camera_centers,
     look_at_rotation,
@@ -111,7 +112,7 @@ CAMERA_PRESETS: dict[str, str] = {
 synthetic scene through every preset and checks the on-screen motion its name promises)."""
 
 
-class CameraMotionError(ValueError):
+class CameraMotionError(UserError):
     """A camera-motion string that cannot be parsed.
 
     Attributes:

@@ -14,8 +14,8 @@ from PIL import Image
 from skimage import data
 
 from core import engine as engine_module
+from core import defaults
 from core.engine import (
-    DEFAULT_NEGATIVE_PROMPT,
     Engine,
     EngineConfig,
     EngineConfigError,
@@ -26,6 +26,7 @@ from core.engine import (
     reset_engine,
     resolve_checkpoint,
 )
+from core.errors import CheckpointError
 from core.media import read_video_frames, write_video
 from core.progress import Cancelled
 from core.tasks import camera_control, from_tracking_video, mesh_animation, motion_transfer, object_manipulation
@@ -92,15 +93,11 @@ def test_resolve_checkpoint(tmp_path, monkeypatch):
     assert resolve_checkpoint(None) == "EXCAI/Diffusion-As-Shader"
     monkeypatch.setattr(engine_module, "default_checkpoint_dir", lambda: tmp_path)
     assert resolve_checkpoint(None) == str(tmp_path)
-    from core.pipeline import CheckpointError
-
     with pytest.raises(CheckpointError, match="python -m core.download"):
         resolve_checkpoint(tmp_path / "no" / "such" / "folder")
 
 
 def test_an_incomplete_checkpoint_names_what_is_missing(tmp_path):
-    from core.pipeline import CheckpointError
-
     (tmp_path / "transformer").mkdir()
     with pytest.raises(CheckpointError, match="vae"):
         Engine(EngineConfig(checkpoint=str(tmp_path))).load()
@@ -109,19 +106,14 @@ def test_an_incomplete_checkpoint_names_what_is_missing(tmp_path):
 def test_a_missing_checkpoint_leaves_the_studio_usable(tmp_path):
     """The studio is built around the native size; a wrong --checkpoint must not stop it from
     starting: the status says what is wrong and loading raises."""
-    from core.engine import DEFAULT_NATIVE_SIZE
-    from core.pipeline import CheckpointError
-
     engine = Engine(EngineConfig(checkpoint=str(tmp_path / "no" / "such" / "folder")))
-    assert engine.native_size() == DEFAULT_NATIVE_SIZE
+    assert engine.native_size() == defaults.NATIVE_SIZE
     assert "python -m core.download" in engine.status().message
     with pytest.raises(CheckpointError):
         engine.load()
 
 
 def test_a_hub_checkpoint_is_not_downloaded_when_not_allowed():
-    from core.pipeline import CheckpointError
-
     offline = Engine(EngineConfig(checkpoint="nobody/not-a-real-model", allow_download=False))
     with pytest.raises(CheckpointError, match="downloading is turned off"):
         offline.load()
@@ -137,12 +129,6 @@ def test_config_errors():
     with pytest.raises(EngineConfigError, match="--offload model or group"):
         EngineConfig(compile=True, offload="sequential")
     assert EngineConfig(compile=True, offload="group").compile
-
-
-def test_negative_prompt_is_the_pipelines():
-    from core.pipeline import DEFAULT_NEGATIVE_PROMPT as PIPELINE_DEFAULT
-
-    assert DEFAULT_NEGATIVE_PROMPT == PIPELINE_DEFAULT == GenerationSettings().negative_prompt
 
 
 def test_settings_round_trip_and_validation():

@@ -18,14 +18,11 @@ import pytest
 import torch
 from diffusers import CogVideoXDPMScheduler, CogVideoXTransformer3DModel
 
-from core.pipeline import (
-    DEFAULT_NEGATIVE_PROMPT,
-    CheckpointError,
-    DiffusionAsShaderPipeline,
-    DiffusionAsShaderPipelineOutput,
-    check_checkpoint,
-)
-from core.tiny import TINY_MARKER_FILE, is_tiny_checkpoint, write_tiny_checkpoint
+from core.checkpoints import TINY_MARKER_FILE, check_das_checkpoint, is_tiny_checkpoint
+from core.defaults import NEGATIVE_PROMPT
+from core.errors import CheckpointError
+from core.pipeline import DiffusionAsShaderPipeline, DiffusionAsShaderPipelineOutput
+from core.tiny import write_tiny_checkpoint
 from core.transformer import CogVideoXTransformer3DModelTracking
 
 FRAMES, HEIGHT, WIDTH = 9, 64, 96  # the tiny checkpoint's native size
@@ -199,7 +196,7 @@ def test_default_negative_prompt_and_cfg_batch(pipe):
         handle.remove()
     # CFG doubles the tracking stream too: (2, F, 2·C, h, w), then (1, …) without CFG.
     assert seen == [(2, LATENT_FRAMES, 2 * LATENT_CHANNELS, 8, 12), (1, LATENT_FRAMES, 2 * LATENT_CHANNELS, 8, 12)]
-    assert "Watermark present in each frame" in DEFAULT_NEGATIVE_PROMPT
+    assert "Watermark present in each frame" in NEGATIVE_PROMPT
 
 
 def test_public_conditioning_helpers_give_what_generation_feeds_the_transformer(pipe):
@@ -289,7 +286,7 @@ def test_plain_cogvideox_checkpoint_is_rejected(tiny_checkpoint, tmp_path):
     CogVideoXTransformer3DModel.from_config(config).save_pretrained(plain / "transformer")
     with pytest.raises(CheckpointError, match="not Diffusion-as-Shader"):
         DiffusionAsShaderPipeline.from_pretrained(plain)
-    check_checkpoint(tiny_checkpoint)  # the complete one passes
+    check_das_checkpoint(tiny_checkpoint)  # the complete one passes
 
 
 def test_config_without_num_tracking_blocks_reads_the_count_from_the_weights(checkpoint_without_block_count):

@@ -32,6 +32,7 @@ from typing import Optional, Union
 import numpy as np
 
 from core import geometry
+from core.errors import UserError
 from core.progress import CancelFn, ProgressFn, check_cancel, report
 
 MESH_EXTENSIONS = (".obj", ".ply", ".glb", ".gltf", ".stl", ".off")
@@ -83,7 +84,7 @@ DEFAULT_MOTION_AMOUNTS = {"static": 0.0, "turntable": 360.0, "swing": 30.0, "tra
 BOUNCES_PER_CLIP = 2
 
 
-class MeshError(ValueError):
+class MeshError(UserError):
     """A mesh upload or request that cannot be used; the message says which file and why."""
 
 

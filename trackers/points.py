@@ -46,6 +46,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from core.errors import UserError
 from core.progress import CancelFn, ProgressFn, check_cancel, report
 
 LK_WINDOW_PX = 21
@@ -104,7 +105,7 @@ LK_METHOD = "lk"
 COTRACKER_METHOD = "cotracker3"
 
 
-class PointTrackingError(ValueError):
+class PointTrackingError(UserError):
     """A tracking request that cannot be served; the message says what to do."""
 
 
