@@ -31,7 +31,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from core import geometry
+from core import defaults, geometry
 from core.errors import UserError
 from core.progress import CancelFn, ProgressFn, check_cancel, report
 
@@ -373,7 +373,7 @@ def _as_still_sequence(mesh) -> MeshSequence:
 def procedural_animation(
     mesh: Union[str, Path, "MeshSequence", object],
     motion: str = "turntable",
-    num_frames: int = 49,
+    num_frames: int = defaults.NUM_FRAMES,
     amount: Optional[float] = None,
 ) -> MeshSequence:
     """Animate a still mesh with a simple rigid motion reached linearly over the clip.
@@ -649,7 +649,7 @@ def render_mesh_tracks(
     *,
     num_points: int = DEFAULT_NUM_POINTS,
     camera_motion: Optional[np.ndarray] = None,
-    fov_deg: float = geometry.DEFAULT_FOV_DEG,
+    fov_deg: float = defaults.FOV_DEG,
     seed: int = 0,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,

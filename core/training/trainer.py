@@ -74,9 +74,9 @@ LOG_FILE = "log.jsonl"
 CONFIG_FILE = "config.json"
 STATE_FILE = "training_state.json"
 TRACKING_WEIGHTS_FILE = "tracking_branch.safetensors"
-VAE_SPATIAL_FACTOR = 8
+VAE_SPATIAL_FACTOR = defaults.VAE_SPATIAL_FACTOR
 """CogVideoX's VAE downsamples 8× in space; transformer configs store sizes in latent pixels."""
-VALIDATION_FPS = 8.0
+VALIDATION_FPS = defaults.FPS
 MAX_LISTED_PROBLEMS = 20
 """Dataset problems quoted in the start-up error (``core.dataset validate`` lists them all)."""
 
