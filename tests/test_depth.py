@@ -274,6 +274,24 @@ def test_checkpoint_folders_make_methods_available(with_tiny_checkpoints):
     assert "preprocessor_config.json" in dp.missing_model_files(incomplete / "depth-pro")
 
 
+def test_a_model_in_the_hub_cache_is_available_offline(tmp_path, monkeypatch):
+    """A Hub download of Depth Anything (the real cache layout) counts without checkpoints/depth;
+    a partial one does not, and a download is offered only when allowed and online."""
+    repo = tmp_path / "empty-hub-cache" / ("models--" + dp.DEPTH_ANYTHING_HUB_ID.replace("/", "--"))
+    snapshot = repo / "snapshots" / "0123456789abcdef0123456789abcdef01234567"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(snapshot.name)
+    (snapshot / "config.json").write_text("{}")
+    assert "depth-anything-v2" not in dp.available_depth_methods()  # no preprocessor_config.json yet
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert "depth-anything-v2" not in dp.available_depth_methods(allow_download=True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert "depth-anything-v2" in dp.available_depth_methods(allow_download=True)
+    (snapshot / "preprocessor_config.json").write_text("{}")
+    assert list(dp.available_depth_methods()) == ["depth-anything-v2", "builtin"]
+
+
 def test_depth_anything_loads_from_the_folder_and_returns_positive_depth_at_input_size(with_tiny_checkpoints):
     result = dp.estimate_depth(random_image(), device="cpu")
     assert result.source == "depth-anything-v2" and not result.approximate and not result.metric

@@ -24,7 +24,14 @@ from typing import Any, Optional
 
 import torch
 
-from core.checkpoints import TINY_INDEX_KEY, TINY_MARKER_FILE, check_das_checkpoint, find_model, is_tiny_checkpoint, is_tracking_transformer
+from core.checkpoints import (
+    TINY_INDEX_KEY,
+    TINY_MARKER_FILE,
+    check_das_checkpoint,
+    find_model,
+    is_tiny_checkpoint,
+    is_tracking_transformer,
+)
 from core.errors import CheckpointError
 
 logger = logging.getLogger(__name__)
