@@ -49,7 +49,6 @@ import core
 from core import defaults
 from core.checkpoints import (
     DAS_MODEL,
-    CheckpointError,
     choose_das_checkpoint,
     das_checkpoint_dir,
     is_tiny_checkpoint,
@@ -57,7 +56,7 @@ from core.checkpoints import (
     offline_instructions,
     read_component_config,
 )
-from core.errors import UserError
+from core.errors import CheckpointError, UserError
 from core.media import write_video
 from core.progress import CancelFn, Cancelled, ProgressFn, check_cancel, report
 
@@ -169,7 +168,8 @@ class GenerationSettings:
 
     def validate(self) -> None:
         """Raise :class:`GenerationInputError` naming the first unusable setting."""
-        if not isinstance(self.seed, (int, np.integer)) or not (self.seed == defaults.RANDOM_SEED or 0 <= self.seed <= defaults.MAX_USER_SEED):
+        is_integer = isinstance(self.seed, (int, np.integer))
+        if not is_integer or not (self.seed == defaults.RANDOM_SEED or 0 <= self.seed <= defaults.MAX_USER_SEED):
             raise GenerationInputError(f"seed must be a non-negative integer or -1 for a random one; got {self.seed!r}")
         if not isinstance(self.num_inference_steps, (int, np.integer)) or self.num_inference_steps < 1:
             raise GenerationInputError(f"num_inference_steps must be a positive integer; got {self.num_inference_steps!r}")
