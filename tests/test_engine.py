@@ -4,6 +4,7 @@ to an mp4 and a settings JSON, reproducibility, caching, cancellation, sizes and
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -117,6 +118,21 @@ def test_a_hub_checkpoint_is_not_downloaded_when_not_allowed():
     offline = Engine(EngineConfig(checkpoint="nobody/not-a-real-model", allow_download=False))
     with pytest.raises(CheckpointError, match="downloading is turned off"):
         offline.load()
+
+
+def test_a_cached_hub_checkpoint_gives_its_native_size_without_loading(tiny_checkpoint, tmp_path, monkeypatch):
+    from core.tiny import TINY_LATENT_HEIGHT, TINY_LATENT_WIDTH, TINY_NUM_FRAMES
+
+    repo = tmp_path / "hub" / "models--someone--tiny-das"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_checkpoint / "transformer", repo / "snapshots" / commit / "transformer")
+    shutil.copytree(tiny_checkpoint / "vae", repo / "snapshots" / commit / "vae")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    engine = Engine(EngineConfig(checkpoint="someone/tiny-das", allow_download=False))
+    assert engine.native_size() == (TINY_NUM_FRAMES, TINY_LATENT_HEIGHT * 8, TINY_LATENT_WIDTH * 8)
+    assert not engine.loaded
 
 
 def test_config_errors():

@@ -319,3 +319,16 @@ def test_model_doc_example_runs(tmp_path, monkeypatch):
 def test_uncached_hub_id_offline_raises_checkpoint_error():
     with pytest.raises(CheckpointError, match="neither a local folder nor a Hugging Face Hub model"):
         DiffusionAsShaderPipeline.from_pretrained("nobody-here/not-a-das-model", local_files_only=True)
+
+
+def test_a_checkpoint_in_the_hub_cache_loads_offline(tiny_checkpoint, tmp_path, monkeypatch):
+    """A Hub id whose snapshot is in the local cache (real layout: refs/main → snapshots/<hash>)
+    loads with downloads forbidden."""
+    repo = tmp_path / "hub" / "models--someone--tiny-das"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_checkpoint, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    loaded = DiffusionAsShaderPipeline.from_pretrained("someone/tiny-das", local_files_only=True)
+    assert loaded.native_size == (FRAMES, HEIGHT, WIDTH)
