@@ -13,17 +13,25 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from core.engine import OFFLOAD_MODES
+from core.defaults import NUM_INFERENCE_STEPS
+from core.engine import OFFLOAD_MODES, EngineConfig
+from core.errors import UserError
 
 CHECKPOINT_ENV_VAR = "DAS_CHECKPOINT"
 """Where a Hugging Face Space (which cannot pass flags) names its checkpoint."""
+
+logger = logging.getLogger("webui")
+
+
+class CredentialsError(UserError):
+    """An ``--auth`` value or file that holds no usable ``USER:PASS``."""
 
 
 def read_auth(value: Optional[str]) -> Optional[list[tuple[str, str]]]:
     """``USER:PASS``, or a file with one ``USER:PASS`` per line (blank lines and ``#`` comments skipped).
 
     Raises:
-        ValueError: a credential without ``:`` or with an empty user name or password.
+        CredentialsError: a credential without ``:`` or with an empty user name or password.
     """
     if not value:
         return None
@@ -37,10 +45,10 @@ def read_auth(value: Optional[str]) -> Optional[list[tuple[str, str]]]:
         user, separator, password = line.partition(":")
         if not separator or not user or not password:
             where = f"{path}, line {number}" if path.is_file() else "--auth"
-            raise ValueError(f"{where}: expected USER:PASS")
+            raise CredentialsError(f"{where}: expected USER:PASS")
         credentials.append((user, password))
     if not credentials:
-        raise ValueError(f"{path}: no USER:PASS line found")
+        raise CredentialsError(f"{path}: no USER:PASS line found")
     return credentials
 
 
@@ -67,11 +75,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--preload", action="store_true", help="load the model at start instead of on first use")
     parser.add_argument("--download-models", action="store_true",
                         help="let depth and repaint models download from the Hugging Face Hub on first use")
-    parser.add_argument("--default-steps", type=int, default=50, help="start value of the denoising-steps slider")
+    parser.add_argument("--default-steps", type=int, default=NUM_INFERENCE_STEPS,
+                        help=f"start value of the denoising-steps slider (default: {NUM_INFERENCE_STEPS})")
     args = parser.parse_args(argv)
     try:
         args.auth = read_auth(args.auth)
-    except (OSError, ValueError) as error:
+    except (OSError, CredentialsError) as error:
         parser.error(f"--auth: {error}")
     return args
 
@@ -79,17 +88,24 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from core.engine import EngineConfig
-    from ui.app import build_app, launch_options
+    # Gradio is imported only to run the studio, so `--help` and argument errors stay quick.
+    from ui.app import build_app, launch_options, parse_size
 
+    try:
+        parse_size(args.max_file_size)
+    except ValueError as error:  # parse_size's own refusal of the text
+        sys.exit(f"error: --max-file-size: {error}")
     try:
         config = EngineConfig(checkpoint=args.checkpoint, device=args.device, offload=args.offload,
                               output_dir=args.output_dir, quantize=args.quantize,
                               step_cache_threshold=args.step_cache, attention_backend=args.attention_backend)
         demo = build_app(config, max_file_size=args.max_file_size, default_steps=args.default_steps,
                          allow_download=args.download_models, preload=args.preload)
-    except ValueError as error:  # EngineConfigError, CheckpointError, a bad size: a message, not a traceback
+    except UserError as error:  # EngineConfigError, CheckpointError, ...: a message, not a traceback
         sys.exit(f"error: {error}")
+    except Exception as error:  # noqa: BLE001 - the start-up boundary: anything else is a bug
+        logger.exception("the studio could not be built")
+        sys.exit(f"error: the studio could not start ({type(error).__name__}); the traceback is in the log above")
     demo.launch(**launch_options(host=args.host, port=args.port, share=args.share, auth=args.auth,
                                  max_file_size=args.max_file_size, output_dir=args.output_dir))
 

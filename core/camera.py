@@ -41,6 +41,7 @@ import numpy as np
 
 from core.defaults import HEIGHT as DEFAULT_HEIGHT
 from core.defaults import WIDTH as DEFAULT_WIDTH
+from core.errors import UserError
 from core.geometry import (
     DEFAULT_FOV_DEG,
     camera_centers,
@@ -147,7 +148,7 @@ CAMERA_PRESETS: dict[str, str] = {
 synthetic scene through every preset and checks the on-screen motion its name promises)."""
 
 
-class CameraMotionError(ValueError):
+class CameraMotionError(UserError):
     """A camera-motion string that cannot be parsed.
 
     Attributes:

@@ -667,6 +667,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``python -m core``; returns the exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from core.errors import UserError
     from core.progress import Cancelled
 
     try:
@@ -677,17 +678,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Cancelled as error:
         print(f"cancelled: {error}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except ValueError as error:
+    except UserError as error:
         if _is_checkpoint_error(error):
             print(f"checkpoint problem: {error}", file=sys.stderr)
             return EXIT_CHECKPOINT
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as error:  # noqa: BLE001 - the CLI boundary: anything but a UserError is a bug
+        logger.exception("unexpected error")
+        print(f"unexpected error ({type(error).__name__}); the traceback is above — please report it", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _is_checkpoint_error(error: BaseException) -> bool:
-    try:
-        from core.pipeline import CheckpointError
-    except ImportError:
-        return False
+    from core.errors import CheckpointError
+
     return isinstance(error, CheckpointError)

@@ -14,41 +14,31 @@ with the same layout into ``checkpoints/`` instead (see ``checkpoints/README.md`
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-CHECKPOINTS_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
-
-DAS_HUB_ID = "EXCAI/Diffusion-As-Shader"
-DAS_LOCAL_NAME = "Diffusion-As-Shader"
-DAS_COMPONENTS = ("transformer", "vae", "text_encoder", "tokenizer", "scheduler")
-
-
-@dataclass(frozen=True)
-class Downloadable:
-    """One model that can be fetched: where it comes from and where it lands."""
-
-    hub_id: str
-    local_name: str
-    description: str
-    allow_patterns: tuple[str, ...] | None = None
-
-
-DAS_MODEL = Downloadable(DAS_HUB_ID, DAS_LOCAL_NAME, "Diffusion-as-Shader (CogVideoX-5B-I2V + tracking branch), ~20 GB")
+from core.checkpoints import (
+    CHECKPOINTS_DIR,
+    DAS_COMPONENTS,
+    DAS_MODEL,
+    ModelSpec,
+    check_das_checkpoint,
+    is_offline,
+    offline_instructions,
+)
+from core.errors import CheckpointError
 
 # Depth models load through `transformers` from `checkpoints/depth/<local_name>` (see
 # docs/TRACKERS.md); the names here are the folder names trackers/depth.py looks for.
-DEPTH_MODELS: dict[str, Downloadable] = {
-    "depth-anything-v2-small": Downloadable(
+DEPTH_MODELS: dict[str, ModelSpec] = {
+    "depth-anything-v2-small": ModelSpec(
         "depth-anything/Depth-Anything-V2-Small-hf", "depth/depth-anything-v2-small", "Depth Anything V2 Small (relative), ~100 MB"
     ),
-    "depth-anything-v2-large": Downloadable(
+    "depth-anything-v2-large": ModelSpec(
         "depth-anything/Depth-Anything-V2-Large-hf", "depth/depth-anything-v2-large", "Depth Anything V2 Large (relative), ~1.3 GB"
     ),
-    "depth-pro": Downloadable("apple/DepthPro-hf", "depth/depth-pro", "Depth Pro (metric depth + focal length), ~1.9 GB"),
-    "zoedepth": Downloadable("Intel/zoedepth-nyu-kitti", "depth/zoedepth", "ZoeDepth NYU+KITTI (metric), ~1.4 GB"),
+    "depth-pro": ModelSpec("apple/DepthPro-hf", "depth/depth-pro", "Depth Pro (metric depth + focal length), ~1.9 GB"),
+    "zoedepth": ModelSpec("Intel/zoedepth-nyu-kitti", "depth/zoedepth", "ZoeDepth NYU+KITTI (metric), ~1.4 GB"),
 }
 
 
@@ -56,17 +46,7 @@ class DownloadError(RuntimeError):
     """A download could not be done; the message says what to do instead."""
 
 
-def offline_instructions(model: Downloadable, dest: Path) -> str:
-    """What to do on a machine that cannot reach the Hugging Face Hub."""
-    return (
-        f"Could not download {model.hub_id}. On a machine with internet access run\n"
-        f"    hf download {model.hub_id} --local-dir {model.local_name}\n"
-        f"then copy that folder to {dest} on this machine (same layout), or point the app at it\n"
-        f"with --checkpoint PATH. For a weights-free smoke test use: python -m core.tiny checkpoints/tiny"
-    )
-
-
-def download(model: Downloadable, checkpoints_dir: Path = CHECKPOINTS_DIR, *, token: str | None = None) -> Path:
+def download(model: ModelSpec, checkpoints_dir: Path = CHECKPOINTS_DIR, *, token: str | None = None) -> Path:
     """Download ``model`` from the Hub into ``checkpoints_dir / model.local_name``.
 
     Resumable (files already there are skipped) and shows tqdm progress. Raises
@@ -76,7 +56,7 @@ def download(model: Downloadable, checkpoints_dir: Path = CHECKPOINTS_DIR, *, to
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     dest = Path(checkpoints_dir) / model.local_name
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False"):
+    if is_offline():
         raise DownloadError("HF_HUB_OFFLINE is set, so nothing can be downloaded.\n" + offline_instructions(model, dest))
     dest.mkdir(parents=True, exist_ok=True)
     try:
@@ -94,11 +74,9 @@ def download(model: Downloadable, checkpoints_dir: Path = CHECKPOINTS_DIR, *, to
 def verify_das_checkpoint(path: Path) -> str:
     """Check a DaS checkpoint folder's layout; return a one-line OK summary or raise.
 
-    Raises ``core.pipeline.CheckpointError`` naming every missing part.
+    Raises ``core.errors.CheckpointError`` naming every missing part.
     """
-    from core.pipeline import check_checkpoint
-
-    check_checkpoint(path)
+    check_das_checkpoint(path)
     return f"OK: {path} has {', '.join(DAS_COMPONENTS)} and model_index.json"
 
 
@@ -121,8 +99,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{model.hub_id:45s} -> {args.checkpoints_dir / model.local_name}  (--depth {name}: {model.description})")
         return 0
     if args.verify is not None:
-        from core.pipeline import CheckpointError
-
         try:
             print(verify_das_checkpoint(args.verify))
         except CheckpointError as error:

@@ -6,7 +6,7 @@ returned by :func:`get_engine`. The engine
 
 - resolves the checkpoint (``--checkpoint`` path or Hub id, else ``checkpoints/Diffusion-As-Shader``,
   else the Hub id ``EXCAI/Diffusion-As-Shader``), and explains a missing or incomplete one
-  with :class:`core.pipeline.CheckpointError` instead of a stack trace;
+  with :class:`core.errors.CheckpointError` instead of a stack trace;
 - loads the pipeline lazily, once, and keeps it; one :class:`threading.Lock` makes sure two
   requests never drive it at the same time;
 - picks CUDA in bfloat16 when present, else CPU in float32 with a visible warning, and applies
@@ -24,6 +24,7 @@ returned by :func:`get_engine`. The engine
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -42,8 +43,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import numpy as np
+from PIL import Image
 
-from core.download import CHECKPOINTS_DIR, DAS_HUB_ID, DAS_LOCAL_NAME, DAS_MODEL, offline_instructions
+import core
+from core import defaults
+from core.checkpoints import (
+    DAS_MODEL,
+    choose_das_checkpoint,
+    das_checkpoint_dir,
+    is_tiny_checkpoint,
+    locate_das_checkpoint,
+    offline_instructions,
+    read_component_config,
+)
+from core.errors import CheckpointError, UserError
+from core.media import write_video
 from core.progress import CancelFn, Cancelled, ProgressFn, check_cancel, report
 
 if TYPE_CHECKING:  # imported lazily at run time: core.pipeline pulls in torch + diffusers
@@ -53,33 +67,16 @@ if TYPE_CHECKING:  # imported lazily at run time: core.pipeline pulls in torch +
 
 logger = logging.getLogger(__name__)
 
-# The same text as core.pipeline.DEFAULT_NEGATIVE_PROMPT (a test keeps them equal), repeated
-# here so that importing the engine (UI start-up, --tracking-only runs) does not import diffusers.
-DEFAULT_NEGATIVE_PROMPT = (
-    "The video is not of a high quality, it has a low resolution. Watermark present in each frame. "
-    "The background is solid. Strange body and strange trajectory. Distortion."
-)
-"""DaS's negative prompt (SPEC §4)."""
-
-DEFAULT_SEED = 42
-RANDOM_SEED = -1
-"""Pass this as ``GenerationSettings.seed`` to draw a fresh seed; the seed used is returned."""
-MAX_SEED = 2**31 - 1
-"""Upper bound of drawn seeds: small enough to round-trip through JSON and every UI number box."""
-
-DEFAULT_NATIVE_SIZE = (49, 480, 720)
-"""(frames, height, width) of CogVideoX-5B-I2V, used when a checkpoint's config cannot be read."""
-DEFAULT_VAE_SPATIAL_FACTOR = 8
-"""CogVideoX's VAE downsamples 8× in space; the transformer config stores sizes in latent pixels."""
-DEFAULT_FPS = 8.0
-"""Frame rate of the generated video when neither the settings nor the tracking video say (SPEC §3)."""
+# Re-exported for the studio's widgets, which read them from here; the values live in core.defaults.
+DEFAULT_NEGATIVE_PROMPT = defaults.NEGATIVE_PROMPT
+RANDOM_SEED = defaults.RANDOM_SEED
 
 OFFLOAD_MODES = ("none", "model", "sequential", "group")
 """Memory modes: full GPU, model CPU offload, sequential (per-layer) offload, group offload."""
 
 TRACKING_CACHE_SIZE = 4
 """How many tracking-video VAE encodings the engine keeps (least recently used goes first)."""
-TRACKING_ENCODING_SEED = DEFAULT_SEED
+TRACKING_ENCODING_SEED = defaults.SEED
 """Seed of the VAE posterior sample of every tracking video. With the default request seed (42)
 this is exactly the sample an uncached pipeline call with that seed draws."""
 
@@ -94,19 +91,12 @@ TINY_MODEL_MESSAGE = "tiny test model — output is noise"
 CPU_WARNING = "No CUDA device: running on the CPU in float32 — generation will be very slow."
 
 
-class EngineConfigError(ValueError):
+class EngineConfigError(UserError):
     """An engine setting is invalid (unknown memory mode, CUDA asked for but absent, ...)."""
 
 
-class GenerationInputError(ValueError):
+class GenerationInputError(UserError):
     """The first frame, tracking video, prompt or settings given to :meth:`Engine.generate` are unusable."""
-
-
-def _checkpoint_error(message: str) -> Exception:
-    """A :class:`core.pipeline.CheckpointError` (imported lazily: it pulls in torch/diffusers)."""
-    from core.pipeline import CheckpointError
-
-    return CheckpointError(message)
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,17 +182,18 @@ class GenerationSettings:
         fps: frame rate of the written video; ``None`` = the tracking video's.
     """
 
-    seed: int = DEFAULT_SEED
-    num_inference_steps: int = 50
-    guidance_scale: float = 6.0
-    use_dynamic_cfg: bool = True
-    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
+    seed: int = defaults.SEED
+    num_inference_steps: int = defaults.NUM_INFERENCE_STEPS
+    guidance_scale: float = defaults.GUIDANCE_SCALE
+    use_dynamic_cfg: bool = defaults.USE_DYNAMIC_CFG
+    negative_prompt: str = defaults.NEGATIVE_PROMPT
     legacy_tracking_range: bool = False
     fps: Optional[float] = None
 
     def validate(self) -> None:
         """Raise :class:`GenerationInputError` naming the first unusable setting."""
-        if not isinstance(self.seed, (int, np.integer)) or not (self.seed == RANDOM_SEED or 0 <= self.seed < 2**63):
+        is_integer = isinstance(self.seed, (int, np.integer))
+        if not is_integer or not (self.seed == defaults.RANDOM_SEED or 0 <= self.seed <= defaults.MAX_USER_SEED):
             raise GenerationInputError(f"seed must be a non-negative integer or -1 for a random one; got {self.seed!r}")
         if not isinstance(self.num_inference_steps, (int, np.integer)) or self.num_inference_steps < 1:
             raise GenerationInputError(f"num_inference_steps must be a positive integer; got {self.num_inference_steps!r}")
@@ -265,70 +256,18 @@ class GenerationResult:
 
 def default_checkpoint_dir() -> Path:
     """``checkpoints/Diffusion-As-Shader`` next to the code."""
-    return CHECKPOINTS_DIR / DAS_LOCAL_NAME
+    return das_checkpoint_dir()
 
 
 def resolve_checkpoint(checkpoint: str | Path | None = None) -> str:
-    """Which checkpoint a request uses, without loading or downloading anything.
-
-    Args:
-        checkpoint: a local folder or a Hub id (``owner/name``), or ``None``.
-
-    Returns:
-        An existing local folder (as given, ``~`` expanded), the default
-        ``checkpoints/Diffusion-As-Shader`` when ``None`` and that folder exists, else a Hub id
-        (the one given, or ``EXCAI/Diffusion-As-Shader``).
+    """Which checkpoint the engine uses, without loading or downloading anything: an existing
+    folder, else a Hub id; ``None`` = :func:`default_checkpoint_dir` when it exists, else
+    ``EXCAI/Diffusion-As-Shader`` (see :func:`core.checkpoints.choose_das_checkpoint`).
 
     Raises:
         CheckpointError: ``checkpoint`` is neither an existing folder nor shaped like a Hub id.
     """
-    if checkpoint is None or str(checkpoint).strip() == "":
-        local = default_checkpoint_dir()
-        return str(local) if local.is_dir() else DAS_HUB_ID
-    text = str(checkpoint).strip()
-    path = Path(text).expanduser()
-    if path.is_dir():
-        return str(path)
-    if _looks_like_hub_id(text):
-        return text
-    raise _checkpoint_error(
-        f"Checkpoint {text!r} is not a folder on this machine and not a Hugging Face Hub id (owner/name). "
-        f"Download the DaS checkpoint with `python -m core.download`, or pass --checkpoint PATH to a folder "
-        f"with model_index.json, transformer/, vae/, text_encoder/, tokenizer/ and scheduler/."
-    )
-
-
-def _looks_like_hub_id(text: str) -> bool:
-    parts = text.split("/")
-    return (
-        len(parts) == 2
-        and all(parts)
-        and not text.startswith((".", "~"))
-        and not os.path.isabs(text)
-        and all(part.replace("-", "").replace("_", "").replace(".", "").isalnum() for part in parts)
-    )
-
-
-def _read_json(path: Path) -> Optional[dict]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def _component_config(checkpoint: str, component: str) -> Optional[dict]:
-    """``<checkpoint>/<component>/config.json`` from a folder or an already cached Hub snapshot."""
-    path = Path(checkpoint)
-    if path.is_dir():
-        return _read_json(path / component / "config.json")
-    try:
-        from huggingface_hub import hf_hub_download
-
-        return _read_json(Path(hf_hub_download(checkpoint, f"{component}/config.json", local_files_only=True)))
-    except Exception as error:  # noqa: BLE001 - not cached: fall back to the defaults
-        logger.debug("no cached %s config for %s: %s", component, checkpoint, error)
-        return None
+    return choose_das_checkpoint(checkpoint, default_dir=default_checkpoint_dir())
 
 
 def read_native_size(checkpoint: str) -> tuple[int, int, int]:
@@ -336,16 +275,16 @@ def read_native_size(checkpoint: str) -> tuple[int, int, int]:
 
     ``num_frames = transformer.sample_frames``, ``height = sample_height · s``,
     ``width = sample_width · s`` with ``s`` the VAE's spatial factor (``2^(levels − 1)``, 8 for
-    CogVideoX). Falls back to :data:`DEFAULT_NATIVE_SIZE` when the config is not readable
+    CogVideoX). Falls back to :data:`core.defaults.NATIVE_SIZE` when the config is not readable
     (e.g. a Hub checkpoint not downloaded yet).
     """
-    config = _component_config(checkpoint, "transformer")
+    config = read_component_config(checkpoint, "transformer")
     if not config:
-        return DEFAULT_NATIVE_SIZE
-    vae = _component_config(checkpoint, "vae") or {}
+        return defaults.NATIVE_SIZE
+    vae = read_component_config(checkpoint, "vae") or {}
     blocks = vae.get("block_out_channels")
-    spatial = 2 ** (len(blocks) - 1) if blocks else DEFAULT_VAE_SPATIAL_FACTOR
-    default_frames, default_height, default_width = DEFAULT_NATIVE_SIZE
+    spatial = 2 ** (len(blocks) - 1) if blocks else defaults.VAE_SPATIAL_FACTOR
+    default_frames, default_height, default_width = defaults.NATIVE_SIZE
     frames = int(config.get("sample_frames", default_frames))
     height = int(config["sample_height"]) * spatial if "sample_height" in config else default_height
     width = int(config["sample_width"]) * spatial if "sample_width" in config else default_width
@@ -354,11 +293,7 @@ def read_native_size(checkpoint: str) -> tuple[int, int, int]:
 
 def _is_tiny(checkpoint: str) -> bool:
     path = Path(checkpoint)
-    if not path.is_dir():
-        return False
-    from core.tiny import is_tiny_checkpoint
-
-    return bool(is_tiny_checkpoint(path))
+    return path.is_dir() and bool(is_tiny_checkpoint(path))
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,8 +323,6 @@ def _versions() -> dict[str, str]:
     import diffusers
     import torch
     import transformers
-
-    import core
 
     return {
         "app": core.__version__,
@@ -596,20 +529,20 @@ class Engine:
     def native_size(self) -> tuple[int, int, int]:
         """``(num_frames, height, width)`` of the checkpoint, read from its config (no weights).
 
-        An unusable checkpoint gives :data:`DEFAULT_NATIVE_SIZE` (DaS's): the studio must still
+        An unusable checkpoint gives :data:`core.defaults.NATIVE_SIZE` (DaS's): the studio must still
         start and say what is wrong (:meth:`status`); loading it is what raises.
         """
         try:
             checkpoint = self.checkpoint
-        except ValueError:
-            return DEFAULT_NATIVE_SIZE
+        except CheckpointError:
+            return defaults.NATIVE_SIZE
         return read_native_size(checkpoint)
 
     def status(self) -> EngineStatus:
         """Device, dtype, whether loaded, which checkpoint and the warnings the UI must show."""
         try:
             checkpoint = self.checkpoint
-        except ValueError as error:  # an unusable --checkpoint: report it instead of failing
+        except CheckpointError as error:  # an unusable --checkpoint: report it instead of failing
             checkpoint = str(self.config.checkpoint)
             problem = str(error).splitlines()[0]
         else:
@@ -658,8 +591,6 @@ class Engine:
 
     @staticmethod
     def _free_memory() -> None:
-        import gc
-
         import torch
 
         gc.collect()
@@ -667,14 +598,11 @@ class Engine:
             torch.cuda.empty_cache()
 
     def _local_checkpoint(self) -> str:
-        """The checkpoint as a verified local folder; a Hub id is fetched (or found in the Hub
-        cache) by :func:`core.pipeline.resolve_checkpoint`, downloading only if allowed."""
-        from core.pipeline import CheckpointError
-        from core.pipeline import resolve_checkpoint as fetch_checkpoint
-
+        """The checkpoint as a verified local folder; a Hub id is found in the Hub cache or
+        fetched (only if allowed) by :func:`core.checkpoints.locate_das_checkpoint`."""
         resolved = resolve_checkpoint(self.config.checkpoint)
         try:
-            return str(fetch_checkpoint(resolved, local_files_only=not self.config.allow_download))
+            return str(locate_das_checkpoint(resolved, allow_download=self.config.allow_download))
         except CheckpointError as error:
             if Path(resolved).is_dir() or self.config.allow_download:
                 raise
@@ -686,7 +614,7 @@ class Engine:
     def _load_locked(self, progress: Optional[ProgressFn] = None):
         if self._pipe is not None:
             return self._pipe
-        from core.pipeline import CheckpointError, DiffusionAsShaderPipeline
+        from core.pipeline import DiffusionAsShaderPipeline
 
         report(progress, 0.0, "loading the model")
         path = self._local_checkpoint()
@@ -700,7 +628,9 @@ class Engine:
         except CheckpointError:
             raise
         except (OSError, RuntimeError, ValueError, KeyError) as error:
-            raise _checkpoint_error(
+            # Library errors while reading this folder's weights and configs mean a broken
+            # checkpoint (the layout was checked before): say so instead of a traceback.
+            raise CheckpointError(
                 f"The checkpoint at {path} could not be loaded ({type(error).__name__}: {error}). It may be "
                 f"incomplete or corrupted: verify it with `python -m core.download --verify {path}` and "
                 f"download it again if needed."
@@ -802,8 +732,6 @@ class Engine:
             CheckpointError: the model cannot be loaded (see :meth:`load`).
             Cancelled: ``cancel()`` returned True.
         """
-        from core.media import write_video
-
         settings = settings or GenerationSettings()
         settings.validate()
         if not isinstance(prompt, str) or not prompt.strip():
@@ -816,8 +744,8 @@ class Engine:
         first_frame = _as_uint8_image(first_frame, "the first frame")
         self.check_sizes(first_frame, tracking_frames)
         metadata = dict(getattr(tracking, "metadata", {}) or {})
-        seed = secrets.randbelow(MAX_SEED) if settings.seed == RANDOM_SEED else int(settings.seed)
-        fps = float(settings.fps or getattr(tracking, "fps", None) or DEFAULT_FPS)
+        seed = secrets.randbelow(defaults.MAX_SEED) if settings.seed == defaults.RANDOM_SEED else int(settings.seed)
+        fps = float(settings.fps or getattr(tracking, "fps", None) or defaults.FPS)
         check_cancel(cancel, "generation")
 
         started_at = datetime.now(timezone.utc)
@@ -883,7 +811,6 @@ class Engine:
     ) -> np.ndarray:
         """Run the pipeline; returns ``(T, H, W, 3)`` uint8."""
         import torch
-        from PIL import Image
 
         steps = int(settings.num_inference_steps)
 
@@ -924,8 +851,6 @@ def _frames_to_uint8(frames: Any) -> np.ndarray:
 
 
 def _write_png(image: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
     Image.fromarray(image).save(path)
 
 

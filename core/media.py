@@ -44,6 +44,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 import av
 
+from core.errors import UserError
+
 PathLike = Union[str, os.PathLike]
 ImageSource = Union[PathLike, np.ndarray, Image.Image]
 
@@ -100,7 +102,7 @@ _QUARTER_TURN_DEG = 90.0
 _DECODE_ERRORS = (av.FFmpegError, OSError, EOFError)
 
 
-class MediaError(ValueError):
+class MediaError(UserError):
     """A user's media file or array cannot be used; the message says why and what to do."""
 
 

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from core.errors import UserError
 from core.geometry import make_se3, rotation_about_axis, rotation_about_point, transform_points
 
 OBJECT_MOTIONS = ("up", "down", "left", "right", "front", "back", "rot")
@@ -48,7 +49,7 @@ _LABEL_MASK_MAX = 1
 """Integer masks whose values are all 0 or 1 are label masks: any nonzero value is the object."""
 
 
-class ObjectMotionError(ValueError):
+class ObjectMotionError(UserError):
     """A mask or motion request that cannot be applied; the message says what to do."""
 
 

@@ -23,13 +23,13 @@ HEIGHT, WIDTH = 40, 60
 
 @pytest.fixture(autouse=True)
 def isolated_depth_models(tmp_path, monkeypatch):
-    """Every test sees an empty ``checkpoints/depth`` unless it fills one, no Hugging Face cache
-    (a developer's cache must not change what is listed) and no loaded model."""
+    """Every test sees an empty ``checkpoints/depth`` unless it fills one, an empty Hugging Face
+    cache (a developer's cache must not change what is listed), no loaded model, and a registry
+    that is put back afterwards (methods a test registers disappear with it)."""
     monkeypatch.setenv(dp.CHECKPOINTS_ENV, str(tmp_path / "no-checkpoints"))
-    monkeypatch.setattr(dp, "_in_hub_cache", lambda repo_id: False)
-    dp.clear_depth_models()
-    yield
-    dp.clear_depth_models()
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+    monkeypatch.setattr(dp, "_REGISTRY", dict(dp._REGISTRY))
+    monkeypatch.setattr(dp, "_ESTIMATORS", {})
 
 
 def random_image(seed: int = RNG_SEED, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
@@ -77,7 +77,7 @@ def test_builtin_depth_brings_a_sharp_object_nearer_than_its_blurred_surrounding
     np.testing.assert_array_equal(again.depth, result.depth)  # deterministic
 
 
-def test_registered_method_is_used_cached_and_removable():
+def test_registered_method_is_used_and_cached():
     loads = []
 
     def factory(device, allow_download):
@@ -91,17 +91,16 @@ def test_registered_method_is_used_cached_and_removable():
         )
 
     dp.register_depth_method("constant", factory, description="always 2", auto_priority=1)
-    try:
-        assert list(dp.available_depth_methods())[0] == "constant"
-        for _ in range(3):
-            result = dp.estimate_depth(random_image(), device="cpu")
-            assert result.source == "constant" and np.all(result.depth == 2.0)
-        assert loads == ["cpu"], "the model must be loaded once and reused"
-        with pytest.raises(ValueError, match="already registered"):
-            dp.register_depth_method("constant", factory)
-    finally:
-        dp.unregister_depth_method("constant")
-    assert "constant" not in dp.available_depth_methods()
+    assert list(dp.available_depth_methods())[0] == "constant"
+    for _ in range(3):
+        result = dp.estimate_depth(random_image(), device="cpu")
+        assert result.source == "constant" and np.all(result.depth == 2.0)
+    assert loads == ["cpu"], "the model must be loaded once and reused"
+    with pytest.raises(ValueError, match="already registered"):
+        dp.register_depth_method("constant", factory)
+    dp.register_depth_method("constant", factory, description="always 2", auto_priority=1, replace=True)
+    dp.estimate_depth(random_image(), device="cpu")
+    assert loads == ["cpu", "cpu"], "replacing a method drops its loaded model"
 
 
 def test_unknown_or_unavailable_methods_and_bad_images_raise_clear_errors():
@@ -275,6 +274,24 @@ def test_checkpoint_folders_make_methods_available(with_tiny_checkpoints):
     assert "preprocessor_config.json" in dp.missing_model_files(incomplete / "depth-pro")
 
 
+def test_a_model_in_the_hub_cache_is_available_offline(tmp_path, monkeypatch):
+    """A Hub download of Depth Anything (the real cache layout) counts without checkpoints/depth;
+    a partial one does not, and a download is offered only when allowed and online."""
+    repo = tmp_path / "empty-hub-cache" / ("models--" + dp.DEPTH_ANYTHING_HUB_ID.replace("/", "--"))
+    snapshot = repo / "snapshots" / "0123456789abcdef0123456789abcdef01234567"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(snapshot.name)
+    (snapshot / "config.json").write_text("{}")
+    assert "depth-anything-v2" not in dp.available_depth_methods()  # no preprocessor_config.json yet
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert "depth-anything-v2" not in dp.available_depth_methods(allow_download=True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert "depth-anything-v2" in dp.available_depth_methods(allow_download=True)
+    (snapshot / "preprocessor_config.json").write_text("{}")
+    assert list(dp.available_depth_methods()) == ["depth-anything-v2", "builtin"]
+
+
 def test_depth_anything_loads_from_the_folder_and_returns_positive_depth_at_input_size(with_tiny_checkpoints):
     result = dp.estimate_depth(random_image(), device="cpu")
     assert result.source == "depth-anything-v2" and not result.approximate and not result.metric
@@ -390,10 +407,7 @@ def test_video_depth_removes_per_frame_scale_and_shift_flicker(use_tracks):
         rng = np.random.default_rng(RNG_SEED)
         uv = rng.uniform([0, 0], [WIDTH, HEIGHT], size=(200, 2)).astype(np.float32)
         tracks = PointTracks(uv=np.repeat(uv[None], 4, axis=0), visible=np.ones((4, 200), dtype=bool))
-    try:
-        depth, intrinsics, source = dp.estimate_video_depth(_frames_with_index(4), method="flicker", tracks=tracks)
-    finally:
-        dp.unregister_depth_method("flicker")
+    depth, intrinsics, source = dp.estimate_video_depth(_frames_with_index(4), method="flicker", tracks=tracks)
     assert source == "flicker" and intrinsics is None
     assert depth.shape == (4, HEIGHT, WIDTH) and depth.dtype == np.float32
     for frame in range(4):
@@ -422,15 +436,12 @@ def test_still_video_is_estimated_once_and_reports_progress_and_cancel():
     calls: list = []
     _register_flickering("still", [1.0] * 4, [0.0] * 4, calls)
     seen = []
-    try:
-        frames = np.zeros((4, HEIGHT, WIDTH, 3), dtype=np.uint8)
-        depth, _, _ = dp.estimate_video_depth(frames, method="still", progress=lambda f, m: seen.append(f))
-        assert calls == [0]
-        assert seen[-1] == 1.0 and seen == sorted(seen)
-        with pytest.raises(Cancelled):
-            dp.estimate_video_depth(frames, method="still", cancel=lambda: True)
-    finally:
-        dp.unregister_depth_method("still")
+    frames = np.zeros((4, HEIGHT, WIDTH, 3), dtype=np.uint8)
+    depth, _, _ = dp.estimate_video_depth(frames, method="still", progress=lambda f, m: seen.append(f))
+    assert calls == [0]
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+    with pytest.raises(Cancelled):
+        dp.estimate_video_depth(frames, method="still", cancel=lambda: True)
 
 
 def test_builtin_video_depth_runs_end_to_end():

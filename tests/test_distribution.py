@@ -90,7 +90,7 @@ def test_ci_runs_exactly_the_readme_test_command():
 def test_download_lists_models_without_network(capsys):
     assert download.main(["--list"]) == 0
     out = capsys.readouterr().out
-    assert download.DAS_HUB_ID in out
+    assert download.DAS_MODEL.hub_id in out
     for model in download.DEPTH_MODELS.values():
         assert model.hub_id in out
 

@@ -55,6 +55,8 @@ import cv2
 import numpy as np
 
 from core import geometry
+from core.checkpoints import CHECKPOINTS_DIR, find_in_hub_cache, is_offline
+from core.errors import UserError
 from core.progress import CancelFn, ProgressFn, check_cancel, report
 
 if TYPE_CHECKING:  # imported lazily at run time: tracking needs no torch.
@@ -67,7 +69,7 @@ if TYPE_CHECKING:  # imported lazily at run time: tracking needs no torch.
 CHECKPOINTS_ENV = "DAS_DEPTH_CHECKPOINTS"
 """Environment variable that overrides the folder holding depth checkpoints."""
 
-DEFAULT_DEPTH_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints" / "depth"
+DEFAULT_DEPTH_CHECKPOINTS = CHECKPOINTS_DIR / "depth"
 """``checkpoints/depth`` of this repository: one sub-folder per model (see the table above)."""
 
 DEPTH_ANYTHING_FOLDERS = ("depth-anything-v2-large", "depth-anything-v2-base", "depth-anything-v2-small")
@@ -127,7 +129,7 @@ INVERSE_DEPTH_FLOOR_FRACTION = 0.1
 percentile (so an extrapolated shift can never push a pixel behind infinity)."""
 
 
-class DepthError(ValueError):
+class DepthError(UserError):
     """A depth request that cannot be served; the message says what to do."""
 
 
@@ -235,20 +237,6 @@ def register_depth_method(
     with _ESTIMATORS_LOCK:
         for key in [key for key in _ESTIMATORS if key[0] == name]:
             del _ESTIMATORS[key]
-
-
-def unregister_depth_method(name: str) -> None:
-    """Remove a method (and its cached model) from the registry."""
-    _REGISTRY.pop(name, None)
-    with _ESTIMATORS_LOCK:
-        for key in [key for key in _ESTIMATORS if key[0] == name]:
-            del _ESTIMATORS[key]
-
-
-def clear_depth_models() -> None:
-    """Forget every loaded depth model (frees memory; the next call loads again)."""
-    with _ESTIMATORS_LOCK:
-        _ESTIMATORS.clear()
 
 
 def _ordered_methods() -> list[DepthMethod]:
@@ -566,16 +554,12 @@ def _local_folder(folder_names: tuple[str, ...]) -> Optional[Path]:
     return None
 
 
+_HUB_REQUIRED_FILES = ("config.json", "preprocessor_config.json")
+
+
 def _in_hub_cache(repo_id: str) -> bool:
     """Whether ``repo_id`` was downloaded before (looks at the local cache only)."""
-    if importlib.util.find_spec("huggingface_hub") is None:
-        return False
-    from huggingface_hub import try_to_load_from_cache
-
-    return all(
-        isinstance(try_to_load_from_cache(repo_id, filename), str)
-        for filename in ("config.json", "preprocessor_config.json")
-    )
+    return find_in_hub_cache(repo_id, required_files=_HUB_REQUIRED_FILES) is not None
 
 
 @dataclass(frozen=True)
@@ -605,7 +589,7 @@ def _hub_model_source(spec: _HubModelSpec, allow_download: bool) -> Optional[tup
         return str(folder), True
     if _in_hub_cache(spec.hub_id):
         return spec.hub_id, True
-    if allow_download:
+    if allow_download and not is_offline():
         return spec.hub_id, False
     return None
 
@@ -820,7 +804,7 @@ def _moge_source(allow_download: bool) -> Optional[str]:
     local = depth_checkpoints_dir() / MOGE_FOLDER / MOGE_CHECKPOINT_FILE
     if local.is_file():
         return str(local)
-    return MOGE_HUB_ID if allow_download else None
+    return MOGE_HUB_ID if allow_download and not is_offline() else None
 
 
 def _moge_factory(device: str, allow_download: bool) -> DepthEstimator:

@@ -31,7 +31,8 @@ from typing import Optional, Union
 
 import numpy as np
 
-from core import geometry
+from core import defaults, geometry
+from core.errors import UserError
 from core.progress import CancelFn, ProgressFn, check_cancel, report
 
 MESH_EXTENSIONS = (".obj", ".ply", ".glb", ".gltf", ".stl", ".off")
@@ -83,7 +84,7 @@ DEFAULT_MOTION_AMOUNTS = {"static": 0.0, "turntable": 360.0, "swing": 30.0, "tra
 BOUNCES_PER_CLIP = 2
 
 
-class MeshError(ValueError):
+class MeshError(UserError):
     """A mesh upload or request that cannot be used; the message says which file and why."""
 
 
@@ -372,7 +373,7 @@ def _as_still_sequence(mesh) -> MeshSequence:
 def procedural_animation(
     mesh: Union[str, Path, "MeshSequence", object],
     motion: str = "turntable",
-    num_frames: int = 49,
+    num_frames: int = defaults.NUM_FRAMES,
     amount: Optional[float] = None,
 ) -> MeshSequence:
     """Animate a still mesh with a simple rigid motion reached linearly over the clip.
@@ -648,7 +649,7 @@ def render_mesh_tracks(
     *,
     num_points: int = DEFAULT_NUM_POINTS,
     camera_motion: Optional[np.ndarray] = None,
-    fov_deg: float = geometry.DEFAULT_FOV_DEG,
+    fov_deg: float = defaults.FOV_DEG,
     seed: int = 0,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,

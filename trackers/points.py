@@ -46,6 +46,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from core.errors import UserError
 from core.object_motion import ObjectMotionError
 from core.object_motion import mask_to_bool as object_mask_to_bool
 from core.progress import CancelFn, ProgressFn, check_cancel, report
@@ -106,7 +107,7 @@ LK_METHOD = "lk"
 COTRACKER_METHOD = "cotracker3"
 
 
-class PointTrackingError(ValueError):
+class PointTrackingError(UserError):
     """A tracking request that cannot be served; the message says what to do."""
 
 
