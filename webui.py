@@ -93,7 +93,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     try:
         parse_size(args.max_file_size)
-    except ValueError as error:  # parse_size's own refusal of the text
+    except UserError as error:  # parse_size's own refusal of the text (FileSizeError)
         sys.exit(f"error: --max-file-size: {error}")
     try:
         config = EngineConfig(checkpoint=args.checkpoint, device=args.device, offload=args.offload,

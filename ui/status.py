@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from core.errors import UserError
 from ui.studio import Studio
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def studio_status(studio: Studio) -> str:
     """
     try:
         status = studio.engine.status()
-    except ValueError as error:  # a bad engine configuration: say so instead of failing the page
+    except UserError as error:  # a bad engine configuration: say so instead of failing the page
         return f"⚠️ **Engine unavailable:** {html.escape(str(error))}"
     model_state = "loaded" if status.loaded else "not loaded yet — loads on the first Generate"
     parts = [
