@@ -39,7 +39,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -108,11 +107,23 @@ counts half."""
 DENSE_FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 """OpenCV DIS preset for the last-resort prediction (regions with no confirmed neighbour):
 ~60 ms per 480 × 720 frame pair on one core, computed only for frames that need it."""
+DENSE_FLOW_CONSISTENCY_PX = 1.0
+"""Largest forward–backward disagreement (px) of the dense flow at a point it moves."""
 REACQUIRE_MAX_CORRECTION_PX = 4.0
 """A predicted track is confirmed again only within this distance of its prediction."""
+REACQUIRE_FORWARD_BACKWARD_PX = 0.5
+"""Round-trip tolerance (px) for confirming a predicted track again: stricter than a tracking
+step's, since a prediction is already good and a wrong confirmation would be followed."""
+REACQUIRE_MIN_CORRELATION = 0.8
+"""Patch correlation with the last confirmed view needed to confirm a predicted track again."""
 REACQUIRE_EDGE_MARGIN_PX = 4.0
 """Predictions nearer the frame edge than this are not looked for (OpenCV would match
 reflected content)."""
+HISTORY_AGREEMENT_PX = 1.0
+HISTORY_AGREEMENT_SLOPE = 0.25
+"""A neighbour helps predict a track only if its motion up to the track's last confirmed frame
+matched the track's within ``HISTORY_AGREEMENT_PX`` + this × their distance (see
+``_same_history``)."""
 MIN_HOMOGRAPHY_TRACKS = 16
 """Tracks confirmed on both frames needed to fit the dominant-motion homography."""
 HOMOGRAPHY_RANSAC_PX = 1.5
@@ -121,7 +132,7 @@ HOMOGRAPHY_AGREEMENT_PX = 1.5
 """A predicted track takes the dominant motion only if its wider neighbourhood's confirmed
 tracks follow it within this median distance (px); otherwise it moves with its neighbours."""
 REACQUIRE_INTERVAL = 4
-"""Tracks predicted for more than a frame are looked for again on every this-many-th frame."""
+"""Tracks predicted for more than two frames are looked for again every this many frames."""
 GLOBAL_SUPPORT_POINTS = 400
 """Tracks (an even subset of the grid) forming the frame-wide support of the last neighbour fit."""
 GLOBAL_SUPPORT_SCALE = 0.15
@@ -351,6 +362,8 @@ class _Frame:
     """``(⌈H/2⌉, ⌈W/2⌉)`` uint8 half-size luma for coarse-to-fine LK, or None (full-size LK)."""
     flow_from_prev: Optional[np.ndarray] = None
     """``(H, W, 2)`` dense flow from the previous frame, once a prediction needed it."""
+    flow_to_prev: Optional[np.ndarray] = None
+    """``(H, W, 2)`` dense flow back to the previous frame (consistency check)."""
 
     @classmethod
     def of(cls, frame: np.ndarray, coarse_to_fine: bool) -> "_Frame":
@@ -538,10 +551,27 @@ class _DenseFlow:
         self._dis = cv2.DISOpticalFlow_create(DENSE_FLOW_PRESET)
 
     def displace(self, prev: _Frame, next_: _Frame, uv: np.ndarray) -> np.ndarray:
-        """``uv (M, 2)`` on ``prev`` moved by the dense flow to ``next_``."""
+        """``uv (M, 2)`` on ``prev`` moved by the dense flow to ``next_``; points whose forward
+        and backward flows disagree by more than ``DENSE_FLOW_CONSISTENCY_PX`` (a cut, an
+        occluder's edge) stay where they are."""
         if next_.flow_from_prev is None:
             next_.flow_from_prev = self._dis.calc(prev.grey, next_.grey, None)
-        return uv + _sample(next_.flow_from_prev, uv)
+            next_.flow_to_prev = self._dis.calc(next_.grey, prev.grey, None)
+        moved = uv + _sample(next_.flow_from_prev, uv)
+        round_trip = moved + _sample(next_.flow_to_prev, moved)
+        consistent = np.linalg.norm(round_trip - uv, axis=1) <= DENSE_FLOW_CONSISTENCY_PX
+        return np.where(consistent[:, None], moved, uv)
+
+
+def _same_history(uv: np.ndarray, reference: np.ndarray, tracks: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """``(R, K)`` bool: neighbour ``near`` moved like track ``tracks`` from frame 0 to the track's
+    reference frame (within ``HISTORY_AGREEMENT_PX`` + ``HISTORY_AGREEMENT_SLOPE`` × their
+    frame-0 distance, which allows for zoom and rotation). A point hidden by a passing object
+    is then predicted from the neighbours that moved with it before, not from the object's."""
+    own = (uv[reference, tracks] - uv[0, tracks])[:, None, :]
+    theirs = uv[reference[:, None], near] - uv[0][near]
+    spacing = np.linalg.norm(uv[0][near] - uv[0, tracks][:, None, :], axis=-1)
+    return np.linalg.norm(theirs - own, axis=-1) <= HISTORY_AGREEMENT_PX + HISTORY_AGREEMENT_SLOPE * spacing
 
 
 def _fit_tier(uv, visible, frame, lost, pending, predicted, index, weight, reference) -> None:
@@ -553,7 +583,7 @@ def _fit_tier(uv, visible, frame, lost, pending, predicted, index, weight, refer
     tracks = lost[rows]
     near = index[tracks]  # (R, K)
     ref = reference[rows]
-    usable = visible[ref[:, None], near] & visible[frame][near]
+    usable = visible[ref[:, None], near] & visible[frame][near] & _same_history(uv, ref, tracks, near)
     enough = usable.sum(axis=1) >= MIN_NEIGHBOURS
     if not enough.any():
         return
@@ -567,48 +597,57 @@ def _fit_tier(uv, visible, frame, lost, pending, predicted, index, weight, refer
     pending[rows] = False
 
 
-def _homography_tier(uv, visible, frame, lost, pending, predicted, anchor, wide) -> None:
-    """The dominant motion tier of :func:`_predict_lost`: per last-confirmed frame, a RANSAC
-    homography of every track confirmed then and now — the camera's motion over the background
-    (exact for a distant or flat background, e.g. a featureless sky or wall). A pending track
-    takes it when its wider neighbourhood moves with it (confirmed wide neighbours within
-    ``HOMOGRAPHY_AGREEMENT_PX`` median) or has no confirmed neighbour to judge by."""
+def _dominant_motion_step(uv: np.ndarray, visible: np.ndarray, frame: int) -> Optional[np.ndarray]:
+    """RANSAC homography ``(3, 3)`` of the tracks confirmed on ``frame - 1`` and ``frame``: the
+    dominant (camera) motion of that step, or None when too few tracks support it."""
+    common = np.flatnonzero(visible[frame - 1] & visible[frame])
+    if common.size < MIN_HOMOGRAPHY_TRACKS:
+        return None
+    homography, inliers = cv2.findHomography(
+        uv[frame - 1, common].astype(np.float64), uv[frame, common].astype(np.float64), cv2.RANSAC, HOMOGRAPHY_RANSAC_PX
+    )
+    if homography is None or inliers.sum() < MIN_HOMOGRAPHY_TRACKS:
+        return None
+    return homography
+
+
+def _homography_tier(uv, visible, frame, lost, pending, predicted, anchor, wide, chain) -> None:
+    """The dominant-motion tier of :func:`_predict_lost`: the homography from the track's last
+    confirmed frame to now, composed from per-step RANSAC homographies (``chain``: ``(T', 3, 3)``
+    matrices from the start of each frame's unbroken segment, and ``(T',)`` segment ids) — the
+    camera's motion over the background, exact for a distant or flat background such as a
+    featureless sky or wall. A pending track takes it when most of its wider neighbourhood's
+    tracks confirmed on both frames follow it within ``HOMOGRAPHY_AGREEMENT_PX``, or when none is
+    confirmed to judge by."""
+    matrices_chain, segments = chain
+    rows = np.flatnonzero(pending)
+    tracks = lost[rows]
+    source = anchor[tracks]
+    same_segment = segments[source] == segments[frame]
+    rows, tracks, source = rows[same_segment], tracks[same_segment], source[same_segment]
+    if not rows.size:
+        return
+    source_to_now = matrices_chain[frame] @ np.linalg.inv(matrices_chain)  # frame a → now, every a
+    matrices = source_to_now[source]  # (R, 3, 3)
     index, _ = wide
-    for source_frame in np.unique(anchor[lost[pending]]):
-        rows = np.flatnonzero(pending & (anchor[lost] == source_frame))
-        common = np.flatnonzero(visible[source_frame] & visible[frame])
-        if common.size < MIN_HOMOGRAPHY_TRACKS:
-            continue
-        homography, inliers = cv2.findHomography(
-            uv[source_frame, common].astype(np.float64),
-            uv[frame, common].astype(np.float64),
-            cv2.RANSAC,
-            HOMOGRAPHY_RANSAC_PX,
-        )
-        if homography is None or inliers.sum() < MIN_HOMOGRAPHY_TRACKS:
-            continue
-        tracks = lost[rows]
-        if index.shape[1]:
-            near = index[tracks]
-            usable = visible[source_frame][near] & visible[frame][near]
-            mapped = _apply_homography(homography, uv[source_frame][near].astype(np.float64))
-            miss = np.linalg.norm(mapped - uv[frame][near], axis=-1)
-            miss = np.where(usable, miss, np.nan)
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: nothing to judge by
-                agreement = np.nanmedian(miss, axis=1)
-            agrees = ~(agreement > HOMOGRAPHY_AGREEMENT_PX)  # NaN (no neighbour) agrees
-        else:
-            agrees = np.ones(rows.size, dtype=bool)
-        rows, tracks = rows[agrees], tracks[agrees]
-        predicted[rows] = _apply_homography(homography, uv[source_frame, tracks].astype(np.float64))
-        pending[rows] = False
+    if index.shape[1]:
+        near = index[tracks]
+        usable = visible[source[:, None], near] & visible[frame][near] & _same_history(uv, source, tracks, near)
+        mapped = _apply_homographies(matrices, uv[source[:, None], near].astype(np.float64))
+        follows = usable & (np.linalg.norm(mapped - uv[frame][near], axis=-1) <= HOMOGRAPHY_AGREEMENT_PX)
+        judged = usable.sum(axis=1)
+        agrees = (judged == 0) | (2 * follows.sum(axis=1) >= judged)
+    else:
+        agrees = np.ones(rows.size, dtype=bool)
+    rows, tracks, source = rows[agrees], tracks[agrees], source[agrees]
+    predicted[rows] = _apply_homographies(matrices[agrees], uv[source, tracks].astype(np.float64)[:, None, :])[:, 0]
+    pending[rows] = False
 
 
-def _apply_homography(matrix: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """``matrix (3, 3)`` applied to points ``xy (..., 2)``."""
-    mapped = xy @ matrix[:2, :2].T + matrix[:2, 2]
-    scale = xy @ matrix[2, :2] + matrix[2, 2]
+def _apply_homographies(matrices: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """``matrices (R, 3, 3)`` applied to points ``xy (R, K, 2)``."""
+    mapped = np.einsum("rij,rkj->rki", matrices[:, :2, :2], xy) + matrices[:, None, :2, 2]
+    scale = np.einsum("rj,rkj->rk", matrices[:, 2, :2], xy) + matrices[:, None, 2, 2]
     return mapped / scale[..., None]
 
 
@@ -620,6 +659,7 @@ def _predict_lost(
     lost: np.ndarray,
     neighbours: list[tuple[np.ndarray, np.ndarray]],
     flow_step: Callable[[np.ndarray], np.ndarray],
+    chain: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
     """Positions on ``frame`` of the tracks ``lost (M,)`` that the tracker did not confirm there.
 
@@ -627,9 +667,12 @@ def _predict_lost(
     the track's last confirmed position (frame ``anchor``) straight to now, so no drift
     accumulates while it is hidden:
 
-    1. the local affine motion of its nearest frame-0 neighbours confirmed on both frames;
-    2. the dominant (camera) motion, a homography of all tracks confirmed on both frames, where
-       the track's wider neighbourhood follows it (:func:`_homography_tier`) — flat regions;
+    1. the dominant (camera) motion, a homography of all tracks confirmed on both frames, where
+       most of the track's wider neighbourhood follows it (:func:`_homography_tier`): the
+       background, flat regions, and background points hidden by a passing object (whose
+       nearest confirmed neighbours are often the occluder's own points);
+    2. the local affine motion of its nearest frame-0 neighbours confirmed on both frames (a
+       point on an independently moving object);
     3. the affine motion of its wider neighbourhood;
     4. the frame-wide support's motion from the previous frame, applied to its previous position;
     5. dense optical flow (DIS) from the previous frame, when nothing is confirmed (a cut).
@@ -638,9 +681,8 @@ def _predict_lost(
     pending = np.ones(lost.size, dtype=bool)
     local, wide, global_ = neighbours
     from_anchor = anchor[lost]
+    _homography_tier(uv, visible, frame, lost, pending, predicted, anchor, wide, chain)
     _fit_tier(uv, visible, frame, lost, pending, predicted, *local, from_anchor)
-    if pending.any():
-        _homography_tier(uv, visible, frame, lost, pending, predicted, anchor, wide)
     _fit_tier(uv, visible, frame, lost, pending, predicted, *wide, from_anchor)
     _fit_tier(uv, visible, frame, lost, pending, predicted, *global_, np.full(lost.size, frame - 1))
     rows = np.flatnonzero(pending)
@@ -682,12 +724,17 @@ def _reacquire(
         cv_back, status_back, _ = cv2.calcOpticalFlowPyrLK(
             now.grey, source_grey, cv_to, cv_from.copy(), **_REACQUIRE_LK_PARAMS
         )
-        found = cv_to.reshape(-1, 2) + 0.5
+        # The same small-window refinement as a tracking step: the position, and a check.
+        cv_local, status_local, _ = cv2.calcOpticalFlowPyrLK(source_grey, now.grey, cv_from, cv_to.copy(), **_LOCAL_LK_PARAMS)
+        local_shift = np.linalg.norm(cv_local.reshape(-1, 2) - cv_to.reshape(-1, 2), axis=1)
+        found = cv_local.reshape(-1, 2) + 0.5
         with np.errstate(invalid="ignore"):
             good = (
                 (status.ravel() == 1)
                 & (status_back.ravel() == 1)
-                & (np.linalg.norm(cv_back.reshape(-1, 2) - cv_from.reshape(-1, 2), axis=1) <= FORWARD_BACKWARD_THRESHOLD_PX)
+                & (status_local.ravel() == 1)
+                & (local_shift <= LOCAL_AGREEMENT_THRESHOLD_PX)
+                & (np.linalg.norm(cv_back.reshape(-1, 2) - cv_from.reshape(-1, 2), axis=1) <= REACQUIRE_FORWARD_BACKWARD_PX)
                 & (np.linalg.norm(found - predicted[rows], axis=1) <= REACQUIRE_MAX_CORRECTION_PX)
                 & (found[:, 0] >= 0) & (found[:, 0] < width) & (found[:, 1] >= 0) & (found[:, 1] < height)
             )
@@ -696,7 +743,7 @@ def _reacquire(
             before = _patches(source_grey.astype(np.float32), anchor_uv[rows[candidates]])
             after = _patches(now.grey_float, found[candidates])
             correlation, textured, _ = _patch_correlation(before, after)
-            good[candidates] = textured & (correlation >= MIN_PATCH_CORRELATION)
+            good[candidates] = textured & (correlation >= REACQUIRE_MIN_CORRELATION)
         result[rows[good]] = found[good]
         ok[rows[good]] = True
     return result, ok
@@ -741,6 +788,8 @@ def track_points_lk(
     neighbours = [_neighbour_lists(query_uv, count) for count in (LOCAL_NEIGHBOURS, WIDE_NEIGHBOURS)]
     neighbours.append(_global_support(query_uv, *frames.shape[1:3]))
     dense_flow = _DenseFlow()
+    # Dominant motion composed frame by frame: chain[t] maps the first frame of t's segment to t.
+    chain, chain_segment = [np.eye(3)], [0]
     prev = _Frame.of(frames[0], coarse_to_fine)
     greys = [prev.grey]
     for frame in range(1, num_frames):
@@ -754,6 +803,13 @@ def track_points_lk(
             moved, ok = _lk_step(prev, next_, uv[frame - 1, alive])
             uv[frame, alive[ok]] = moved[ok]
             visible[frame, alive[ok]] = True
+        step = _dominant_motion_step(uv, visible, frame)
+        if step is None:  # the chain breaks (a cut, a blank frame): start a new one here
+            chain.append(np.eye(3))
+            chain_segment.append(chain_segment[-1] + 1)
+        else:
+            chain.append(step @ chain[-1])
+            chain_segment.append(chain_segment[-1])
         lost = np.flatnonzero(~visible[frame])
         if lost.size:
             before = prev
@@ -761,7 +817,9 @@ def track_points_lk(
             def flow_step(points_uv: np.ndarray) -> np.ndarray:
                 return dense_flow.displace(before, next_, points_uv)
 
-            predicted = _predict_lost(uv, visible, anchor, frame, lost, neighbours, flow_step)
+            predicted = _predict_lost(
+                uv, visible, anchor, frame, lost, neighbours, flow_step, (np.stack(chain), np.asarray(chain_segment))
+            )
             uv[frame, lost] = predicted
             height, width = next_.grey.shape
             margin = REACQUIRE_EDGE_MARGIN_PX
@@ -771,10 +829,10 @@ def track_points_lk(
                 & (predicted[:, 1] >= margin)
                 & (predicted[:, 1] < height - margin)
             )
-            # Just-lost tracks get a second chance every frame; older ones every few frames
-            # (one LK call per last-seen frame, so not every frame).
-            if frame % REACQUIRE_INTERVAL:
-                inside &= anchor[lost] == frame - 1
+            # Tracks lost one or two frames ago are looked for every frame, older ones every
+            # REACQUIRE_INTERVAL frames since last seen (one LK call per last-seen frame).
+            gap = frame - anchor[lost]
+            inside &= (gap <= 2) | (gap % REACQUIRE_INTERVAL == 0)
             retry = lost[inside]
             if retry.size:
                 found, ok = _reacquire(greys, anchor[retry], uv[anchor[retry], retry], next_, predicted[inside])
