@@ -568,10 +568,12 @@ def _same_history(uv: np.ndarray, reference: np.ndarray, tracks: np.ndarray, nea
     reference frame (within ``HISTORY_AGREEMENT_PX`` + ``HISTORY_AGREEMENT_SLOPE`` × their
     frame-0 distance, which allows for zoom and rotation). A point hidden by a passing object
     is then predicted from the neighbours that moved with it before, not from the object's."""
+    start_near = uv[0][near]
     own = (uv[reference, tracks] - uv[0, tracks])[:, None, :]
-    theirs = uv[reference[:, None], near] - uv[0][near]
-    spacing = np.linalg.norm(uv[0][near] - uv[0, tracks][:, None, :], axis=-1)
-    return np.linalg.norm(theirs - own, axis=-1) <= HISTORY_AGREEMENT_PX + HISTORY_AGREEMENT_SLOPE * spacing
+    difference = uv[reference[:, None], near] - start_near - own
+    offset = start_near - uv[0, tracks][:, None, :]
+    spacing = np.hypot(offset[..., 0], offset[..., 1])
+    return np.hypot(difference[..., 0], difference[..., 1]) <= HISTORY_AGREEMENT_PX + HISTORY_AGREEMENT_SLOPE * spacing
 
 
 def _fit_tier(uv, visible, frame, lost, pending, predicted, index, weight, reference) -> None:
@@ -646,9 +648,16 @@ def _homography_tier(uv, visible, frame, lost, pending, predicted, anchor, wide,
 
 def _apply_homographies(matrices: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """``matrices (R, 3, 3)`` applied to points ``xy (R, K, 2)``."""
-    mapped = np.einsum("rij,rkj->rki", matrices[:, :2, :2], xy) + matrices[:, None, :2, 2]
-    scale = np.einsum("rj,rkj->rk", matrices[:, 2, :2], xy) + matrices[:, None, 2, 2]
-    return mapped / scale[..., None]
+    x, y = xy[..., 0], xy[..., 1]
+    m = matrices[:, None, :, :]  # broadcast over K
+    scale = m[..., 2, 0] * x + m[..., 2, 1] * y + m[..., 2, 2]
+    return np.stack(
+        [
+            (m[..., 0, 0] * x + m[..., 0, 1] * y + m[..., 0, 2]) / scale,
+            (m[..., 1, 0] * x + m[..., 1, 1] * y + m[..., 1, 2]) / scale,
+        ],
+        axis=-1,
+    )
 
 
 def _predict_lost(
