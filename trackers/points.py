@@ -81,7 +81,7 @@ PATCH_RADIUS_PX = 3
 MIN_PATCH_CORRELATION = 0.5
 """Normalised cross-correlation below which a patch counts as replaced (occluded). Flat
 patches (no texture to correlate) are not judged by this test."""
-MIN_PATCH_STD = 4.0
+MIN_PATCH_STD = 2.0
 """Grey-level standard deviation (0–255) under which a patch is considered flat."""
 MAX_PATCH_COLOUR_CHANGE = 24.0
 """Largest change (0–255, any channel) of the small patch's mean colour from one frame to the
