@@ -131,8 +131,9 @@ HOMOGRAPHY_RANSAC_PX = 1.5
 HOMOGRAPHY_AGREEMENT_PX = 1.5
 """A predicted track takes the dominant motion only if its wider neighbourhood's confirmed
 tracks follow it within this median distance (px); otherwise it moves with its neighbours."""
-REACQUIRE_INTERVAL = 4
-"""Tracks predicted for more than two frames are looked for again every this many frames."""
+REACQUIRE_INTERVAL = 8
+"""Besides 1, 2, 4, 8, ... frames after a track was last seen, it is looked for again every
+this many frames (see ``track_points_lk``)."""
 GLOBAL_SUPPORT_POINTS = 400
 """Tracks (an even subset of the grid) forming the frame-wide support of the last neighbour fit."""
 GLOBAL_SUPPORT_SCALE = 0.15
@@ -838,10 +839,11 @@ def track_points_lk(
                 & (predicted[:, 1] >= margin)
                 & (predicted[:, 1] < height - margin)
             )
-            # Tracks lost one or two frames ago are looked for every frame, older ones every
-            # REACQUIRE_INTERVAL frames since last seen (one LK call per last-seen frame).
+            # A predicted track is looked for 1, 2, 4, 8, 16, ... frames after it was last seen,
+            # and every REACQUIRE_INTERVAL frames: each try costs one LK call per last-seen
+            # frame, so trying every track on every frame would double the tracking time.
             gap = frame - anchor[lost]
-            inside &= (gap <= 2) | (gap % REACQUIRE_INTERVAL == 0)
+            inside &= ((gap & (gap - 1)) == 0) | (gap % REACQUIRE_INTERVAL == 0)
             retry = lost[inside]
             if retry.size:
                 found, ok = _reacquire(greys, anchor[retry], uv[anchor[retry], retry], next_, predicted[inside])
