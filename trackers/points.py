@@ -20,18 +20,25 @@ Trackers:
   stays inside the frame. Known limits: LK's window moves rigidly, so a rotation costs about
   0.1 px of drift per degree per frame on strongly oriented texture; within half a window of
   the frame edge OpenCV sees reflected content and accuracy drops to a few pixels.
+
+  Every track gets a position in every frame (DaS draws every frame-0 track wherever it is
+  inside the frame). A track that fails the checks, or sits on a flat patch where LK cannot
+  confirm anything, is *predicted* (``_predict_lost``) — by the dominant (camera) motion
+  where its neighbourhood follows it, else by the local motion of frame-0 neighbours that
+  moved like it before, else by dense optical flow (DIS) — always from its last confirmed
+  position, so nothing drifts while it is hidden. Predicted tracks are looked for again by LK
+  from their last confirmed view (``_reacquire``) and continue as seen tracks when found.
 - ``"cotracker3"`` (optional): Meta's CoTracker when the ``cotracker`` package is importable
   and a checkpoint is at ``checkpoints/cotracker/scaled_offline.pth`` (CoTracker3 offline;
   ``cotracker2.pth`` also works). ``"auto"`` prefers it when present.
 
-**Visibility.** ``visible`` says where the tracker sees a point. The built-in LK tracker cannot
-find a point again once it loses it, so its tracks stay lost: ``visible`` is False from the
-first frame a track fails, and ``uv`` keeps the last good position (finite, so downstream
-arithmetic never meets NaN). CoTracker reports occlusion frame by frame: a point hidden behind
-something passing in front is False for those frames only, True again when it reappears, and
-its ``uv`` is CoTracker's estimate throughout. The recipes draw every track up to the last
-frame it is seen (``core.tasks.common.until_lost``): occlusion is left to the painter's order,
-as DaS does (SPEC §5).
+**Visibility.** ``visible`` says where the tracker confirmed a point. The built-in tracker
+marks predicted positions False (hidden, flat, or failing a check) and True again once LK
+finds the point; CoTracker reports occlusion frame by frame in the same way, its ``uv`` being
+its estimate throughout. Both give finite positions for every track in every frame.
+Visibility is for diagnostics (how much was predicted rather than seen); it does not decide
+what is drawn: every track is drawn wherever it is inside the frame, occlusion being left to
+the painter's order, as DaS does (SPEC §5).
 """
 
 from __future__ import annotations
@@ -167,8 +174,8 @@ class PointTracks:
 
     Attributes:
         uv: ``(T, N, 2)`` float32 pixel positions (see the module doc for lost tracks).
-        visible: ``(T, N)`` bool; True on frame 0 for every point, then False from the first
-            frame a track is lost.
+        visible: ``(T, N)`` bool; True where the tracker confirmed the position (every point on
+            frame 0), False where it predicted it (hidden, flat, or failing a check).
         method: the tracker that produced them.
     """
 
@@ -577,9 +584,25 @@ def _same_history(uv: np.ndarray, reference: np.ndarray, tracks: np.ndarray, nea
     return np.hypot(difference[..., 0], difference[..., 1]) <= HISTORY_AGREEMENT_PX + HISTORY_AGREEMENT_SLOPE * spacing
 
 
-def _fit_tier(uv, visible, frame, lost, pending, predicted, index, weight, reference) -> None:
+def _fit_tier(
+    uv: np.ndarray,
+    visible: np.ndarray,
+    frame: int,
+    lost: np.ndarray,
+    pending: np.ndarray,
+    predicted: np.ndarray,
+    index: np.ndarray,
+    weight: np.ndarray,
+    reference: np.ndarray,
+) -> None:
     """One neighbour-fit tier of :func:`_predict_lost`: serve the pending tracks that have at
-    least ``MIN_NEIGHBOURS`` usable neighbours (confirmed on the reference frame and now)."""
+    least ``MIN_NEIGHBOURS`` usable neighbours (confirmed on the reference frame and now, and
+    moving like the track before, see :func:`_same_history`).
+
+    ``lost (M,)`` are the track ids; ``pending (M,)`` and ``predicted (M, 2)`` are updated in
+    place for the tracks served; ``index``/``weight`` ``(N, K)`` are neighbour lists (see
+    :func:`_neighbour_lists`); ``reference (M,)`` is each track's reference frame.
+    """
     rows = np.flatnonzero(pending)
     if not rows.size or not index.shape[1]:
         return
@@ -614,7 +637,17 @@ def _dominant_motion_step(uv: np.ndarray, visible: np.ndarray, frame: int) -> Op
     return homography
 
 
-def _homography_tier(uv, visible, frame, lost, pending, predicted, anchor, wide, chain) -> None:
+def _homography_tier(
+    uv: np.ndarray,
+    visible: np.ndarray,
+    frame: int,
+    lost: np.ndarray,
+    pending: np.ndarray,
+    predicted: np.ndarray,
+    anchor: np.ndarray,
+    wide: tuple[np.ndarray, np.ndarray],
+    chain: tuple[np.ndarray, np.ndarray],
+) -> None:
     """The dominant-motion tier of :func:`_predict_lost`: the homography from the track's last
     confirmed frame to now, composed from per-step RANSAC homographies (``chain``: ``(T', 3, 3)``
     matrices from the start of each frame's unbroken segment, and ``(T',)`` segment ids) — the
@@ -702,7 +735,7 @@ def _predict_lost(
 
 
 def _reacquire(
-    anchor_frames: list[np.ndarray],
+    anchor_frames: list[np.ndarray],  # grey frames so far, indexed by frame
     anchor: np.ndarray,
     anchor_uv: np.ndarray,
     now: _Frame,
@@ -730,23 +763,32 @@ def _reacquire(
         source_grey = anchor_frames[source_frame]
         cv_from = (anchor_uv[rows] - 0.5).astype(np.float32).reshape(-1, 1, 2)
         cv_guess = (predicted[rows] - 0.5).astype(np.float32).reshape(-1, 1, 2)
-        cv_to, status, _ = cv2.calcOpticalFlowPyrLK(source_grey, now.grey, cv_from, cv_guess.copy(), **_REACQUIRE_LK_PARAMS)
+        cv_to, status, _ = cv2.calcOpticalFlowPyrLK(
+            source_grey, now.grey, cv_from, cv_guess.copy(), **_REACQUIRE_LK_PARAMS
+        )
         cv_back, status_back, _ = cv2.calcOpticalFlowPyrLK(
             now.grey, source_grey, cv_to, cv_from.copy(), **_REACQUIRE_LK_PARAMS
         )
         # The same small-window refinement as a tracking step: the position, and a check.
-        cv_local, status_local, _ = cv2.calcOpticalFlowPyrLK(source_grey, now.grey, cv_from, cv_to.copy(), **_LOCAL_LK_PARAMS)
+        cv_local, status_local, _ = cv2.calcOpticalFlowPyrLK(
+            source_grey, now.grey, cv_from, cv_to.copy(), **_LOCAL_LK_PARAMS
+        )
         local_shift = np.linalg.norm(cv_local.reshape(-1, 2) - cv_to.reshape(-1, 2), axis=1)
+        round_trip = np.linalg.norm(cv_back.reshape(-1, 2) - cv_from.reshape(-1, 2), axis=1)
         found = cv_local.reshape(-1, 2) + 0.5
-        with np.errstate(invalid="ignore"):
+        correction = np.linalg.norm(found - predicted[rows], axis=1)
+        with np.errstate(invalid="ignore"):  # non-finite LK output fails every comparison
             good = (
                 (status.ravel() == 1)
                 & (status_back.ravel() == 1)
                 & (status_local.ravel() == 1)
                 & (local_shift <= LOCAL_AGREEMENT_THRESHOLD_PX)
-                & (np.linalg.norm(cv_back.reshape(-1, 2) - cv_from.reshape(-1, 2), axis=1) <= REACQUIRE_FORWARD_BACKWARD_PX)
-                & (np.linalg.norm(found - predicted[rows], axis=1) <= REACQUIRE_MAX_CORRECTION_PX)
-                & (found[:, 0] >= 0) & (found[:, 0] < width) & (found[:, 1] >= 0) & (found[:, 1] < height)
+                & (round_trip <= REACQUIRE_FORWARD_BACKWARD_PX)
+                & (correction <= REACQUIRE_MAX_CORRECTION_PX)
+                & (found[:, 0] >= 0)
+                & (found[:, 0] < width)
+                & (found[:, 1] >= 0)
+                & (found[:, 1] < height)
             )
         candidates = np.flatnonzero(good)
         if candidates.size:
