@@ -141,7 +141,7 @@ tracks follow it within this median distance (px); otherwise it moves with its n
 REACQUIRE_INTERVAL = 8
 """Besides 1, 2, 4, 8, ... frames after a track was last seen, it is looked for again every
 this many frames (see ``track_points_lk``)."""
-GLOBAL_SUPPORT_POINTS = 400
+GLOBAL_SUPPORT_POINTS = 120
 """Tracks (an even subset of the grid) forming the frame-wide support of the last neighbour fit."""
 GLOBAL_SUPPORT_SCALE = 0.15
 """Distance (fraction of the frame diagonal) at which a frame-wide support track counts half."""
