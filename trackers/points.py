@@ -43,6 +43,7 @@ the painter's order, as DaS does (SPEC §5).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import threading
@@ -99,8 +100,8 @@ LOCAL_NEIGHBOURS = 24
 """Nearest frame-0 neighbours whose motion predicts a track that LK did not confirm: about two
 grid cells around it, so the fit follows local motion (a turning object, a zoom)."""
 WIDE_NEIGHBOURS = 64
-"""Wider neighbourhood tried when too few near neighbours are confirmed (a lost patch of
-texture, a small occluder)."""
+"""Wider neighbourhood: judges whether a track follows the dominant motion, and predicts it
+when too few near neighbours are confirmed (a lost patch of texture, a small occluder)."""
 MIN_NEIGHBOURS = 8
 """Confirmed neighbours needed for a neighbour fit; with fewer, the next source is tried."""
 NEIGHBOUR_FIT_RIDGE = 0.01
@@ -113,7 +114,8 @@ NEIGHBOUR_FIT_OUTLIER_PX = 1.5
 counts half."""
 DENSE_FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 """OpenCV DIS preset for the last-resort prediction (regions with no confirmed neighbour):
-~60 ms per 480 × 720 frame pair on one core, computed only for frames that need it."""
+~60 ms per 480 × 720 frame pair and direction on one core, computed (forward and backward)
+only for frames that need it."""
 DENSE_FLOW_CONSISTENCY_PX = 1.0
 """Largest forward–backward disagreement (px) of the dense flow at a point it moves."""
 REACQUIRE_MAX_CORRECTION_PX = 4.0
@@ -140,7 +142,7 @@ HOMOGRAPHY_AGREEMENT_PX = 1.5
 tracks follow it within this median distance (px); otherwise it moves with its neighbours."""
 REACQUIRE_INTERVAL = 8
 """Besides 1, 2, 4, 8, ... frames after a track was last seen, it is looked for again every
-this many frames (see ``track_points_lk``)."""
+this many frames (see ``_retry_predicted``)."""
 GLOBAL_SUPPORT_POINTS = 120
 """Tracks (an even subset of the grid) forming the frame-wide support of the last neighbour fit."""
 GLOBAL_SUPPORT_SCALE = 0.15
@@ -801,6 +803,41 @@ def _reacquire(
     return result, ok
 
 
+def _retry_predicted(
+    greys: list[np.ndarray],
+    anchor: np.ndarray,
+    uv: np.ndarray,
+    visible: np.ndarray,
+    frame: int,
+    lost: np.ndarray,
+    now: _Frame,
+) -> None:
+    """Look for the predicted tracks ``lost`` again on ``frame`` (:func:`_reacquire`), updating
+    ``uv`` and ``visible`` in place for those found.
+
+    A predicted track is tried 1, 2, 4, 8, 16, ... frames after it was last seen, and every
+    ``REACQUIRE_INTERVAL`` frames: each try costs one LK call per last-seen frame, so trying
+    every track on every frame would double the tracking time. Predictions within
+    ``REACQUIRE_EDGE_MARGIN_PX`` of the frame edge are not tried.
+    """
+    height, width = now.grey.shape
+    predicted = uv[frame, lost]
+    margin = REACQUIRE_EDGE_MARGIN_PX
+    gap = frame - anchor[lost]
+    retry = (
+        (predicted[:, 0] >= margin)
+        & (predicted[:, 0] < width - margin)
+        & (predicted[:, 1] >= margin)
+        & (predicted[:, 1] < height - margin)
+        & (((gap & (gap - 1)) == 0) | (gap % REACQUIRE_INTERVAL == 0))
+    )
+    tracks = lost[retry]
+    if tracks.size:
+        found, ok = _reacquire(greys, anchor[tracks], uv[anchor[tracks], tracks], now, predicted[retry])
+        uv[frame, tracks[ok]] = found[ok]
+        visible[frame, tracks[ok]] = True
+
+
 def track_points_lk(
     frames: np.ndarray,
     query_uv: np.ndarray,
@@ -864,33 +901,14 @@ def track_points_lk(
             chain_segment.append(chain_segment[-1])
         lost = np.flatnonzero(~visible[frame])
         if lost.size:
-            before = prev
-
-            def flow_step(points_uv: np.ndarray) -> np.ndarray:
-                return dense_flow.displace(before, next_, points_uv)
-
-            predicted = _predict_lost(
-                uv, visible, anchor, frame, lost, neighbours, flow_step, (np.stack(chain), np.asarray(chain_segment))
-            )
+            flow_step = functools.partial(dense_flow.displace, prev, next_)
+            chain_so_far = (np.stack(chain), np.asarray(chain_segment))
+            predicted = _predict_lost(uv, visible, anchor, frame, lost, neighbours, flow_step, chain_so_far)
+            # Guarantee finite positions (a degenerate homography could divide by ~0).
+            unusable = ~np.isfinite(predicted).all(axis=1)
+            predicted[unusable] = uv[frame - 1, lost[unusable]]
             uv[frame, lost] = predicted
-            height, width = next_.grey.shape
-            margin = REACQUIRE_EDGE_MARGIN_PX
-            inside = (
-                (predicted[:, 0] >= margin)
-                & (predicted[:, 0] < width - margin)
-                & (predicted[:, 1] >= margin)
-                & (predicted[:, 1] < height - margin)
-            )
-            # A predicted track is looked for 1, 2, 4, 8, 16, ... frames after it was last seen,
-            # and every REACQUIRE_INTERVAL frames: each try costs one LK call per last-seen
-            # frame, so trying every track on every frame would double the tracking time.
-            gap = frame - anchor[lost]
-            inside &= ((gap & (gap - 1)) == 0) | (gap % REACQUIRE_INTERVAL == 0)
-            retry = lost[inside]
-            if retry.size:
-                found, ok = _reacquire(greys, anchor[retry], uv[anchor[retry], retry], next_, predicted[inside])
-                uv[frame, retry[ok]] = found[ok]
-                visible[frame, retry[ok]] = True
+            _retry_predicted(greys, anchor, uv, visible, frame, lost, next_)
         anchor[visible[frame]] = frame
         prev = next_
     report(progress, 1.0, "tracking done")
