@@ -147,8 +147,10 @@ def build_result(studio: Studio, tracking: TrackingResult) -> BuildResult:
         source_video = str(write_video(tracking.source_frames, folder / "source.mp4", tracking.fps))
     point_cloud = None
     if len(tracking.points):
+        # With the camera path (estimated source camera, copied camera) drawn into the cloud.
+        points, colors = tracking.preview_points()
         try:
-            point_cloud = str(export_point_cloud(tracking.points, tracking.point_colors, folder / "point_cloud.glb"))
+            point_cloud = str(export_point_cloud(points, colors, folder / "point_cloud.glb"))
         except ExportError as error:  # a preview nicety: the tracking video is still usable
             logger.warning("no point-cloud preview: %s", error)
     return BuildResult(
