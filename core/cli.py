@@ -293,7 +293,7 @@ def write_tracking_outputs(result, folder: Path) -> dict[str, str]:
         files = {"tracking": TRACKING_VIDEO_NAME, "first_frame": FIRST_FRAME_NAME}
         if len(result.points):
             try:
-                export_point_cloud(result.points, result.point_colors, staging / POINT_CLOUD_NAME)
+                export_point_cloud(*result.preview_points(), staging / POINT_CLOUD_NAME)
                 files["point_cloud"] = POINT_CLOUD_NAME
             except ExportError as error:  # e.g. no finite point: the tracking video is still useful
                 logger.warning("point cloud not written: %s", error)
