@@ -346,6 +346,9 @@ def run_job(
     result = recipe(*args, progress=progress, **kwargs)
     if job.get("repaint"):
         result = _repaint(result, job, prompt, flux_checkpoint, allow_download, progress)
+    if result.check is not None:
+        # The controllability check, before the expensive step: warnings never stop the run.
+        print(f"[{result.task}] check: {result.check.report_text()}", file=sys.stderr)
     record: dict[str, Any] = {"task": result.task, "tracking_metadata": result.metadata}
     if tracking_only:
         folder = output_dir / (run_name or request_folder_name(result.task))
