@@ -269,6 +269,11 @@ def test_checkpoint_folders_make_methods_available(with_tiny_checkpoints):
     methods = dp.available_depth_methods()
     assert list(methods) == ["depth-anything-v2", "depth-pro", "zoedepth", "builtin"]
     assert dp.resolve_depth_method("auto") == "depth-anything-v2"
+    # Every model is on disk: stills take the one that also estimates the field of view,
+    # videos the fast per-frame one.
+    assert dp.resolve_depth_method("auto", purpose="still") == "depth-pro"
+    assert dp.resolve_depth_method("auto", purpose="video") == "depth-anything-v2"
+    assert list(dp.available_depth_methods(purpose="still")) == ["depth-pro", "depth-anything-v2", "zoedepth", "builtin"]
     incomplete = with_tiny_checkpoints.parent / "incomplete"
     (incomplete / "depth-pro").mkdir(parents=True)
     assert "preprocessor_config.json" in dp.missing_model_files(incomplete / "depth-pro")
@@ -293,7 +298,7 @@ def test_a_model_in_the_hub_cache_is_available_offline(tmp_path, monkeypatch):
 
 
 def test_depth_anything_loads_from_the_folder_and_returns_positive_depth_at_input_size(with_tiny_checkpoints):
-    result = dp.estimate_depth(random_image(), device="cpu")
+    result = dp.estimate_depth(random_image(), method="depth-anything-v2", device="cpu")
     assert result.source == "depth-anything-v2" and not result.approximate and not result.metric
     assert result.model.endswith("depth-anything-v2-small")
     assert result.depth.shape == (HEIGHT, WIDTH) and result.depth.dtype == np.float32
@@ -317,7 +322,7 @@ def test_depth_anything_relative_output_is_converted_with_the_documented_map(wit
         return DepthEstimatorOutput(predicted_depth=(1.0 + 3.0 * columns).expand(1, height, width).clone())
 
     _patch_forward(monkeypatch, network, known_disparity)
-    result = dp.estimate_depth(random_image(), device="cpu")
+    result = dp.estimate_depth(random_image(), method="depth-anything-v2", device="cpu")
     assert result.depth.shape == (HEIGHT, WIDTH)
     # After bilinear resizing the ramp is 1 + 3 (u / W), clamped at the outer half-cells.
     processed_width = wrapper.processor(images=random_image(), return_tensors="pt")["pixel_values"].shape[-1]
