@@ -162,6 +162,15 @@ INVERSE_DEPTH_FLOOR_FRACTION = 0.1
 percentile (so an extrapolated shift can never push a pixel behind infinity)."""
 
 
+APPROXIMATE_DEPTH_ADVICE = (
+    "The depth is the built-in approximation (a ground plane refined by sharpness), not a real "
+    "depth model, so the 3D motion is only roughly right. For real depth run "
+    "`python -m core.download --models depth,tracker` on a machine that is online, or start "
+    "without --offline (and without DAS_OFFLINE / HF_HUB_OFFLINE) so the models download on first use."
+)
+"""What the studio and the CLI say whenever the built-in depth is (or will be) used."""
+
+
 class DepthError(UserError):
     """A depth request that cannot be served; the message says what to do."""
 
