@@ -552,3 +552,21 @@ def test_without_permission_nothing_downloads(fake_hub_downloads):
 def test_purpose_is_checked():
     with pytest.raises(ValueError, match="purpose"):
         dp.resolve_depth_method("auto", purpose="photo")
+
+
+def test_a_failed_download_falls_back_to_the_built_in_depth_only_for_auto(fake_hub_downloads, monkeypatch):
+    from core import checkpoints
+    from core.errors import CheckpointError
+
+    def unreachable(repo_id, **kwargs):
+        raise CheckpointError(f"{repo_id} could not be downloaded (ConnectError: no route to host)")
+
+    monkeypatch.setattr(checkpoints, "download_snapshot", unreachable)
+    messages = []
+    result = dp.estimate_depth(random_image(), allow_download=True, progress=lambda f, m: messages.append(m))
+    assert result.source == "builtin" and result.approximate
+    assert messages[-1] == "depth-pro could not be downloaded; using the built-in approximate depth"
+    _, _, name = dp.estimate_video_depth(np.stack([random_image()] * 2), allow_download=True)
+    assert name == "builtin"
+    with pytest.raises(CheckpointError, match="no route to host"):
+        dp.estimate_depth(random_image(), method="depth-pro", allow_download=True)

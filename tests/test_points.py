@@ -411,3 +411,22 @@ def test_an_injected_loader_receives_the_source(torch_home):
     tracks = pts.track_points_cotracker(np.zeros((2, 30, 30, 3), np.uint8), query, device="cpu", allow_download=True, loader=loader)
     assert seen == [("hub-download", "cpu")]
     np.testing.assert_allclose(tracks.uv, np.broadcast_to(query, (2, 1, 2)))
+
+
+def test_a_failed_cotracker_download_falls_back_to_the_built_in_tracker_only_for_auto(torch_home, monkeypatch):
+    import urllib.error
+
+    import torch
+
+    def unreachable(*args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(torch.hub, "load", unreachable)
+    frames = np.stack([smooth_noise(HEIGHT, WIDTH)] * 3)
+    messages = []
+    tracks = pts.track_points(frames, grid_size=4, allow_download=True, progress=lambda f, m: messages.append(m))
+    assert tracks.method == pts.LK_METHOD
+    assert "CoTracker3 could not be downloaded; using the built-in tracker" in messages
+    np.testing.assert_allclose(tracks.uv[2], pts.grid_points(HEIGHT, WIDTH, 4), atol=0.05)  # a still video
+    with pytest.raises(pts.CoTrackerDownloadError, match="no route to host"):
+        pts.track_points(frames, grid_size=4, method=pts.COTRACKER_METHOD, allow_download=True)

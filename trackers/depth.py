@@ -57,6 +57,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import logging
 import math
 import os
 import threading
@@ -69,11 +70,13 @@ import numpy as np
 
 from core import checkpoints, geometry
 from core.checkpoints import CHECKPOINTS_DIR, announce_download, find_in_hub_cache, is_offline
-from core.errors import UserError
+from core.errors import CheckpointError, UserError
 from core.progress import CancelFn, ProgressFn, check_cancel, report
 
 if TYPE_CHECKING:  # imported lazily at run time: tracking needs no torch.
     from trackers.points import PointTracks
+
+logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
 # Constants
@@ -438,6 +441,29 @@ class LockedEstimator:
 # --------------------------------------------------------------------------------------------
 
 
+def _load_estimator(
+    method: str,
+    purpose: str,
+    *,
+    device: Optional[str],
+    allow_download: bool,
+    progress: Optional[ProgressFn],
+) -> tuple[str, "LockedEstimator"]:
+    """``(name, estimator)`` for ``method``. When ``"auto"`` chose a model that then could not
+    be downloaded (no connection, Hub refused), the built-in estimate is used instead and the
+    failure is logged and reported; the result then says ``approximate``. A model asked for
+    by name is never replaced: its failure is the caller's error."""
+    name = resolve_depth_method(method, allow_download, purpose=purpose)
+    try:
+        return name, get_depth_estimator(name, device=device, allow_download=allow_download, progress=progress)
+    except CheckpointError as error:
+        if method != "auto" or name == BUILTIN_METHOD:
+            raise
+        logger.warning("depth model %s could not be downloaded, using the built-in approximate depth: %s", name, error)
+        report(progress, 0.0, f"{name} could not be downloaded; using the built-in approximate depth")
+        return BUILTIN_METHOD, get_depth_estimator(BUILTIN_METHOD)
+
+
 def _as_rgb_uint8(image: np.ndarray, what: str = "image") -> np.ndarray:
     array = np.asarray(image)
     if array.ndim == 2:
@@ -476,8 +502,8 @@ def estimate_depth(
         :class:`DepthResult` at the input's size.
     """
     rgb = _as_rgb_uint8(image)
-    estimator = get_depth_estimator(
-        method, device=device, allow_download=allow_download, progress=progress, purpose=PURPOSE_STILL
+    _, estimator = _load_estimator(
+        method, PURPOSE_STILL, device=device, allow_download=allow_download, progress=progress
     )
     result = estimator(rgb)
     return _checked(result, rgb.shape[:2])
@@ -1245,8 +1271,9 @@ def estimate_video_depth(
     if align not in ALIGN_MODES:
         raise DepthError(f"align must be one of {ALIGN_MODES}, got {align!r}")
     num_frames, height, width = frames.shape[:3]
-    name = resolve_depth_method(method, allow_download, purpose=PURPOSE_VIDEO)
-    estimator = get_depth_estimator(name, device=device, allow_download=allow_download, progress=progress)
+    name, estimator = _load_estimator(
+        method, PURPOSE_VIDEO, device=device, allow_download=allow_download, progress=progress
+    )
     depth = np.empty((num_frames, height, width), dtype=np.float32)
     valid = np.empty((num_frames, height, width), dtype=bool)
     focals: list[float] = []

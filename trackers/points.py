@@ -41,6 +41,7 @@ painter's order, as DaS does (SPEC §5).
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -459,8 +460,10 @@ def track_points_lk(
 
 
 # --------------------------------------------------------------------------------------------
-# CoTracker (optional)
+# CoTracker3
 # --------------------------------------------------------------------------------------------
+
+logger = logging.getLogger(__name__)
 
 
 def tracker_checkpoints_dir() -> Path:
@@ -558,8 +561,19 @@ def load_cotracker(source: CoTrackerSource, device: str, progress: Optional[Prog
         announce_download(
             "CoTracker3 (offline point tracker)", f"github.com/{COTRACKER_HUB_REPO}", COTRACKER3_APPROX_GB, progress
         )
-        model = torch.hub.load(COTRACKER_HUB_REPO, COTRACKER_HUB_ENTRY, trust_repo=True)
+        try:
+            model = torch.hub.load(COTRACKER_HUB_REPO, COTRACKER_HUB_ENTRY, trust_repo=True)
+        except (OSError, RuntimeError, ValueError, ImportError) as error:  # no connection, refused, broken code
+            raise CoTrackerDownloadError(
+                f"CoTracker3 could not be downloaded from {COTRACKER_HUB_REPO} ({type(error).__name__}: {error}). "
+                "Run `python -m core.download --models tracker` on a machine that is online and copy the torch.hub "
+                "cache, or use the built-in tracker (lk) / --offline."
+            ) from error
     return model.to(device).eval()
+
+
+class CoTrackerDownloadError(PointTrackingError):
+    """CoTracker3 was to be downloaded and could not be (``"auto"`` then uses the built-in tracker)."""
 
 
 def prefetch_cotracker(progress: Optional[ProgressFn] = None) -> str:
@@ -717,5 +731,12 @@ def track_points(
     query_uv = _query_points(height, width, grid_size, mask)
     name = resolve_point_tracker(method, allow_download)
     if name == COTRACKER_METHOD:
-        return track_points_cotracker(frames, query_uv, progress=progress, cancel=cancel, allow_download=allow_download)
+        try:
+            return track_points_cotracker(frames, query_uv, progress=progress, cancel=cancel, allow_download=allow_download)
+        except CoTrackerDownloadError as error:
+            if method != "auto":
+                raise
+            # The build info then names the tracker actually used (lk).
+            logger.warning("%s; using the built-in tracker", error)
+            report(progress, 0.0, "CoTracker3 could not be downloaded; using the built-in tracker")
     return track_points_lk(frames, query_uv, progress=progress, cancel=cancel)
