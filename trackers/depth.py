@@ -14,8 +14,8 @@ purpose's preferred model, downloaded on first use, else the built-in approximat
 - **videos** prefer Depth Anything V2 (Small when downloaded, ~100 MB): it runs per frame in a
   fraction of Depth Pro's time (49 frames per clip), and :func:`estimate_video_depth` aligns
   every frame to frame 0 along the point tracks, which makes the per-frame depth consistent
-  over time (a video-depth network would add a dependency we do not have); then Depth Pro,
-  MoGe, ZoeDepth.
+  over time (``transformers``, which loads our depth models, has no video-depth network);
+  then Depth Pro, MoGe, ZoeDepth.
 
 ===================== ================================================ ===============
 name                  weights                                          output
