@@ -179,8 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, model in DEPTH_MODELS.items():
             group = "depth, " if name in DEFAULT_DEPTH_MODELS else ""
             size = format_download_size(model.approx_gb)
-            print(f"{model.hub_id:45s} -> {args.checkpoints_dir / model.local_name}  ({group}--depth {name}: {model.description}, {size})")
-        print(f"{'facebookresearch/co-tracker (torch.hub)':45s} -> the torch.hub cache  (tracker: CoTracker3, {format_download_size(COTRACKER3_APPROX_GB)})")
+            where = args.checkpoints_dir / model.local_name
+            print(f"{model.hub_id:45s} -> {where}  ({group}--depth {name}: {model.description}, {size})")
+        tracker_size = format_download_size(COTRACKER3_APPROX_GB)
+        print(f"{COTRACKER_HUB_REPO + ' (torch.hub)':45s} -> the torch.hub cache  (tracker: CoTracker3, {tracker_size})")
         return 0
     if args.verify is not None:
         try:
