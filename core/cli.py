@@ -34,7 +34,7 @@ from core.checkpoints import downloads_allowed
 from core.errors import UserError
 from core.jobs import Shard, current_shard, read_json, write_json_atomic, write_text_atomic
 from core.object_motion import OBJECT_MOTIONS
-from core.options import SOURCE_MODES, ClipOptions, ObjectMove, TrackingOptions, WorkingSize
+from core.options import CAMERA_MODES, SOURCE_MODES, ClipOptions, ObjectMove, TrackingOptions, WorkingSize
 from core.progress import Cancelled
 
 # The task recipes, the engine, the trackers and the media/export stacks are imported inside
@@ -124,6 +124,8 @@ TASK_OPTIONS: dict[str, tuple[JobOption, ...]] = {
         _option("input", "input", help="source image or video"),
         _option("camera_motion", "--camera-motion", "--camera_motion", help='e.g. "trans 0 0 -0.5; rot y 10" (docs/CAMERA_MOTION.md)'),
         _option("source_mode", choices=SOURCE_MODES, help="image = use only a video's first frame"),
+        _option("camera_mode", choices=CAMERA_MODES, help="a video's own camera: append (default; the motion is added on top), override (replaced by the motion), stabilise (held still)"),
+        _option("camera_from", "--camera-from", "--camera_from", metavar="VIDEO", help="copy this video's camera path onto the input photo (docs/CAMERA_MOTION.md); --camera-motion then applies on top"),
     )
     + SCENE_OPTIONS,
     "object_manipulation": (
@@ -133,6 +135,7 @@ TASK_OPTIONS: dict[str, tuple[JobOption, ...]] = {
         _option("amount", type=float, help="fraction of the frame width / of the depth, or degrees for rot"),
         _option("camera_motion", "--camera-motion", "--camera_motion", help="optional camera motion on top"),
         _option("source_mode", choices=SOURCE_MODES),
+        _option("camera_mode", choices=CAMERA_MODES, help="a video's own camera: append (default), override, stabilise"),
     )
     + SCENE_OPTIONS,
     "mesh_animation": (
@@ -202,8 +205,13 @@ SCENE_TASKS = ("motion_transfer", "camera_control", "object_manipulation")
 
 
 def _clip_options(job: dict[str, Any]) -> ClipOptions:
-    """How the job's source is read (keys ``resize_mode``, ``start``, ``source_mode``)."""
-    values = {"resize_mode": job.get("resize_mode"), "start_s": job.get("start"), "source_mode": job.get("source_mode")}
+    """How the job's source is read (keys ``resize_mode``, ``start``, ``source_mode``, ``camera_mode``)."""
+    values = {
+        "resize_mode": job.get("resize_mode"),
+        "start_s": job.get("start"),
+        "source_mode": job.get("source_mode"),
+        "camera_mode": job.get("camera_mode"),
+    }
     return ClipOptions(**{name: value for name, value in values.items() if value not in (None, "")})
 
 
@@ -233,6 +241,8 @@ def _task_call(job: dict[str, Any], size: WorkingSize, allow_download: bool) -> 
         kwargs.update(clip=_clip_options(job), tracking=_tracking_options(job, allow_download))
     if task == "motion_transfer":
         return tasks.motion_transfer, [source], kwargs
+    if task == "camera_control" and job.get("camera_from"):
+        return tasks.camera_from_video, [source, job["camera_from"], job.get("camera_motion") or ""], kwargs
     if task == "camera_control":
         return tasks.camera_control, [source, job.get("camera_motion") or ""], kwargs
     if task == "object_manipulation":
@@ -284,7 +294,7 @@ def write_tracking_outputs(result, folder: Path) -> dict[str, str]:
         files = {"tracking": TRACKING_VIDEO_NAME, "first_frame": FIRST_FRAME_NAME}
         if len(result.points):
             try:
-                export_point_cloud(result.points, result.point_colors, staging / POINT_CLOUD_NAME)
+                export_point_cloud(*result.preview_points(), staging / POINT_CLOUD_NAME)
                 files["point_cloud"] = POINT_CLOUD_NAME
             except ExportError as error:  # e.g. no finite point: the tracking video is still useful
                 logger.warning("point cloud not written: %s", error)

@@ -21,6 +21,16 @@ FRAME_SIZES = {
 MAX_ERROR_PX = 1.0
 BORDER_MARGIN_PX = pts.LK_WINDOW_PX // 2 + 1
 NEAR_BORDER_MAX_ERROR_PX = 3.0
+MEDIAN_ERROR_PX = 0.2
+WEAK_POINT_MAX_ERROR_PX = 1.5
+"""Largest error of any track away from the border: LK is biased by up to ~1.3 px on a few
+weakly textured points (one in 144 on the blurred photo), where it converges consistently
+both ways to a slightly wrong place."""
+MIN_SEEN_FRACTION = 0.7
+MIN_COVERED_PREDICTED_FRACTION = 0.8
+MIN_FAR_SEEN_FRACTION = 0.95
+"""Tracks confirmed by LK on the last frame of a clean translation (the rest, on flat patches
+where LK cannot confirm a position, are predicted from their neighbours)."""
 
 
 def smooth_noise(height: int, width: int, seed: int = 0, sigma: float = 2.0) -> np.ndarray:
@@ -95,10 +105,13 @@ def test_subpixel_translation_is_tracked_within_a_pixel(texture, size):
         & (expected[..., 1] > BORDER_MARGIN_PX)
         & (expected[..., 1] < height - BORDER_MARGIN_PX)
     ).all(axis=0)
-    assert error[:, stays_inside][tracks.visible[:, stays_inside]].max() < MAX_ERROR_PX
-    assert tracks.visible[-1, stays_inside].mean() >= 0.95
+    # Every track has a position in every frame, seen or predicted, and they are all right.
+    assert np.isfinite(tracks.uv).all()
+    assert np.median(error[:, stays_inside]) < MEDIAN_ERROR_PX
+    assert error[:, stays_inside].max() < WEAK_POINT_MAX_ERROR_PX
+    assert tracks.visible[-1, stays_inside].mean() >= MIN_SEEN_FRACTION
     # Within half a window of the edge OpenCV sees reflected content: less exact, documented.
-    assert error[tracks.visible].max() < NEAR_BORDER_MAX_ERROR_PX
+    assert error.max() < NEAR_BORDER_MAX_ERROR_PX
 
 
 @pytest.mark.parametrize("size", FRAME_SIZES.values(), ids=FRAME_SIZES.keys())
@@ -113,8 +126,8 @@ def test_rotation_is_tracked_within_a_pixel(size):
     expected = np.stack([(turn @ (tracks.uv[0] - centre).T).T + centre for turn in turns])
     inner = np.linalg.norm(tracks.uv[0] - centre, axis=-1) < 0.4 * height
     error = np.linalg.norm(tracks.uv - expected, axis=-1)[:, inner]
-    assert error[tracks.visible[:, inner]].max() < MAX_ERROR_PX
-    assert tracks.visible[-1, inner].mean() >= 0.9
+    assert error.max() < MAX_ERROR_PX  # seen and predicted alike
+    assert tracks.visible[-1, inner].mean() >= MIN_SEEN_FRACTION
 
 
 @pytest.mark.parametrize("size", FRAME_SIZES.values(), ids=FRAME_SIZES.keys())
@@ -151,11 +164,17 @@ def test_points_covered_by_a_sliding_square_become_invisible(occluder, size):
         covered_so_far |= background_points & inside_square(t, 4)
         assert not tracks.visible[t, covered_so_far].any(), f"covered points still visible at frame {t}"
     assert covered_so_far.sum() >= 10
+    # Covered points are predicted, mostly where they are (the background does not move). A
+    # point lost on frame 1, right next to the square, has no motion history to tell it from the
+    # square's own points, so a few follow the square: a known limit of the neighbour fit.
+    covered_error = np.linalg.norm(tracks.uv[:, covered_so_far] - uv0[None, covered_so_far], axis=-1)
+    assert np.median(covered_error) < MEDIAN_ERROR_PX
+    assert (covered_error < MAX_ERROR_PX).mean() >= MIN_COVERED_PREDICTED_FRACTION
 
     # Points never near the square keep being tracked exactly (the background is static).
     row_band = (uv0[:, 1] > top - BORDER_MARGIN_PX) & (uv0[:, 1] < top + side + BORDER_MARGIN_PX)
     far = ~row_band
-    assert tracks.visible[:, far].all()
+    assert tracks.visible[:, far].mean() >= MIN_FAR_SEEN_FRACTION  # a few low-contrast spots are predicted
     assert np.abs(tracks.uv[:, far] - uv0[None, far]).max() < MAX_ERROR_PX
 
 
@@ -186,15 +205,16 @@ def test_large_frames_are_tracked_on_a_half_size_copy():
     assert np.abs(automatic.uv - full_size.uv)[both].max() < 0.5
 
 
-def test_lost_tracks_stay_lost_and_keep_their_last_position():
+def test_tracks_are_predicted_through_a_blank_stretch_and_found_again():
     source = smooth_noise(HEIGHT, WIDTH, seed=2)
-    frames = np.stack([source] * 3 + [np.zeros_like(source)] * 2 + [source] * 2)  # a cut to black and back
+    frames = np.stack([source] * 3 + [np.zeros_like(source)] * 2 + [source] * 3)  # a cut to black and back
     tracks = pts.track_points(frames, grid_size=8)
-    assert tracks.visible[:3].all()
-    assert not tracks.visible[3:].any()
-    assert np.all(tracks.visible[1:] <= tracks.visible[:-1])
-    np.testing.assert_array_equal(tracks.uv[-1], tracks.uv[2])
-    assert np.isfinite(tracks.uv).all()
+    assert tracks.visible[:3].mean() >= 0.9
+    assert not tracks.visible[3:5].any()  # nothing confirms a position on a black frame
+    # Nothing moved, and nothing suggests a move: every track keeps its place throughout.
+    assert np.abs(tracks.uv - tracks.uv[0]).max() < MAX_ERROR_PX
+    # LK from the last view finds the points again once the picture is back.
+    assert tracks.visible[-1].mean() >= 0.9
 
 
 def test_mask_keeps_only_points_on_the_object():
@@ -284,6 +304,71 @@ def test_cotracker_adapter_converts_pixels_and_keeps_per_frame_visibility(tmp_pa
     np.testing.assert_array_equal(tracks.visible[:, 0], [True, True, False, True])
     assert tracks.visible[:, 1:].all()
     np.testing.assert_allclose(tracks.uv[:, 0], grid[0] + np.arange(4)[:, None] * [1.0, 2.0])
+
+
+# --------------------------------------------------------------------------------------------
+# Photos seen through a moving window, through H.264 (bench/homography_scene.py)
+# --------------------------------------------------------------------------------------------
+
+SCENE_NUM_FRAMES = 25
+"""The benchmark's clips have 49 frames (bench/tracking_quality.py); the tests keep the same
+480 × 720 frames, the same total pan, zoom, turn and tilt and the same H.264 round trip in
+25 frames — twice the motion per frame, so a harder case — to stay within the suite's time."""
+MIN_SCENE_COVERAGE = 0.95
+SCENE_MEDIAN_ERROR_PX = 1.0
+SCENE_P95_ERROR_PX = 4.0
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "rocket"])
+def test_every_track_in_view_is_drawn_and_accurate_on_a_moving_photo(photo):
+    from bench.homography_scene import make_scene
+
+    scene = make_scene(photo, num_frames=SCENE_NUM_FRAMES)
+    height, width = scene.size
+    tracks = pts.track_points(scene.frames, pts.DEFAULT_GRID_SIZE, method=pts.LK_METHOD)
+    query = tracks.uv[0]
+    assert np.isfinite(tracks.uv).all()
+    for frame in range(scene.num_frames):
+        in_view = scene.in_view(query, frame)
+        uv = tracks.uv[frame]
+        drawn = (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
+        assert (drawn & in_view).sum() >= MIN_SCENE_COVERAGE * in_view.sum(), f"frame {frame}"
+    last = scene.num_frames - 1
+    in_view = scene.in_view(query, last)
+    error = np.linalg.norm(tracks.uv[last] - scene.true_positions(query, last), axis=1)[in_view]
+    assert np.median(error) <= SCENE_MEDIAN_ERROR_PX
+    assert np.percentile(error, 95) <= SCENE_P95_ERROR_PX
+    # Predicted tracks are marked: the rocket's sky and the astronaut's dark suit are flat, so a
+    # good share of the in-view tracks are predicted rather than seen, yet drawn and accurate.
+    predicted = ~tracks.visible[last] & in_view
+    assert predicted.sum() >= 0.1 * in_view.sum()
+    assert np.median(np.linalg.norm(tracks.uv[last] - scene.true_positions(query, last), axis=1)[predicted]) <= (
+        SCENE_MEDIAN_ERROR_PX
+    )
+
+
+def _bilinear(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """``(M, 3)`` float samples of ``image`` at ``uv (M, 2)`` (pixel centres at +0.5)."""
+    map_x = (uv[:, 0] - 0.5).astype(np.float32)[:, None]
+    map_y = (uv[:, 1] - 0.5).astype(np.float32)[:, None]
+    return cv2.remap(image.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR)[:, 0]
+
+
+def test_homography_scene_truth_matches_its_frames():
+    from bench.homography_scene import make_scene
+
+    scene = make_scene("coffee", num_frames=5, height=96, width=144, encode=False)
+    query = pts.grid_points(96, 144, 16)
+    np.testing.assert_allclose(scene.true_positions(query, 0), query, atol=1e-9)
+    assert scene.in_view(query, 0).all()
+    inner = scene.in_view(query, 4, margin_px=4)
+    assert 0.5 < inner.mean() < 1.0  # some content left the frame, most is still in view
+    # The last frame shows, at the true position of each frame-0 point, what frame 0 showed there.
+    truth = scene.true_positions(query[inner], 4)
+    before = _bilinear(scene.frames[0], query[inner])
+    right = np.median(np.abs(_bilinear(scene.frames[4], truth) - before))
+    wrong = np.median(np.abs(_bilinear(scene.frames[4], truth + 3.0) - before))
+    assert right < 4.0 and wrong > 2 * right
 
 
 # --------------------------------------------------------------------------------------------
