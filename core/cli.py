@@ -30,6 +30,7 @@ from typing import Any, Callable, Optional, Sequence
 from PIL import Image
 
 from core import defaults
+from core.checkpoints import downloads_allowed
 from core.errors import UserError
 from core.jobs import Shard, current_shard, read_json, write_json_atomic, write_text_atomic
 from core.object_motion import OBJECT_MOTIONS
@@ -552,8 +553,8 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--attention-backend", default=None, metavar="NAME", help="diffusers attention backend: native (PyTorch SDPA), flash, sage, ... (default: the model's own SDPA)")
     group.add_argument("--no-vae-tiling", dest="vae_tiling", action="store_false", help="decode the VAE in one piece")
     group.add_argument("--no-vae-slicing", dest="vae_slicing", action="store_false")
-    group.add_argument("--allow-download", action="store_true", help="let depth and FLUX models download from the Hub when not on disk")
-    group.add_argument("--offline", action="store_true", help="do not download the DaS checkpoint either (by default a missing one is fetched on first use)")
+    group.add_argument("--allow-download", action="store_true", help="accepted and ignored: missing models download on first use unless --offline")
+    group.add_argument("--offline", action="store_true", help="never download: use only models on this machine (same as DAS_OFFLINE=1); by default a missing DaS checkpoint, depth model or CoTracker3 downloads on first use")
     group.add_argument("--flux-checkpoint", default=None, help="FLUX.1-Depth-dev folder or Hub id for --repaint")
 
 
@@ -603,7 +604,7 @@ def _engine_config(args: argparse.Namespace):
         compile=args.compile,
         vae_tiling=args.vae_tiling,
         vae_slicing=args.vae_slicing,
-        allow_download=not args.offline,
+        allow_download=downloads_allowed(args.offline),
         quantize=args.quantize,
         step_cache_threshold=args.step_cache,
         attention_backend=args.attention_backend,
@@ -620,26 +621,52 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return job
 
 
+def _print_models_used(metadata: dict[str, Any], stream=None) -> None:
+    """Name the depth model and tracker a job used (stderr), and warn when the depth was the
+    built-in approximation."""
+    from trackers.depth import APPROXIMATE_DEPTH_ADVICE
+
+    stream = stream or sys.stderr
+    if "depth_source" in metadata:
+        used = f"depth: {metadata['depth_source']}"
+        if metadata.get("tracker"):
+            used += f" · tracker: {metadata['tracker']}"
+        print(used, file=stream)
+    if metadata.get("depth_approximate"):
+        print(f"warning: {APPROXIMATE_DEPTH_ADVICE}", file=stream)
+
+
 def _print_record(record: dict[str, Any]) -> None:
     print(json.dumps({key: value for key, value in record.items() if key != "tracking_metadata"}, indent=2, default=str))
 
 
 def _status_command(args: argparse.Namespace) -> int:
     from core.engine import Engine
-    from trackers.depth import available_depth_methods
-    from trackers.points import available_point_trackers
+    from trackers.depth import APPROXIMATE_DEPTH_ADVICE, BUILTIN_METHOD, available_depth_methods, resolve_depth_method
+    from trackers.points import available_point_trackers, resolve_point_tracker
 
     engine = Engine(_engine_config(args))
     status = engine.status()
+    allow_download = downloads_allowed(args.offline)
+    models = {
+        "downloads_allowed": allow_download,
+        "depth_for_stills": resolve_depth_method("auto", allow_download, purpose="still"),
+        "depth_for_videos": resolve_depth_method("auto", allow_download, purpose="video"),
+        "point_tracker": resolve_point_tracker("auto", allow_download),
+    }
+    warnings = list(status.warnings)
+    if BUILTIN_METHOD in (models["depth_for_stills"], models["depth_for_videos"]):
+        warnings.append(APPROXIMATE_DEPTH_ADVICE)
     report = {
         "device": status.device,
         "dtype": status.dtype,
         "checkpoint": status.checkpoint,
         "is_tiny": status.is_tiny,
         "native_size": dict(zip(("num_frames", "height", "width"), engine.native_size())),
-        "warnings": list(status.warnings),
-        "depth_methods": available_depth_methods(),
-        "point_trackers": available_point_trackers(),
+        "warnings": warnings,
+        **models,
+        "depth_methods": available_depth_methods(allow_download),
+        "point_trackers": available_point_trackers(allow_download),
     }
     print(json.dumps(report, indent=2))
     return EXIT_OK
@@ -660,7 +687,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             engine_config=config,
             output_dir=args.output_dir,
             tracking_only=args.tracking_only,
-            allow_download=args.allow_download and not args.offline,
+            allow_download=downloads_allowed(args.offline),
             flux_checkpoint=args.flux_checkpoint,
         )
     job = _job_from_args(args)
@@ -668,10 +695,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         job,
         engine_config=config,
         output_dir=args.output_dir,
-        allow_download=args.allow_download and not args.offline,
+        allow_download=downloads_allowed(args.offline),
         flux_checkpoint=args.flux_checkpoint,
         progress=ConsoleProgress(args.command),
     )
+    _print_models_used(record.get("tracking_metadata") or {})
     _print_record(record)
     return EXIT_OK
 

@@ -369,3 +369,149 @@ def test_homography_scene_truth_matches_its_frames():
     right = np.median(np.abs(_bilinear(scene.frames[4], truth) - before))
     wrong = np.median(np.abs(_bilinear(scene.frames[4], truth + 3.0) - before))
     assert right < 4.0 and wrong > 2 * right
+
+
+# --------------------------------------------------------------------------------------------
+# CoTracker3 through torch.hub (its cache layout, a stand-in model; never the network)
+# --------------------------------------------------------------------------------------------
+
+STAND_IN_VELOCITY = (1.5, 0.5)
+"""Pixels per frame the stand-in moves every query (right, down)."""
+STAND_IN_HUBCONF = '''
+dependencies = ["torch"]
+
+import torch
+
+
+class ShiftingTracker(torch.nn.Module):
+    """CoTracker's call interface; every query moves by a fixed velocity per frame, and the
+    visibility score of the last frame is below CoTracker's threshold."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("velocity", torch.tensor([1.5, 0.5]))
+
+    def forward(self, video, queries):
+        steps = torch.arange(video.shape[1], dtype=torch.float32)[:, None, None]
+        tracks = queries[:, None, :, 1:] + steps * self.velocity
+        scores = torch.ones(tracks.shape[:3])
+        scores[:, -1] = 0.2
+        return tracks, scores
+
+
+def cotracker3_offline(pretrained=True, **kwargs):
+    return ShiftingTracker()
+'''
+
+
+def write_stand_in_hub_cache(hub_dir) -> None:
+    """CoTracker's code and weights where ``torch.hub`` keeps them (the weights file is only
+    looked for: the stand-in needs none)."""
+    code = hub_dir / pts.COTRACKER_HUB_FOLDER
+    code.mkdir(parents=True, exist_ok=True)
+    (code / "hubconf.py").write_text(STAND_IN_HUBCONF)
+    (hub_dir / "checkpoints").mkdir(exist_ok=True)
+    (hub_dir / "checkpoints" / pts.COTRACKER_HUB_WEIGHTS).write_bytes(b"stand-in")
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    """An empty ``$TORCH_HOME`` and tracker folder, no cached model, online unless a test says."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv(pts.CHECKPOINTS_ENV, str(tmp_path / "no-cotracker"))
+    monkeypatch.delenv("DAS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(pts, "_COTRACKER_MODELS", {})
+    return tmp_path / "torch" / "hub"
+
+
+def test_cotracker_from_the_torch_hub_cache_tracks_offline(torch_home, monkeypatch):
+    write_stand_in_hub_cache(torch_home)
+    monkeypatch.setenv("DAS_OFFLINE", "1")
+    assert pts.cotracker_source() == pts.CoTrackerSource("hub-cache", str(torch_home / pts.COTRACKER_HUB_FOLDER))
+    assert pts.resolve_point_tracker() == pts.COTRACKER_METHOD
+    frames = np.zeros((5, HEIGHT, WIDTH, 3), dtype=np.uint8)
+    tracks = pts.track_points(frames, grid_size=4)
+    grid = pts.grid_points(HEIGHT, WIDTH, 4)
+    assert tracks.method == pts.COTRACKER_METHOD
+    expected = grid[None] + np.arange(5)[:, None, None] * np.array(STAND_IN_VELOCITY)
+    np.testing.assert_allclose(tracks.uv, expected, atol=1e-5)  # pixel-centre shifts cancel
+    np.testing.assert_array_equal(tracks.visible.all(axis=1), [True, True, True, True, False])
+
+
+def test_offline_without_cotracker_falls_back_to_the_built_in_tracker(torch_home, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert pts.cotracker_source(allow_download=True) is None
+    assert list(pts.available_point_trackers(allow_download=True)) == [pts.LK_METHOD]
+    assert pts.resolve_point_tracker("auto", allow_download=True) == pts.LK_METHOD
+    with pytest.raises(pts.PointTrackingError, match="core.download"):
+        pts.track_points_cotracker(np.zeros((2, 8, 8, 3), np.uint8), np.ones((1, 2), np.float32), allow_download=True)
+
+
+def test_online_cotracker_is_fetched_with_torch_hub_once_and_announced(torch_home, monkeypatch):
+    import torch
+
+    assert pts.resolve_point_tracker("auto") == pts.LK_METHOD  # nothing here, downloads not allowed
+    assert pts.resolve_point_tracker("auto", allow_download=True) == pts.COTRACKER_METHOD
+    calls = []
+    real_load = torch.hub.load
+
+    def hub_load(repo_or_dir, entry, *args, source="github", **kwargs):
+        if source == "local":
+            return real_load(repo_or_dir, entry, *args, source=source, **kwargs)
+        # What a real first load does: fetch the code and weights into the cache, then build.
+        calls.append((repo_or_dir, entry, kwargs))
+        write_stand_in_hub_cache(torch_home)
+        return real_load(str(torch_home / pts.COTRACKER_HUB_FOLDER), entry, source="local")
+
+    monkeypatch.setattr(torch.hub, "load", hub_load)
+    messages = []
+    frames = np.zeros((3, HEIGHT, WIDTH, 3), dtype=np.uint8)
+    tracks = pts.track_points(frames, grid_size=2, allow_download=True, progress=lambda f, m: messages.append(m))
+    assert calls == [(pts.COTRACKER_HUB_REPO, pts.COTRACKER_HUB_ENTRY, {"trust_repo": True})]
+    assert tracks.method == pts.COTRACKER_METHOD
+    np.testing.assert_allclose(tracks.uv[2], pts.grid_points(HEIGHT, WIDTH, 2) + 2 * np.array(STAND_IN_VELOCITY), atol=1e-5)
+    downloads = [message for message in messages if message.startswith("Downloading")]
+    assert len(downloads) == 1 and "CoTracker3" in downloads[0] and "about 100 MB" in downloads[0]
+    # Now it is in the cache: the next process finds it there, offline.
+    monkeypatch.setenv("DAS_OFFLINE", "1")
+    assert pts.cotracker_source().kind == "hub-cache"
+
+
+def test_an_injected_loader_receives_the_source(torch_home):
+    import torch
+
+    seen = []
+
+    def loader(source, device, progress):
+        seen.append((source.kind, device))
+        def standing_still(video, queries):
+            num_frames, num_points = video.shape[1], queries.shape[1]
+            tracks = queries[:, None, :, 1:].expand(1, num_frames, num_points, 2)
+            return tracks, torch.ones(1, num_frames, num_points, dtype=torch.bool)
+
+        return standing_still
+
+    query = np.array([[10.5, 20.5]], np.float32)
+    tracks = pts.track_points_cotracker(np.zeros((2, 30, 30, 3), np.uint8), query, device="cpu", allow_download=True, loader=loader)
+    assert seen == [("hub-download", "cpu")]
+    np.testing.assert_allclose(tracks.uv, np.broadcast_to(query, (2, 1, 2)))
+
+
+def test_a_failed_cotracker_download_falls_back_to_the_built_in_tracker_only_for_auto(torch_home, monkeypatch):
+    import urllib.error
+
+    import torch
+
+    def unreachable(*args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(torch.hub, "load", unreachable)
+    frames = np.stack([smooth_noise(HEIGHT, WIDTH)] * 3)
+    messages = []
+    tracks = pts.track_points(frames, grid_size=4, allow_download=True, progress=lambda f, m: messages.append(m))
+    assert tracks.method == pts.LK_METHOD
+    assert "CoTracker3 could not be downloaded; using the built-in tracker" in messages
+    np.testing.assert_allclose(tracks.uv[2], pts.grid_points(HEIGHT, WIDTH, 4), atol=0.05)  # a still video
+    with pytest.raises(pts.CoTrackerDownloadError, match="no route to host"):
+        pts.track_points(frames, grid_size=4, method=pts.COTRACKER_METHOD, allow_download=True)
