@@ -82,7 +82,7 @@ def camera_from_video(
     check_cancel(cancel, "copy a camera")
 
     report(progress, 0.0, "estimating depth")
-    scene = lift_still(image, tracking)
+    scene = lift_still(image, tracking, progress=scaled(progress, 0.0, PHOTO_DEPTH_PROGRESS_SHARE))
     check_cancel(cancel, "estimating depth")
     reference_scene = lift_video(
         reference.frames, tracking, progress=scaled(progress, PHOTO_DEPTH_PROGRESS_SHARE, SCENE_PROGRESS_SHARE), cancel=cancel

@@ -119,7 +119,7 @@ class Scene:
         return self.depth[0]
 
 
-def lift_still(image: np.ndarray, tracking: TrackingOptions) -> Scene:
+def lift_still(image: np.ndarray, tracking: TrackingOptions, *, progress: Optional[ProgressFn] = None) -> Scene:
     """Depth (+ intrinsics when the estimator gives them, else a pinhole of ``tracking.fov_deg``)
     → one point per pixel.
 
@@ -130,7 +130,9 @@ def lift_still(image: np.ndarray, tracking: TrackingOptions) -> Scene:
         TaskInputError: the estimator found no usable depth anywhere.
     """
     height, width = image.shape[:2]
-    result = trackers.depth.estimate_depth(image, tracking.depth_method, device=tracking.device, allow_download=tracking.allow_download)
+    result = trackers.depth.estimate_depth(
+        image, tracking.depth_method, device=tracking.device, allow_download=tracking.allow_download, progress=progress
+    )
     K, intrinsics_source = intrinsics_or_fov(result.intrinsics, width, height, tracking.fov_deg)
     depth = np.asarray(result.depth, dtype=np.float32)
     grid = geometry.pixel_grid(height, width).reshape(-1, 2).astype(np.float32)
@@ -143,6 +145,7 @@ def lift_still(image: np.ndarray, tracking: TrackingOptions) -> Scene:
         )
     metadata = {
         "depth_source": result.source,
+        "depth_model": result.model,
         "depth_approximate": bool(result.approximate),
         "depth_metric": bool(result.metric),
         "intrinsics": intrinsics_source,
@@ -181,7 +184,12 @@ def lift_video(
     """
     num_frames, height, width = frames.shape[:3]
     tracks = trackers.points.track_points(
-        frames, tracking.grid_size, method=tracking.tracker, progress=scaled(progress, 0.0, TRACKING_PROGRESS_SHARE), cancel=cancel
+        frames,
+        tracking.grid_size,
+        method=tracking.tracker,
+        allow_download=tracking.allow_download,
+        progress=scaled(progress, 0.0, TRACKING_PROGRESS_SHARE),
+        cancel=cancel,
     )
     depth, K, depth_source = trackers.depth.estimate_video_depth(
         frames,
@@ -236,7 +244,7 @@ def lift_scene(
     or the whole clip as a video (:func:`lift_video`), with progress reported into [0, 1]."""
     if still:
         report(progress, 0.0, "estimating depth")
-        scene = lift_still(frames[0], tracking)
+        scene = lift_still(frames[0], tracking, progress=progress)
         check_cancel(cancel, "estimating depth")
         return scene
     return lift_video(frames, tracking, progress=progress, cancel=cancel)

@@ -93,10 +93,11 @@ def tracking_settings(studio: Studio, *, uses_video: bool = True) -> TrackingSet
         depth_method = gr.Dropdown(
             _choices(available_depth_methods(allow_download=studio.options.allow_download)), value="auto",
             label="Depth model",
-            info="Which depth estimator lifts pixels to 3D (only installed ones are listed).",
+            info="Which depth estimator lifts pixels to 3D (installed ones, and those the studio may download).",
         )
         tracker = gr.Dropdown(
-            _choices(available_point_trackers()), value="auto", label="Point tracker", visible=uses_video,
+            _choices(available_point_trackers(allow_download=studio.options.allow_download)), value="auto",
+            label="Point tracker", visible=uses_video,
             info="2D tracker for video sources.",
         )
         grid_size = gr.Slider(
