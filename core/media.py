@@ -44,19 +44,19 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 import av
 
+from core.defaults import FPS as DEFAULT_FPS
+from core.defaults import HEIGHT as DEFAULT_HEIGHT
+from core.defaults import NUM_FRAMES as DEFAULT_NUM_FRAMES
+from core.defaults import RESIZE_MODES
+from core.defaults import WIDTH as DEFAULT_WIDTH
 from core.errors import UserError
 
 PathLike = Union[str, os.PathLike]
 ImageSource = Union[PathLike, np.ndarray, Image.Image]
 
-RESIZE_MODES = ("crop", "stretch", "pad")
-"""``crop``: centre-crop to the target aspect, then resize (default); ``stretch``: resize
-ignoring the aspect (what DaS training did); ``pad``: fit inside and letterbox with black."""
-
-DEFAULT_NUM_FRAMES = 49
-DEFAULT_HEIGHT = 480
-DEFAULT_WIDTH = 720
-DEFAULT_FPS = 8.0
+# Resize modes (core.defaults.RESIZE_MODES): ``crop`` centre-crops to the target aspect, then
+# resizes (default); ``stretch`` resizes ignoring the aspect (what DaS training did); ``pad``
+# fits inside and letterboxes with black.
 
 MAX_SIDE_PX = 4096
 """Largest accepted width or height of an input image or video, in pixels."""
