@@ -1127,14 +1127,6 @@ def _median_ratio(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.median(ratio)) if ratio.size else 1.0
 
 
-def _sample_nearest(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Values of ``image (H, W)`` at continuous pixel positions ``uv (M, 2)`` (nearest pixel)."""
-    height, width = image.shape
-    cols = np.clip(np.floor(uv[:, 0]).astype(np.int64), 0, width - 1)
-    rows = np.clip(np.floor(uv[:, 1]).astype(np.int64), 0, height - 1)
-    return image[rows, cols]
-
-
 def _whole_frame_fit(x_values: np.ndarray, y_values: np.ndarray, mode: str) -> tuple[float, float]:
     """Unpaired fit: match the median (scale) or the median and interquartile range (scale + shift)."""
     x_q1, x_median, x_q3 = np.percentile(x_values, [25, 50, 75])
@@ -1223,15 +1215,10 @@ def _pairs_between(
     height, width = inverse_frame.shape
     uv_frame, uv_reference = tracks.uv[frame], tracks.uv[reference]
     both = tracks.visible[frame] & tracks.visible[reference]
-    both &= _uv_inside(uv_frame, height, width) & _uv_inside(uv_reference, height, width)
+    both &= geometry.uv_in_frame(uv_frame, height, width) & geometry.uv_in_frame(uv_reference, height, width)
     uv_frame, uv_reference = uv_frame[both], uv_reference[both]
-    keep = _sample_nearest(valid_frame, uv_frame) & _sample_nearest(valid_reference, uv_reference)
-    return _sample_nearest(inverse_frame, uv_frame[keep]), _sample_nearest(inverse_reference, uv_reference[keep])
-
-
-def _uv_inside(uv: np.ndarray, height: int, width: int) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
+    keep = geometry.sample_nearest(valid_frame, uv_frame) & geometry.sample_nearest(valid_reference, uv_reference)
+    return geometry.sample_nearest(inverse_frame, uv_frame[keep]), geometry.sample_nearest(inverse_reference, uv_reference[keep])
 
 
 def estimate_video_depth(

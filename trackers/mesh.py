@@ -728,9 +728,7 @@ def _occluded(uvz: np.ndarray, visible: np.ndarray, zbuffer: np.ndarray, K: np.n
     index = np.flatnonzero(visible)
     if index.size == 0:
         return result
-    rows = np.clip(np.floor(uvz[index, 1]).astype(np.int64), 0, zbuffer.shape[0] - 1)
-    cols = np.clip(np.floor(uvz[index, 0]).astype(np.int64), 0, zbuffer.shape[1] - 1)
     z = uvz[index, 2]
     tolerance = OCCLUSION_TOLERANCE_FRACTION * radius + OCCLUSION_SLOPE_PX * z / K[0, 0]
-    result[index] = z > zbuffer[rows, cols] + tolerance
+    result[index] = z > geometry.sample_nearest(zbuffer, uvz[index, :2]) + tolerance
     return result

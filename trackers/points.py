@@ -59,6 +59,7 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 
+from core import geometry
 from core.checkpoints import announce_download, is_offline
 from core.errors import UserError
 from core.object_motion import ObjectMotionError
@@ -258,7 +259,7 @@ def _query_points(height: int, width: int, grid_size: int, mask: Optional[np.nda
     if mask is None:
         return points
     selected = mask_to_bool(mask, height, width)
-    inside = selected[np.floor(points[:, 1]).astype(int), np.floor(points[:, 0]).astype(int)]
+    inside = geometry.sample_nearest(selected, points)
     if not inside.any():
         raise PointTrackingError(
             f"the mask covers no point of the {grid_size}×{grid_size} grid; enlarge the mask or raise the grid size"
