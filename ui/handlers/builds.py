@@ -442,8 +442,8 @@ def build_mesh_animation(
                 source_height, source_width = tracking.metadata["source_size"]
                 gr.Warning(
                     f"The tracking video is {source_width}×{source_height}, another aspect than the model's "
-                    f"{job.width}×{job.height}: it and the first frame were stretched to fit (its colours encode "
-                    f"positions in the frame, so it is not cropped). Render at {job.width}×{job.height} to avoid "
+                    f"{job.size.width}×{job.size.height}: it and the first frame were stretched to fit (its colours encode "
+                    f"positions in the frame, so it is not cropped). Render at {job.size.width}×{job.size.height} to avoid "
                     "the distortion."
                 )
         elif mode in (MESH_SEQUENCE, MESH_PROCEDURAL):
