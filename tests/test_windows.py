@@ -271,3 +271,29 @@ def test_cli_tracking_only_writes_the_long_tracking_video(tiny_checkpoint, tmp_p
     both = cli.main(["camera-control", str(photo), "--tracking-only", "--windows", "2", "--seconds", "2",
                      "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)])
     assert both == cli.EXIT_USAGE
+
+
+# --------------------------------------------------------------------------------------------
+# Studio: the Length input of every build
+# --------------------------------------------------------------------------------------------
+
+
+def test_studio_length_is_the_last_api_input_and_reaches_the_build_as_windows():
+    import inspect
+
+    from ui.tabs.common import _with_length, length_info
+
+    received = {}
+
+    def build(video, resize_mode="crop", scope="tab", request=None, progress=None, windows=1):
+        received.update(video=video, resize_mode=resize_mode, scope=scope, windows=windows)
+        return "built"
+
+    wrapped = _with_length(build, 2)
+    assert list(inspect.signature(wrapped).parameters) == ["video", "resize_mode", "windows", "scope", "request", "progress"]
+    # Gradio passes the inputs in order: the tab's, the Length, then scope, request and progress.
+    assert wrapped("clip.mp4", "pad", 3, "motion", None, None) == "built"
+    assert received == {"video": "clip.mp4", "resize_mode": "pad", "scope": "motion", "windows": 3}
+    wrapped("clip.mp4")  # an API call without the Length: one window
+    assert received["windows"] == 1
+    assert length_info(49).startswith("Windows of 49 frames") and "2 = 97 frames (12.1 s)" in length_info(49)
