@@ -19,7 +19,9 @@ returned by :func:`get_engine`. The engine
 - reports progress per denoising step and stops within one step when cancelled, leaving no
   partial result folder;
 - writes each result (video, tracking video, first frame, settings JSON with versions) into a
-  fresh folder under ``output_dir``.
+  fresh folder under ``output_dir``;
+- generates a long tracking video (``N·(T − 1) + 1`` frames) as a chain of native windows
+  (:meth:`Engine.generate_windows`, :mod:`core.windows`).
 """
 
 from __future__ import annotations
@@ -670,7 +672,8 @@ class Engine:
             raise GenerationInputError(
                 f"the tracking video is {got[0]} frames of {got[1]}×{got[2]} but this model works at "
                 f"{num_frames} frames of {height}×{width}: rebuild it with num_frames, height and width "
-                f"from engine.native_size()"
+                f"from engine.native_size() (or {2 * num_frames - 1}, {3 * num_frames - 2}, … frames for a long "
+                f"video of 2, 3, … windows: core.windows.long_size)"
             )
         if first_frame.shape[:2] != (height, width):
             raise GenerationInputError(
