@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from core.checkpoints import downloads_allowed
 from core.defaults import NUM_INFERENCE_STEPS
 from core.engine import OFFLOAD_MODES, EngineConfig
 from core.errors import UserError
@@ -73,8 +74,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--max-file-size", default="200MB", help="largest accepted upload, e.g. 200MB or 1GB")
     parser.add_argument("--output-dir", default="outputs", help="where generated videos are saved")
     parser.add_argument("--preload", action="store_true", help="load the model at start instead of on first use")
+    parser.add_argument("--offline", action="store_true",
+                        help="never download: use only models on this machine (same as DAS_OFFLINE=1 or "
+                             "HF_HUB_OFFLINE=1); by default the DaS checkpoint, depth models and CoTracker3 "
+                             "download on first use")
     parser.add_argument("--download-models", action="store_true",
-                        help="let depth and repaint models download from the Hugging Face Hub on first use")
+                        help="accepted and ignored: missing models download on first use unless --offline")
     parser.add_argument("--default-steps", type=int, default=NUM_INFERENCE_STEPS,
                         help=f"start value of the denoising-steps slider (default: {NUM_INFERENCE_STEPS})")
     args = parser.parse_args(argv)
@@ -95,12 +100,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         parse_size(args.max_file_size)
     except UserError as error:  # parse_size's own refusal of the text (FileSizeError)
         sys.exit(f"error: --max-file-size: {error}")
+    allow_download = downloads_allowed(args.offline)
+    logger.info("downloads: %s", "missing models download on first use (--offline forbids it)" if allow_download
+                else "off (offline): only models on this machine are used")
     try:
         config = EngineConfig(checkpoint=args.checkpoint, device=args.device, offload=args.offload,
                               output_dir=args.output_dir, quantize=args.quantize,
-                              step_cache_threshold=args.step_cache, attention_backend=args.attention_backend)
+                              step_cache_threshold=args.step_cache, attention_backend=args.attention_backend,
+                              allow_download=allow_download)
         demo = build_app(config, max_file_size=args.max_file_size, default_steps=args.default_steps,
-                         allow_download=args.download_models, preload=args.preload)
+                         allow_download=allow_download, preload=args.preload)
     except UserError as error:  # EngineConfigError, CheckpointError, ...: a message, not a traceback
         sys.exit(f"error: {error}")
     except Exception as error:  # noqa: BLE001 - the start-up boundary: anything else is a bug

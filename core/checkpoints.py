@@ -8,7 +8,13 @@ this order:
 2. the local Hugging Face cache (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else
    ``~/.cache/huggingface/hub``) — usable offline;
 3. a download from the Hub, only when the caller allows it and the machine is not offline
-   (``HF_HUB_OFFLINE=1``).
+   (``DAS_OFFLINE=1``, ``HF_HUB_OFFLINE=1`` or the ``--offline`` flag).
+
+**One download policy** (:func:`downloads_allowed`): the studio (``python webui.py``) and the
+CLI (``python -m core``) download missing models on first use — the DaS checkpoint, the depth
+models and CoTracker3 — unless ``--offline`` is given or ``DAS_OFFLINE`` / ``HF_HUB_OFFLINE``
+is set. The Python API stays explicit: its ``allow_download`` arguments default to False.
+Every download first says what it fetches and about how big it is (:func:`announce_download`).
 
 Two names keep the difference visible at every call site: :func:`find_model` never touches the
 network; :func:`find_or_download_model` may download (when allowed). The DaS checkpoint has its
@@ -33,6 +39,7 @@ from typing import Any, Optional, Sequence
 
 from core.defaults import DAS_HUB_ID, DAS_LOCAL_NAME
 from core.errors import CheckpointError
+from core.progress import ProgressFn, report
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +48,12 @@ CHECKPOINTS_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 OFFLINE_ENV = "HF_HUB_OFFLINE"
 """Set to ``1`` and nothing is ever downloaded (the Hugging Face convention)."""
+DAS_OFFLINE_ENV = "DAS_OFFLINE"
+"""Set to ``1`` and nothing is ever downloaded (this app's own switch, same as ``--offline``)."""
+_TRUE_WORDS = ("1", "true", "yes", "on")
+
+DAS_APPROX_GB = 20.0
+"""Approximate download size of the DaS checkpoint's five components (GB, rounded)."""
 
 _HUB_ID_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 """One half of ``owner/name``: ASCII letters, digits, ``.``, ``_``, ``-``; no leading or
@@ -94,19 +107,24 @@ class ModelSpec:
         local_name: folder (relative to ``checkpoints/``) a local copy lives in.
         description: one line for listings (``python -m core.download --list``).
         allow_patterns: what a download fetches (``None`` = everything).
+        approx_gb: approximate download size in GB (for the one message before a download;
+            ``None`` = unknown).
     """
 
     hub_id: str
     local_name: str
     description: str = ""
     allow_patterns: Optional[tuple[str, ...]] = None
+    approx_gb: Optional[float] = None
 
     def local_dir(self, root: Path = CHECKPOINTS_DIR) -> Path:
         """``root / local_name``."""
         return Path(root) / self.local_name
 
 
-DAS_MODEL = ModelSpec(DAS_HUB_ID, DAS_LOCAL_NAME, "Diffusion-as-Shader (CogVideoX-5B-I2V + tracking branch), ~20 GB")
+DAS_MODEL = ModelSpec(
+    DAS_HUB_ID, DAS_LOCAL_NAME, "Diffusion-as-Shader (CogVideoX-5B-I2V + tracking branch), ~20 GB", approx_gb=DAS_APPROX_GB
+)
 """``python -m core.download`` fetches the whole repository into ``checkpoints/``; a Hub-cache
 download by the app fetches only :data:`DAS_ALLOW_PATTERNS`."""
 
@@ -139,9 +157,55 @@ def is_hub_id(text: str | Path) -> bool:
     )
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE_WORDS
+
+
 def is_offline() -> bool:
-    """Whether ``HF_HUB_OFFLINE`` forbids downloads (read now, not at import)."""
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    """Whether ``DAS_OFFLINE`` or ``HF_HUB_OFFLINE`` forbids downloads (read now, not at import)."""
+    return _env_flag(DAS_OFFLINE_ENV) or _env_flag(OFFLINE_ENV)
+
+
+def downloads_allowed(offline: Optional[bool] = None) -> bool:
+    """The download policy of the studio and the CLI: missing models download on first use
+    unless the ``--offline`` flag (``offline=True``) or ``DAS_OFFLINE`` / ``HF_HUB_OFFLINE``
+    forbids it.
+
+    Args:
+        offline: the ``--offline`` flag (``None`` or False = not given).
+    """
+    return not (bool(offline) or is_offline())
+
+
+def format_download_size(approx_gb: Optional[float]) -> str:
+    """``"about 1.9 GB"``, ``"about 100 MB"`` or ``"size unknown"`` (always approximate)."""
+    if approx_gb is None:
+        return "size unknown"
+    if approx_gb < 1.0:
+        return f"about {approx_gb * 1000:.0f} MB"
+    return f"about {approx_gb:.1f} GB"
+
+
+def announce_download(what: str, source: str, approx_gb: Optional[float], progress: Optional[ProgressFn] = None) -> str:
+    """Say once, before a download starts, what is fetched and about how big it is: a log
+    line (the CLI console) and a progress message (the studio's progress bar). The download
+    itself shows ``huggingface_hub``'s / ``torch.hub``'s own progress bars on the console.
+
+    Args:
+        what: the model in words (``"Depth Pro (depth + field of view)"``).
+        source: where from (a Hub id or a repository).
+        approx_gb: approximate size in GB (see :func:`format_download_size`).
+
+    Returns:
+        The message.
+    """
+    message = (
+        f"Downloading {what} from {source} ({format_download_size(approx_gb)}, approximate); "
+        "this happens once, later runs use the local copy"
+    )
+    logger.info("%s", message)
+    report(progress, 0.0, message)
+    return message
 
 
 def hub_cache_dir() -> Path:
@@ -208,7 +272,10 @@ def download_snapshot(
         CheckpointError: offline (``HF_HUB_OFFLINE``), or the Hub refused or could not be reached.
     """
     if is_offline():
-        raise CheckpointError(f"{repo_id} is not on this machine and {OFFLINE_ENV} is set, so nothing is downloaded.")
+        raise CheckpointError(
+            f"{repo_id} is not on this machine and offline mode is on ({DAS_OFFLINE_ENV} or {OFFLINE_ENV} is set), "
+            "so nothing is downloaded."
+        )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError
 
@@ -283,9 +350,11 @@ def find_or_download_model(
     root: Path = CHECKPOINTS_DIR,
     cache_dir: Optional[str | Path] = None,
     token: Optional[str | bool] = None,
+    progress: Optional[ProgressFn] = None,
 ) -> Path:
     """A local copy of ``model`` (see :func:`find_model`), downloaded into the Hub cache when
-    there is none and ``allow_download`` is set (and the machine is not offline).
+    there is none and ``allow_download`` is set (and the machine is not offline); a download
+    is announced first (:func:`announce_download`, through ``progress`` and the log).
 
     Raises:
         CheckpointError: no local copy and downloading is not allowed, offline or failed; the
@@ -300,6 +369,8 @@ def find_or_download_model(
     dest = spec.local_dir(root)
     if not allow_download:
         raise CheckpointError(f"{spec.hub_id} is not on this machine and downloading is turned off.\n" + offline_instructions(spec, dest))
+    if not is_offline():
+        announce_download(spec.description or spec.hub_id, spec.hub_id, spec.approx_gb, progress)
     try:
         return download_snapshot(spec.hub_id, allow_patterns=spec.allow_patterns, cache_dir=cache_dir, token=token)
     except CheckpointError as error:
@@ -551,6 +622,8 @@ def locate_das_checkpoint(
                 f"{HOW_TO_GET_CHECKPOINT}"
             )
         else:
+            if not is_offline():
+                announce_download(DAS_MODEL.description, name, DAS_APPROX_GB)
             try:
                 folder = download_snapshot(
                     name, allow_patterns=DAS_ALLOW_PATTERNS, revision=revision, cache_dir=cache_dir, token=token

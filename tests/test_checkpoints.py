@@ -247,3 +247,101 @@ def test_the_module_and_the_engine_import_without_torch():
     code = "import sys, core.checkpoints, core.engine, core.download; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------------------------
+# One download policy: the studio and the CLI download on first use unless offline
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "das_offline", "hf_offline", "allowed"),
+    [
+        (None, None, None, True),
+        (False, None, "0", True),
+        (True, None, None, False),
+        (None, "1", None, False),
+        (None, "true", "0", False),
+        (None, None, "1", False),
+        (False, "0", "yes", False),
+        (True, "0", "0", False),
+    ],
+)
+def test_download_policy(monkeypatch, flag, das_offline, hf_offline, allowed):
+    for name, value in ((ck.DAS_OFFLINE_ENV, das_offline), (ck.OFFLINE_ENV, hf_offline)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert ck.downloads_allowed(flag) is allowed
+
+
+def test_das_offline_also_refuses_downloads(hub_cache, monkeypatch):
+    monkeypatch.setenv(ck.OFFLINE_ENV, "0")
+    monkeypatch.setenv(ck.DAS_OFFLINE_ENV, "1")
+    with pytest.raises(CheckpointError, match="DAS_OFFLINE"):
+        ck.download_snapshot("org/model")
+
+
+def test_a_download_is_announced_once_with_its_approximate_size(hub_cache, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv(ck.OFFLINE_ENV, "0")
+    snapshot = tmp_path / "snapshot"
+    monkeypatch.setattr(ck, "download_snapshot", lambda repo_id, **kwargs: snapshot)
+    messages = []
+    spec = ck.ModelSpec("org/depth", "depth/org-depth", "A depth model", approx_gb=1.9)
+    with caplog.at_level("INFO", logger=ck.__name__):
+        found = ck.find_or_download_model(spec, allow_download=True, root=tmp_path, progress=lambda f, m: messages.append((f, m)))
+    assert found == snapshot
+    assert messages == [(0.0, "Downloading A depth model from org/depth (about 1.9 GB, approximate); "
+                              "this happens once, later runs use the local copy")]
+    assert [record.getMessage() for record in caplog.records] == [messages[0][1]]
+    assert ck.format_download_size(0.1) == "about 100 MB" and ck.format_download_size(None) == "size unknown"
+
+
+def test_the_studio_and_the_cli_follow_the_policy(monkeypatch):
+    import webui
+    from core.cli import _engine_config, build_parser
+
+    monkeypatch.delenv(ck.OFFLINE_ENV, raising=False)
+    monkeypatch.delenv(ck.DAS_OFFLINE_ENV, raising=False)
+    assert webui.parse_args([]).offline is False and webui.parse_args(["--offline"]).offline is True
+    webui.parse_args(["--download-models"])  # still accepted (downloads are the default)
+    parser = build_parser()
+    assert _engine_config(parser.parse_args(["status"])).allow_download is True
+    assert _engine_config(parser.parse_args(["status", "--offline"])).allow_download is False
+    assert _engine_config(parser.parse_args(["status", "--allow-download"])).allow_download is True
+    monkeypatch.setenv(ck.DAS_OFFLINE_ENV, "1")
+    assert _engine_config(parser.parse_args(["status"])).allow_download is False
+
+
+def test_the_cli_names_the_models_used_and_warns_on_the_built_in_depth(capsys):
+    from core.cli import _print_models_used
+
+    _print_models_used({"depth_source": "depth-anything-v2", "depth_approximate": False, "tracker": "cotracker3"})
+    assert capsys.readouterr().err == "depth: depth-anything-v2 · tracker: cotracker3\n"
+    _print_models_used({"depth_source": "builtin", "depth_approximate": True})
+    err = capsys.readouterr().err
+    assert err.startswith("depth: builtin\nwarning: The depth is the built-in approximation")
+    assert "python -m core.download" in err and "--offline" in err
+
+
+def test_the_status_line_names_the_models_a_build_will_use(tmp_path, monkeypatch):
+    from trackers import depth as dp
+    from ui.status import tracking_models_status
+
+    monkeypatch.setenv(dp.CHECKPOINTS_ENV, str(tmp_path / "no-depth"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("DAS_TRACKER_CHECKPOINTS", str(tmp_path / "no-cotracker"))
+    monkeypatch.delenv(ck.DAS_OFFLINE_ENV, raising=False)
+    monkeypatch.setenv(ck.OFFLINE_ENV, "0")
+    online = " · ".join(tracking_models_status(allow_download=True))
+    assert online == (
+        "**Depth:** `depth-pro` (downloads about 1.9 GB on first use) for photos, "
+        "`depth-anything-v2` (downloads about 100 MB on first use) for videos · "
+        "**Tracker:** `cotracker3` (downloads about 100 MB on first use)"
+    )
+    monkeypatch.setenv(ck.DAS_OFFLINE_ENV, "1")
+    offline = tracking_models_status(allow_download=True)
+    assert offline[:2] == ["**Depth:** `builtin`", "**Tracker:** `lk` (built in)"]
+    assert offline[2].startswith("⚠️ **Approximate depth:**") and "python -m core.download" in offline[2]

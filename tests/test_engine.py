@@ -30,7 +30,16 @@ from core.engine import (
 from core.errors import CheckpointError
 from core.media import read_video_frames, write_video
 from core.progress import Cancelled
-from core.tasks import camera_control, from_tracking_video, mesh_animation, motion_transfer, object_manipulation
+from core.tasks import (
+    ObjectMove,
+    TrackingOptions,
+    WorkingSize,
+    camera_control,
+    from_tracking_video,
+    mesh_animation,
+    motion_transfer,
+    object_manipulation,
+)
 
 FAST = GenerationSettings(num_inference_steps=2)
 """Two steps: enough to exercise the loop, cheap on a 2-core CPU."""
@@ -44,8 +53,7 @@ def engine(tiny_checkpoint, tmp_path_factory) -> Engine:
 
 @pytest.fixture(scope="module")
 def size(engine) -> dict:
-    num_frames, height, width = engine.native_size()
-    return {"num_frames": num_frames, "height": height, "width": width}
+    return {"size": WorkingSize.from_native(engine.native_size())}
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +197,7 @@ def check_generation(result, engine, size, prompt: str, task: str) -> dict:
     for path in (result.video_path, result.tracking_path, result.settings_path, result.first_frame_path):
         assert path.is_file() and path.parent == result.output_dir
     frames, fps = read_video_frames(result.video_path)
-    assert frames.shape == (size["num_frames"], size["height"], size["width"], 3)
+    assert frames.shape == (size["size"].num_frames, *size["size"].frame_shape, 3)
     assert result.frames.shape == frames.shape and result.frames.dtype == np.uint8
     settings = json.loads(result.settings_path.read_text())
     assert settings["prompt"] == prompt and settings["seed"] == result.seed
@@ -206,15 +214,15 @@ def test_every_task_end_to_end(engine, size, photo, tmp_path):
 
     video = tmp_path / "video.mp4"
     texture = np.asarray(Image.fromarray(data.coffee()).resize((260, 140)))
-    write_video(np.stack([texture[:128, 4 * t : 4 * t + 192] for t in range(size["num_frames"])]), video, fps=8)
-    mask = np.zeros((size["height"], size["width"]), np.uint8)
+    write_video(np.stack([texture[:128, 4 * t : 4 * t + 192] for t in range(size["size"].num_frames)]), video, fps=8)
+    mask = np.zeros(size["size"].frame_shape, np.uint8)
     mask[16:40, 30:60] = 255
     mesh = tmp_path / "box.obj"
     trimesh.creation.box(extents=(1, 0.6, 0.8)).export(mesh)
     results = {
-        "motion_transfer": motion_transfer(video, grid_size=10, **size),
+        "motion_transfer": motion_transfer(video, tracking=TrackingOptions(grid_size=10), **size),
         "camera_control": camera_control(photo, "rot y 10", **size),
-        "object_manipulation": object_manipulation(photo, mask, "right", 0.2, **size),
+        "object_manipulation": object_manipulation(photo, ObjectMove(mask, "right", 0.2), **size),
         "mesh_animation": mesh_animation(mesh, procedural="turntable", num_points=2000, **size),
     }
     tracking_file = tmp_path / "tracking.mp4"

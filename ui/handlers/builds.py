@@ -19,7 +19,7 @@ import gradio as gr
 import numpy as np
 
 from core.defaults import DEFAULT_RESIZE_MODE, GRID_SIZE
-from core.options import AUTO
+from core.options import AUTO, CAMERA_APPEND
 from core.windows import long_size
 from core.tasks import (
     ClipOptions,
@@ -28,13 +28,15 @@ from core.tasks import (
     TrackingResult,
     WorkingSize,
     camera_control,
+    camera_from_video,
     from_tracking_video,
     mesh_animation,
     motion_transfer,
     object_manipulation,
 )
 from ui.errors import user_error
-from ui.handlers.inputs import checked_upload, mask_from_inputs, source_path
+from ui.handlers.camera_modes import effective_camera_mode, effective_camera_motion
+from ui.handlers.inputs import SOURCE_IMAGE, checked_upload, mask_from_inputs, source_path
 from ui.handlers.jobs import core_progress, studio_job
 from ui.handlers.outputs import NamedOutputs
 from ui.studio import Studio
@@ -148,8 +150,10 @@ def build_result(studio: Studio, tracking: TrackingResult) -> BuildResult:
         source_video = str(write_video(tracking.source_frames, folder / "source.mp4", tracking.fps))
     point_cloud = None
     if len(tracking.points):
+        # With the camera path (estimated source camera, copied camera) drawn into the cloud.
+        points, colors = tracking.preview_points()
         try:
-            point_cloud = str(export_point_cloud(tracking.points, tracking.point_colors, folder / "point_cloud.glb"))
+            point_cloud = str(export_point_cloud(points, colors, folder / "point_cloud.glb"))
         except ExportError as error:  # a preview nicety: the tracking video is still usable
             logger.warning("no point-cloud preview: %s", error)
     return BuildResult(
@@ -184,8 +188,10 @@ class TrackingWidgets:
             allow_download=studio.options.allow_download,
         )
 
-    def clip_options(self, resize_mode: str) -> ClipOptions:
-        return ClipOptions(resize_mode=resize_mode, start_s=self.start_s if self.start_s not in (None, "") else 0.0)
+    def clip_options(self, resize_mode: str, camera_mode: str = CAMERA_APPEND) -> ClipOptions:
+        return ClipOptions(
+            resize_mode=resize_mode, start_s=self.start_s if self.start_s not in (None, "") else 0.0, camera_mode=camera_mode
+        )
 
 
 @dataclass(frozen=True)
@@ -214,10 +220,27 @@ def _run_motion_transfer(
 
 def _run_camera_control(
     studio: Studio, job: BuildJob, source: str, camera_motion: str, first_frame: Optional[str],
-    tracking: TrackingWidgets,
+    tracking: TrackingWidgets, camera_mode: str = CAMERA_APPEND,
 ) -> TrackingResult:
     return camera_control(
         source,
+        camera_motion,
+        size=job.size,
+        clip=tracking.clip_options(job.resize_mode, camera_mode),
+        tracking=tracking.tracking_options(studio),
+        first_frame=first_frame,
+        progress=core_progress(job.progress),
+        cancel=job.cancel,
+    )
+
+
+def _run_camera_from_video(
+    studio: Studio, job: BuildJob, photo: str, reference: str, camera_motion: str, first_frame: Optional[str],
+    tracking: TrackingWidgets,
+) -> TrackingResult:
+    return camera_from_video(
+        photo,
+        reference,
         camera_motion,
         size=job.size,
         clip=tracking.clip_options(job.resize_mode),
@@ -231,13 +254,14 @@ def _run_camera_control(
 def _run_object_manipulation(
     studio: Studio, job: BuildJob, source: str, mask: Any, motion: str, amount: float,
     camera_motion: Optional[str], first_frame: Optional[str], tracking: TrackingWidgets,
+    camera_mode: str = CAMERA_APPEND,
 ) -> TrackingResult:
     return object_manipulation(
         source,
         ObjectMove(mask, motion, amount),
         camera_motion=camera_motion,
         size=job.size,
-        clip=tracking.clip_options(job.resize_mode),
+        clip=tracking.clip_options(job.resize_mode, camera_mode),
         tracking=tracking.tracking_options(studio),
         first_frame=first_frame,
         progress=core_progress(job.progress),
@@ -323,19 +347,33 @@ def build_camera_control(
     tracker: str = "auto",
     grid_size: int = GRID_SIZE,
     start_s: float = 0.0,
+    camera_mode: str = CAMERA_APPEND,
+    reference_video: Any = None,
     scope: str = "camera_control",
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(track_tqdm=True),
     windows: Any = 1,
 ) -> BuildResult:
-    """Camera Control: an image or video + a camera-motion string → tracking video."""
+    """Camera Control: an image or video + a camera-motion string → tracking video.
+
+    ``camera_mode`` (append / override / stabilise) applies to a video source (a photo is
+    always ``append``; ``stabilise`` does not use the motion text). A photo with a
+    ``reference_video`` copies that video's camera (the motion text applies on top)."""
     with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
         source = source_path(studio, source_mode, image, video)
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
-        tracking = _run_camera_control(
-            studio, _build_job(studio, resize_mode, progress, cancel, windows), source, camera_motion or "", first,
-            TrackingWidgets(depth_method, tracker, grid_size, start_s),
-        )
+        job = _build_job(studio, resize_mode, progress, cancel, windows)
+        widgets = TrackingWidgets(depth_method, tracker, grid_size, start_s)
+        reference = None
+        if source_mode == SOURCE_IMAGE:
+            reference = checked_upload(studio, reference_video, "reference video (camera to copy)", required=False)
+        if reference is not None:
+            tracking = _run_camera_from_video(studio, job, source, reference, camera_motion or "", first, widgets)
+        else:
+            tracking = _run_camera_control(
+                studio, job, source, effective_camera_motion(source_mode, camera_mode, camera_motion), first, widgets,
+                effective_camera_mode(source_mode, camera_mode),
+            )
         return build_result(studio, tracking)
 
 
@@ -355,19 +393,22 @@ def build_object_manipulation(
     tracker: str = "auto",
     grid_size: int = GRID_SIZE,
     start_s: float = 0.0,
+    camera_mode: str = CAMERA_APPEND,
     scope: str = "object_manipulation",
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(track_tqdm=True),
     windows: Any = 1,
 ) -> BuildResult:
-    """Object Manipulation: a masked object moved rigidly (plus an optional camera motion)."""
+    """Object Manipulation: a masked object moved rigidly (plus an optional camera motion;
+    ``camera_mode`` for a video source as in :func:`build_camera_control`)."""
     with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
         source = source_path(studio, source_mode, image, video)
         mask = mask_from_inputs(studio, mask_editor, mask_upload)
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
         tracking = _run_object_manipulation(
             studio, _build_job(studio, resize_mode, progress, cancel, windows), source, mask, motion, amount,
-            camera_motion or None, first, TrackingWidgets(depth_method, tracker, grid_size, start_s),
+            effective_camera_motion(source_mode, camera_mode, camera_motion) or None, first,
+            TrackingWidgets(depth_method, tracker, grid_size, start_s), effective_camera_mode(source_mode, camera_mode),
         )
         return build_result(studio, tracking)
 
