@@ -107,6 +107,8 @@ COMMON_OPTIONS = (
     _option("negative_prompt", help="negative prompt (default: DaS's)"),
     _option("legacy_tracking_range", action="store_true", default=None, help="feed the tracking video in [0, 1] like the DaS demo (default [-1, 1] as in training)"),
     _option("fps", type=float, help="frame rate of the written video (default: the source's)"),
+    _option("windows", type=int, help="length in windows of the model's native frame count, chained end to start (default 1; see docs/API.md, Long videos)"),
+    _option("seconds", type=float, help="length in seconds instead of --windows: the fewest windows that last that long"),
     _option("resize_mode", choices=defaults.RESIZE_MODES, help=f"how media is fitted to the model's size (default {defaults.DEFAULT_RESIZE_MODE}; stretch for from-tracking, whose colours encode positions)"),
 )
 
@@ -281,6 +283,23 @@ def _settings_from_job(job: dict[str, Any]):
     return settings
 
 
+def job_windows(job: dict[str, Any], native_frames: int) -> int:
+    """How many windows a job asks for: ``windows``, or the fewest that last ``seconds`` at the
+    job's ``fps`` (default 8); 1 when neither is given.
+
+    Raises:
+        JobError: both are given. core.windows.WindowError: too many for the checkpoint.
+    """
+    from core.windows import check_windows, window_count_for_seconds
+
+    windows, seconds = job.get("windows"), job.get("seconds")
+    if windows is not None and seconds is not None:
+        raise JobError("give the length either as --windows or as --seconds, not both")
+    if seconds is not None:
+        return window_count_for_seconds(seconds, native_frames, float(job.get("fps") or defaults.FPS))
+    return check_windows(1 if windows is None else windows, native_frames)
+
+
 def write_tracking_outputs(result, folder: Path) -> dict[str, str]:
     """Write ``tracking.mp4``, ``first_frame.png``, ``point_cloud.ply`` and ``tracking.json``
     into ``folder`` (atomically: a staging folder renamed at the end). Returns the file paths."""
@@ -343,6 +362,11 @@ def run_job(
     else:
         engine = get_engine(engine_config)
         size = WorkingSize.from_native(engine.native_size())
+    windows = job_windows(job, size.num_frames)
+    if windows > 1:
+        from core.windows import long_size
+
+        size = long_size(size, windows)
     recipe, args, kwargs = _task_call(job, size, allow_download)
     result = recipe(*args, progress=progress, **kwargs)
     if job.get("repaint"):
@@ -350,7 +374,7 @@ def run_job(
     if result.check is not None:
         # The controllability check, before the expensive step: warnings never stop the run.
         print(f"[{result.task}] check: {result.check.report_text()}", file=sys.stderr)
-    record: dict[str, Any] = {"task": result.task, "tracking_metadata": result.metadata}
+    record: dict[str, Any] = {"task": result.task, "tracking_metadata": result.metadata, "windows": windows}
     if tracking_only:
         folder = output_dir / (run_name or request_folder_name(result.task))
         record.update(output_dir=str(folder), files=write_tracking_outputs(result, folder))
@@ -367,6 +391,7 @@ def run_job(
                 "tracking": str(generated.tracking_path),
                 "first_frame": str(generated.first_frame_path),
                 "settings": str(generated.settings_path),
+                **({"window_tracking": [str(path) for path in generated.window_tracking_paths]} if generated.window_tracking_paths else {}),
             },
             seed=generated.seed,
         )

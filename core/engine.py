@@ -19,7 +19,9 @@ returned by :func:`get_engine`. The engine
 - reports progress per denoising step and stops within one step when cancelled, leaving no
   partial result folder;
 - writes each result (video, tracking video, first frame, settings JSON with versions) into a
-  fresh folder under ``output_dir``.
+  fresh folder under ``output_dir``;
+- generates a long tracking video (``N·(T − 1) + 1`` frames) as a chain of native windows
+  (:meth:`Engine.generate_windows`, :mod:`core.windows`).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from core.checkpoints import (
 )
 from core.errors import CheckpointError, UserError
 from core.media import write_video
-from core.progress import CancelFn, Cancelled, ProgressFn, check_cancel, report
+from core.progress import CancelFn, Cancelled, ProgressFn, check_cancel, report, scaled
 
 if TYPE_CHECKING:  # imported lazily at run time: core.pipeline pulls in torch + diffusers
     import torch
@@ -84,6 +86,8 @@ VIDEO_NAME = "video.mp4"
 TRACKING_NAME = "tracking.mp4"
 FIRST_FRAME_NAME = "first_frame.png"
 SETTINGS_NAME = "settings.json"
+WINDOW_TRACKING_NAME = "tracking_window_{:02d}.mp4"
+"""Tracking video of window k of a long video (1-based), as the model read it."""
 STAGING_PREFIX = ".incomplete-"
 """Results are written under this hidden name and renamed when complete (no partial folders)."""
 
@@ -247,6 +251,8 @@ class GenerationResult:
     output_dir: Path
     elapsed_s: float
     frames: np.ndarray = field(repr=False)
+    window_tracking_paths: tuple[Path, ...] = ()
+    """``tracking_window_01.mp4`` … of a long video (:meth:`Engine.generate_windows`); empty for one window."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -666,7 +672,8 @@ class Engine:
             raise GenerationInputError(
                 f"the tracking video is {got[0]} frames of {got[1]}×{got[2]} but this model works at "
                 f"{num_frames} frames of {height}×{width}: rebuild it with num_frames, height and width "
-                f"from engine.native_size()"
+                f"from engine.native_size() (or {2 * num_frames - 1}, {3 * num_frames - 2}, … frames for a long "
+                f"video of 2, 3, … windows: core.windows.long_size)"
             )
         if first_frame.shape[:2] != (height, width):
             raise GenerationInputError(
@@ -737,6 +744,10 @@ class Engine:
         if not isinstance(prompt, str) or not prompt.strip():
             raise GenerationInputError("the prompt is empty: describe the video you want (e.g. 'a red car on a mountain road')")
         tracking_frames = np.asarray(getattr(tracking, "frames", tracking))
+        if self._is_long(tracking_frames):
+            return self.generate_windows(
+                first_frame, tracking, prompt, settings, progress=progress, cancel=cancel, run_name=run_name
+            )
         if first_frame is None:
             if not hasattr(tracking, "first_frame"):
                 raise GenerationInputError("a first-frame image is needed when the tracking video is a bare array")
@@ -798,6 +809,160 @@ class Engine:
             frames=frames,
         )
 
+    # ---- long videos ------------------------------------------------------------------------
+
+    def _is_long(self, tracking_frames: np.ndarray) -> bool:
+        """Whether ``tracking_frames`` is a chain of 2 or more native windows (``N·(T − 1) + 1`` frames)."""
+        from core.windows import windows_in
+
+        if tracking_frames.ndim != 4:
+            return False
+        windows = windows_in(tracking_frames.shape[0], read_native_size(self.checkpoint)[0])
+        return windows is not None and windows > 1
+
+    def generate_windows(
+        self,
+        first_frame: Optional[np.ndarray],
+        tracking: "TrackingResult | np.ndarray",
+        prompt: str,
+        settings: Optional[GenerationSettings] = None,
+        *,
+        progress: Optional[ProgressFn] = None,
+        cancel: Optional[CancelFn] = None,
+        run_name: Optional[str] = None,
+    ) -> GenerationResult:
+        """Generate a long video as a chain of windows of the checkpoint's native length.
+
+        ``tracking`` has ``N·(T − 1) + 1`` frames (build it with
+        ``size=core.windows.long_size(native, N)``; :meth:`generate` sends such a tracking
+        video here by itself). Window ``k`` reads frames ``k·(T − 1) … k·(T − 1) + T − 1`` of it,
+        re-coloured from that window's first frame (:func:`core.windows.window_tracking`), and
+        starts from the last generated frame of window ``k − 1`` (the request's first frame for
+        window 1). Window ``k`` (0-based) uses seed ``seed + k`` (:func:`core.windows.window_seed`),
+        so a seed reproduces the whole video and one window equals :meth:`generate`.
+
+        Progress runs over all windows; ``cancel`` is polled between and within windows, and a
+        cancelled run writes nothing. The result folder holds ``video.mp4`` (``N·(T − 1) + 1``
+        frames: the repeated first frame of windows 2…N is dropped), ``tracking.mp4`` (the
+        whole tracking video), ``tracking_window_01.mp4`` … (what each window read),
+        ``first_frame.png`` and ``settings.json`` with a ``windows`` list.
+
+        Raises:
+            GenerationInputError, core.windows.WindowError: unusable inputs or length.
+            CheckpointError, Cancelled: as :meth:`generate`.
+        """
+        from core import windows as windowing
+
+        settings = settings or GenerationSettings()
+        settings.validate()
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise GenerationInputError("the prompt is empty: describe the video you want (e.g. 'a red car on a mountain road')")
+        tracking_frames = np.asarray(getattr(tracking, "frames", tracking))
+        if first_frame is None:
+            if not hasattr(tracking, "first_frame"):
+                raise GenerationInputError("a first-frame image is needed when the tracking video is a bare array")
+            first_frame = tracking.first_frame
+        first_frame = _as_uint8_image(first_frame, "the first frame")
+        native_frames = read_native_size(self.checkpoint)[0]
+        if tracking_frames.ndim != 4:
+            raise GenerationInputError(f"the tracking video must be (T, H, W, 3); got shape {tracking_frames.shape}")
+        plan = windowing.window_slices(tracking_frames.shape[0], native_frames)
+        windowing.check_windows(len(plan), native_frames)
+        self.check_sizes(first_frame, tracking_frames[plan[0].frames])
+        metadata = dict(getattr(tracking, "metadata", {}) or {})
+        seed = secrets.randbelow(defaults.MAX_SEED) if settings.seed == defaults.RANDOM_SEED else int(settings.seed)
+        fps = float(settings.fps or getattr(tracking, "fps", None) or defaults.FPS)
+        count = len(plan)
+
+        started_at = datetime.now(timezone.utc)
+        started = time.perf_counter()
+        # Rendered before taking the model: drawing tracks is CPU work that must not hold the GPU.
+        window_videos = []
+        for window in plan:
+            check_cancel(cancel, "generation")
+            report(progress, 0.0, f"window {window.number}/{count}: drawing its tracking video")
+            window_videos.append(windowing.window_tracking(tracking, window, cancel=cancel))
+
+        generated: list[np.ndarray] = []
+        start_image = first_frame
+        with self._lock:
+            pipe = self._load_locked()
+            for window, window_video in zip(plan, window_videos):
+                check_cancel(cancel, "generation")
+                share = _labelled(scaled(progress, window.index / count, (window.index + 1) / count), f"window {window.number}/{count}: ")
+                report(share, 0.0, "encoding the tracking video")
+                conditioning = self._tracking_conditioning(pipe, window_video, settings.legacy_tracking_range)
+                window_seed = windowing.window_seed(seed, window.index)
+                frames = self._denoise(pipe, start_image, conditioning, prompt, settings, window_seed, share, cancel)
+                generated.append(frames if window.index == 0 else frames[windowing.OVERLAP_FRAMES:])
+                # The next window starts from the frame as it is written (uint8), not the float output.
+                start_image = np.ascontiguousarray(frames[-1])
+        video = np.concatenate(generated, axis=0)
+
+        report(progress, 1.0, "writing the video")
+        final_dir = self.output_dir / (run_name or request_folder_name(str(metadata.get("task", "generation")), seed))
+        window_names = [WINDOW_TRACKING_NAME.format(window.number) for window in plan]
+        with staged_result_folder(final_dir) as staging:
+            write_video(video, staging / VIDEO_NAME, fps)
+            write_video(tracking_frames, staging / TRACKING_NAME, fps)
+            for name, window_video in zip(window_names, window_videos):
+                write_video(window_video, staging / name, fps)
+            _write_png(first_frame, staging / FIRST_FRAME_NAME)
+            elapsed = time.perf_counter() - started
+            record = {
+                "prompt": prompt,
+                "seed": seed,
+                "settings": {**settings.to_dict(), "seed": seed, "fps": fps},
+                "tracking": metadata,
+                "num_frames": int(video.shape[0]),
+                "height": int(video.shape[1]),
+                "width": int(video.shape[2]),
+                "native_frames": int(native_frames),
+                "windows": [
+                    {
+                        "index": window.number,
+                        "frames": [window.start, window.stop],
+                        "seed": windowing.window_seed(seed, window.index),
+                        "first_frame": "request first frame" if window.index == 0 else f"last generated frame of window {window.index}",
+                        "tracking": name,
+                    }
+                    for window, name in zip(plan, window_names)
+                ],
+                "model": self._model_record(),
+                "tracking_encoding_seed": TRACKING_ENCODING_SEED,
+                "versions": _versions(),
+                "files": {
+                    "video": VIDEO_NAME,
+                    "tracking": TRACKING_NAME,
+                    "first_frame": FIRST_FRAME_NAME,
+                    "window_tracking": window_names,
+                },
+                "started_at": started_at.isoformat(),
+                "finished_at": datetime.now(timezone.utc).isoformat(),
+                "elapsed_s": round(elapsed, 3),
+            }
+            (staging / SETTINGS_NAME).write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
+        return GenerationResult(
+            video_path=final_dir / VIDEO_NAME,
+            tracking_path=final_dir / TRACKING_NAME,
+            settings_path=final_dir / SETTINGS_NAME,
+            first_frame_path=final_dir / FIRST_FRAME_NAME,
+            seed=seed,
+            output_dir=final_dir,
+            elapsed_s=elapsed,
+            frames=video,
+            window_tracking_paths=tuple(final_dir / name for name in window_names),
+        )
+
+    def _model_record(self) -> dict[str, Any]:
+        return {
+            "checkpoint": self._loaded_from,
+            "is_tiny": _is_tiny(self._loaded_from or ""),
+            "device": self._device_name,
+            "dtype": self._dtype_name,
+            "offload": self.config.offload,
+        }
+
     def _denoise(
         self,
         pipe,
@@ -848,6 +1013,13 @@ def _frames_to_uint8(frames: Any) -> np.ndarray:
     if array.dtype != np.uint8:
         array = np.clip(np.round(array.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
     return array
+
+
+def _labelled(progress: Optional[ProgressFn], prefix: str) -> Optional[ProgressFn]:
+    """``progress`` with ``prefix`` before every message (e.g. which window is running)."""
+    if progress is None:
+        return None
+    return lambda fraction, message: report(progress, fraction, prefix + message)
 
 
 def _write_png(image: np.ndarray, path: Path) -> None:

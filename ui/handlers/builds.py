@@ -20,6 +20,7 @@ import numpy as np
 
 from core.defaults import DEFAULT_RESIZE_MODE, GRID_SIZE
 from core.options import AUTO, CAMERA_APPEND
+from core.windows import long_size
 from core.tasks import (
     ClipOptions,
     ObjectMove,
@@ -296,8 +297,12 @@ def _run_from_tracking_video(job: BuildJob, video: str, first_frame: str) -> Tra
     )
 
 
-def _build_job(studio: Studio, resize_mode: str, progress: Any, cancel: Callable[[], bool]) -> BuildJob:
-    return BuildJob(WorkingSize.from_native(studio.working_size()), resize_mode, progress, cancel)
+def _build_job(studio: Studio, resize_mode: str, progress: Any, cancel: Callable[[], bool], windows: Any = 1) -> BuildJob:
+    """``windows`` > 1: a long clip of that many chained model windows (:func:`core.windows.long_size`)."""
+    size = WorkingSize.from_native(studio.working_size())
+    if windows not in (None, 1):
+        size = long_size(size, windows)
+    return BuildJob(size, resize_mode, progress, cancel)
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,13 +322,14 @@ def build_motion_transfer(
     scope: str = "motion_transfer",
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(track_tqdm=True),
+    windows: Any = 1,
 ) -> BuildResult:
     """Motion Transfer: a source video → its tracking video."""
     with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
         source = checked_upload(studio, video, "source video")
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
         tracking = _run_motion_transfer(
-            studio, _build_job(studio, resize_mode, progress, cancel), source, first,
+            studio, _build_job(studio, resize_mode, progress, cancel, windows), source, first,
             TrackingWidgets(depth_method, tracker, grid_size, start_s),
         )
         return build_result(studio, tracking)
@@ -346,6 +352,7 @@ def build_camera_control(
     scope: str = "camera_control",
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(track_tqdm=True),
+    windows: Any = 1,
 ) -> BuildResult:
     """Camera Control: an image or video + a camera-motion string → tracking video.
 
@@ -355,7 +362,7 @@ def build_camera_control(
     with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
         source = source_path(studio, source_mode, image, video)
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
-        job = _build_job(studio, resize_mode, progress, cancel)
+        job = _build_job(studio, resize_mode, progress, cancel, windows)
         widgets = TrackingWidgets(depth_method, tracker, grid_size, start_s)
         reference = None
         if source_mode == SOURCE_IMAGE:
@@ -390,6 +397,7 @@ def build_object_manipulation(
     scope: str = "object_manipulation",
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(track_tqdm=True),
+    windows: Any = 1,
 ) -> BuildResult:
     """Object Manipulation: a masked object moved rigidly (plus an optional camera motion;
     ``camera_mode`` for a video source as in :func:`build_camera_control`)."""
@@ -398,7 +406,7 @@ def build_object_manipulation(
         mask = mask_from_inputs(studio, mask_editor, mask_upload)
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
         tracking = _run_object_manipulation(
-            studio, _build_job(studio, resize_mode, progress, cancel), source, mask, motion, amount,
+            studio, _build_job(studio, resize_mode, progress, cancel, windows), source, mask, motion, amount,
             effective_camera_motion(source_mode, camera_mode, camera_motion) or None, first,
             TrackingWidgets(depth_method, tracker, grid_size, start_s), effective_camera_mode(source_mode, camera_mode),
         )
@@ -419,6 +427,7 @@ def build_mesh_animation(
     scope: str = "mesh_animation",
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(track_tqdm=True),
+    windows: Any = 1,
 ) -> BuildResult:
     """Mesh Animation: a mesh sequence, one mesh + procedural motion, or an uploaded tracking video.
 
@@ -426,7 +435,7 @@ def build_mesh_animation(
         A :class:`BuildResult` whose first frame is the mesh's own render (or the uploaded first frame).
     """
     with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
-        job = _build_job(studio, resize_mode, progress, cancel)
+        job = _build_job(studio, resize_mode, progress, cancel, windows)
         override = checked_upload(studio, first_frame, "first-frame image", required=False)
         if mode == MESH_TRACKING_VIDEO:
             video = checked_upload(studio, tracking_video, "tracking video")
