@@ -42,6 +42,12 @@ def test_video_depth_errors_are_scale_invariant(tiny_video):
     assert drifting["scale_std"] == pytest.approx(np.std(np.log(drift.ravel())), rel=1e-3)
 
 
+def test_on_pole_picks_the_occluder_only():
+    centre = np.asarray(synthetic_scene.POLE[0])
+    wall = np.array([0.0, 0.0, synthetic_scene.WALL_Z])
+    assert synthetic_scene.on_pole(np.stack([centre, wall])).tolist() == [True, False]
+
+
 def test_scale_spread_is_zero_for_a_uniform_scale():
     uv0 = np.random.default_rng(1).uniform(0, 100, (500, 2))
     assert bench.scale_spread(uv0, 1.3 * uv0 + 7.0) == pytest.approx(0.0, abs=1e-9)
@@ -54,7 +60,7 @@ def test_synthetic_scene_quality_with_the_defaults():
     assert min(lk["coverage"]) >= COVERAGE
     assert lk["median_px"][0] < 0.01  # the queries are where they were put
     assert lk["static"]["tracks"] > 100 and lk["static"]["median_px"] < 3.0  # measured 1.9 px at this size
-    assert lk["occluded"]["tracks"] > 0 and lk["moving"]["tracks"] > 0
+    assert lk["occluded"]["tracks"] > 0 and lk["moving"]["tracks"] > 0 and lk["pole"]["tracks"] > 0
     builtin = results["depth"]["builtin"]
     assert 0.0 < builtin["absrel_mean"] < 1.0 and np.isfinite(builtin["scale_std"])
     assert results["motion_transfer"]["coverage_min"] >= COVERAGE
