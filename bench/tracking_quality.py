@@ -463,42 +463,77 @@ def _px(median: float, p95: float) -> str:
 
 
 def tracking_table(tracking: dict) -> str:
+    """Markdown table of :func:`tracking_benchmark`: one row per tracker and photo scene."""
     rows = []
     for method, scenes in tracking.items():
         for name, figures in scenes.items():
-            per_frame, last = figures["per_frame"], len(figures["per_frame"]["coverage"]) - 1
+            per_frame = figures["per_frame"]
+            last = len(per_frame["coverage"]) - 1
+            early = min(REPORTED_FRAMES[0], last)
             rows.append([
-                method, name, f"{figures['seconds']:.1f} s", _pct(min(per_frame["coverage"])),
-                _px(per_frame["median_px"][min(12, last)], per_frame["p95_px"][min(12, last)]),
-                _px(per_frame["median_px"][last], per_frame["p95_px"][last]), _pct(per_frame["seen"][last]),
+                method,
+                name,
+                f"{figures['seconds']:.1f} s",
+                _pct(min(per_frame["coverage"])),
+                _px(per_frame["median_px"][early], per_frame["p95_px"][early]),
+                _px(per_frame["median_px"][last], per_frame["p95_px"][last]),
+                _pct(per_frame["seen"][last]),
             ])
-    return _table(["tracker", "scene", "time", "coverage, worst frame", "frame 12: median / p95", "last frame: median / p95", "seen at last"], rows)
+    header = [
+        "tracker", "scene", "time", "coverage, worst frame",
+        f"frame {REPORTED_FRAMES[0]}: median / p95", "last frame: median / p95", "seen at last",
+    ]
+    return _table(header, rows)
 
 
 def depth_table(depth: dict) -> str:
+    """Markdown table of :func:`depth_benchmark`."""
     rows = [
-        [method, f"{f['absrel_median']:.3f} / {_pct(f['delta_median'])}", f"{f['absrel_affine']:.3f} / {_pct(f['delta_affine'])}", f"{f['seconds']:.1f} s"]
+        [
+            method,
+            f"{f['absrel_median']:.3f} / {_pct(f['delta_median'])}",
+            f"{f['absrel_affine']:.3f} / {_pct(f['delta_affine'])}",
+            f"{f['seconds']:.1f} s",
+        ]
         for method, f in depth.items()
     ]
-    return _table(["method", "AbsRel / δ<1.25, median scaling", "AbsRel / δ<1.25, scale + shift of inverse depth", "time"], rows)
+    header = ["method", "AbsRel / δ<1.25, median scaling", "AbsRel / δ<1.25, scale + shift of inverse depth", "time"]
+    return _table(header, rows)
 
 
 def synthetic_tables(synthetic: dict) -> str:
+    """Markdown tables of :func:`synthetic_scene_quality` (tracks, depth) and the recipe's coverage."""
     frames = synthetic["size"][0]
+    groups = ("static", "pole", "moving", "occluded")
     rows = []
     for method, f in synthetic["trackers"].items():
         rows.append([
-            method, f"{f['seconds']:.1f} s", _pct(min(f["coverage"])), _px(f["median_px"][-1], f["p95_px"][-1]),
-            *(f"{_px(f[group]['median_px'], f[group]['p95_px'])} ({f[group]['tracks']})" for group in ("static", "pole", "moving", "occluded")),
+            method,
+            f"{f['seconds']:.1f} s",
+            _pct(min(f["coverage"])),
+            _px(f["median_px"][-1], f["p95_px"][-1]),
+            *(f"{_px(f[group]['median_px'], f[group]['p95_px'])} ({f[group]['tracks']})" for group in groups),
         ])
-    tracks = _table(
-        ["tracker", "time", "coverage, worst frame", f"frame {frames - 1}: median / p95",
-         "static (tracks)", "pole (tracks)", "moving box (tracks)", "occluded at some frame (tracks)"], rows)
+    header = [
+        "tracker", "time", "coverage, worst frame", f"frame {frames - 1}: median / p95",
+        "static (tracks)", "pole (tracks)", "moving box (tracks)", "occluded at some frame (tracks)",
+    ]
+    tracks = _table(header, rows)
     depth_rows = [
-        [method, f"{f['absrel_mean']:.3f}", f"{f['absrel'][0]:.3f} / {f['absrel'][-1]:.3f}", _pct(f["delta_mean"]), f"{f['scale_std']:.3f}", f"{f['seconds']:.1f} s"]
+        [
+            method,
+            f"{f['absrel_mean']:.3f}",
+            f"{f['absrel'][0]:.3f} / {f['absrel'][-1]:.3f}",
+            _pct(f["delta_mean"]),
+            f"{f['scale_std']:.3f}",
+            f"{f['seconds']:.1f} s",
+        ]
         for method, f in synthetic["depth"].items()
     ]
-    depth = _table(["depth method", "AbsRel, mean", "AbsRel, first / last frame", "δ<1.25, mean", "std of log scale over frames", "time"], depth_rows)
+    depth_header = [
+        "depth method", "AbsRel, mean", "AbsRel, first / last frame", "δ<1.25, mean", "std of log scale over frames", "time",
+    ]
+    depth = _table(depth_header, depth_rows)
     recipe = synthetic["motion_transfer"]
     return (
         f"{tracks}\n\n{depth}\n\nmotion_transfer ({recipe['tracker']}, {recipe['depth']} depth): "
