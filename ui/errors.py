@@ -1,4 +1,4 @@
-"""Turning failures into messages a user can act on (SPEC issue 6, item 8).
+"""Turning failures into messages a user can act on.
 
 Every user mistake the core can detect raises a :class:`core.errors.UserError` subclass whose
 message says what to do (``CameraMotionError``, ``ObjectMotionError``, ``MediaError``,
