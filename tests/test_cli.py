@@ -101,7 +101,7 @@ def test_tracking_only_for_every_task(task, media, tiny_checkpoint, tmp_path, ca
 
 def test_the_controllability_check_is_printed_and_saved(media, tiny_checkpoint, tmp_path, capsys):
     """A camera that flies out of the scene: the CLI says so in plain words before any generation,
-    and tracking.json keeps the figures (issue: a check before Generate)."""
+    and tracking.json keeps the figures."""
     args = ["camera-control", str(media["photo"]), "--camera-motion", "trans 0 0 -50"]
     code = main(args + ["--tracking-only", "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path)])
     assert code == EXIT_OK

@@ -1,4 +1,4 @@
-"""A tiny upload must not make the studio's server decode gigabytes (issue: bounded memory).
+"""A tiny upload must not make the studio's server decode gigabytes.
 
 The studio runs as a real ``python webui.py`` process on 127.0.0.1 with the tiny checkpoint;
 a ~35 KB tracking video of 600 frames at 1024×1024 (1.8 GiB decoded) goes to Mesh Animation's
