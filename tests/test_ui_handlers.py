@@ -519,6 +519,12 @@ def test_handlers_keep_their_api_signature_when_bound():
         second: str
 
     assert for_gradio(lambda: Pair(1, "b"))() == (1, "b")
+
+    @dataclasses.dataclass(frozen=True)
+    class Single(NamedOutputs):
+        only: int
+
+    assert for_gradio(lambda: Single(7))() == 7  # a one-output event gets the bare value
     assert Pair.components(second="B", first="A") == ["A", "B"]
     with pytest.raises(TypeError, match="first, second"):
         Pair.components(first="A")

@@ -17,9 +17,12 @@ from typing import Any, Callable, Optional
 class NamedOutputs:
     """Base of handler results (frozen dataclasses): one field per output, in output order."""
 
-    def gradio_values(self) -> tuple:
-        """The field values in field order: what Gradio gets for the outputs."""
-        return tuple(getattr(self, item.name) for item in fields(self))
+    def gradio_values(self) -> Any:
+        """The field values in field order: what Gradio gets for the outputs. A result with
+        one field gives its value alone: Gradio assigns whatever a one-output event returns
+        to that output, so a 1-tuple would become the value."""
+        values = tuple(getattr(self, item.name) for item in fields(self))
+        return values[0] if len(values) == 1 else values
 
     @classmethod
     def output_names(cls) -> tuple[str, ...]:
