@@ -75,7 +75,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from core.engine import EngineConfig
     from ui.app import build_app, launch_options
+    from ui.server import port_is_taken, port_taken_message
 
+    if args.port and port_is_taken(args.host, args.port):  # say so before loading anything
+        sys.exit(f"error: {port_taken_message(args.host, args.port)}")
     try:
         config = EngineConfig(checkpoint=args.checkpoint, device=args.device, offload=args.offload,
                               output_dir=args.output_dir)
@@ -83,8 +86,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                          allow_download=args.download_models, preload=args.preload)
     except ValueError as error:  # EngineConfigError, CheckpointError, a bad size: a message, not a traceback
         sys.exit(f"error: {error}")
-    demo.launch(**launch_options(host=args.host, port=args.port, share=args.share, auth=args.auth,
-                                 max_file_size=args.max_file_size, output_dir=args.output_dir))
+    try:
+        demo.launch(**launch_options(host=args.host, port=args.port, share=args.share, auth=args.auth,
+                                     max_file_size=args.max_file_size, output_dir=args.output_dir))
+    except OSError as error:  # the port was taken between the check and the launch
+        sys.exit(f"error: {port_taken_message(args.host, args.port)} ({error})")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ values, these functions pass them to the recipe.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import logging
 import shutil
 import time
@@ -20,6 +23,7 @@ import numpy as np
 
 from core.defaults import DEFAULT_RESIZE_MODE, GRID_SIZE
 from core.options import AUTO
+from core.progress import Cancelled
 from core.tasks import (
     ClipOptions,
     ObjectMove,
@@ -36,11 +40,15 @@ from ui.errors import user_error
 from ui.handlers.inputs import checked_upload, mask_from_inputs, source_path
 from ui.handlers.jobs import core_progress, studio_job
 from ui.handlers.outputs import NamedOutputs
+from ui.session import session_id
 from ui.studio import Studio
 
 logger = logging.getLogger(__name__)
 
 BUILD_ACTION = "Building the tracking video"
+BUILD_JOB = "build"
+"""The kind under which builds register for Cancel (``ui.session.CancelRegistry``)."""
+BUILD_CANCELLED_INFO = "**Cancelled** — the tracking video was not built; build it again when you are ready."
 PREVIEW_MAX_AGE_S = 6 * 3600
 """Preview folders (tracking/source mp4, point cloud) older than this are removed."""
 
@@ -74,6 +82,34 @@ class BuildResult(NamedOutputs):
     first_frame: np.ndarray
     point_cloud: Optional[str]
     info: str
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+@dataclass
+class MaskedTracking(TrackingResult):
+    """A tracking result of Object Manipulation that keeps the object mask it was built with
+    (``(H, W)`` bool at the working size), so Generate can store it next to the result
+    (``core.reproduce.MASK_NAME``) and the manipulation can be rebuilt from the same selection."""
+
+    object_mask: Optional[np.ndarray] = None
+
+
+def with_object_mask(tracking: TrackingResult, mask: Any, resize_mode: str) -> TrackingResult:
+    """``tracking`` carrying the object mask as the recipe read it (unchanged if it cannot be read)."""
+    from core.errors import UserError
+    from core.tasks import load_mask
+
+    height, width = tracking.size
+    try:
+        selected, _ = load_mask(mask, height, width, resize_mode=resize_mode)
+    except UserError as error:  # the recipe read it, so this is not expected; the result stays usable
+        logger.warning("the object mask is not stored with the result: %s", error)
+        return tracking
+    values = {item.name: getattr(tracking, item.name) for item in dataclasses.fields(TrackingResult)}
+    return MaskedTracking(**values, object_mask=np.asarray(selected, dtype=bool))
 
 
 def procedural_motions() -> dict[str, str]:
@@ -281,6 +317,42 @@ def _build_job(studio: Studio, resize_mode: str, progress: Any, cancel: Callable
 # --------------------------------------------------------------------------------------------
 
 
+def cancelled_build() -> BuildResult:
+    """What a cancelled build shows: no tracking video, an empty preview, and why."""
+    return BuildResult(
+        tracking=None, tracking_video=None, source_video=None, first_frame=None, point_cloud=None,
+        info=BUILD_CANCELLED_INFO,
+    )
+
+
+def build_handler(fn: Callable) -> Callable:
+    """Make ``fn`` (a build handler taking ``studio`` first and ``scope``/``request``) keep
+    the studio's :class:`ui.session.BuildLedger`: the session's tracking video of that tab is
+    retired when the build starts and restored only when it succeeds, within this one event,
+    so Generate refuses after a failed or cancelled build even for API callers. A cancelled
+    build returns :func:`cancelled_build` instead of an error."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def build(studio: Studio, *args: Any, **kwargs: Any) -> BuildResult:
+        bound = signature.bind(studio, *args, **kwargs)
+        bound.apply_defaults()
+        session, scope = session_id(bound.arguments["request"]), str(bound.arguments["scope"])
+        studio.builds.retire(session, scope)
+        try:
+            result = fn(studio, *args, **kwargs)
+        except gr.Error as error:
+            if isinstance(error.__cause__, Cancelled):
+                return cancelled_build()
+            raise
+        studio.builds.restore(session, scope)
+        return result
+
+    return build
+
+
+
+@build_handler
 def build_motion_transfer(
     studio: Studio,
     video: Any,
@@ -295,7 +367,7 @@ def build_motion_transfer(
     progress: gr.Progress = gr.Progress(track_tqdm=True),
 ) -> BuildResult:
     """Motion Transfer: a source video → its tracking video."""
-    with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
+    with studio_job(studio, BUILD_ACTION, scope, request, BUILD_JOB) as cancel:
         source = checked_upload(studio, video, "source video")
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
         tracking = _run_motion_transfer(
@@ -305,6 +377,7 @@ def build_motion_transfer(
         return build_result(studio, tracking)
 
 
+@build_handler
 def build_camera_control(
     studio: Studio,
     source_mode: str,
@@ -322,7 +395,7 @@ def build_camera_control(
     progress: gr.Progress = gr.Progress(track_tqdm=True),
 ) -> BuildResult:
     """Camera Control: an image or video + a camera-motion string → tracking video."""
-    with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
+    with studio_job(studio, BUILD_ACTION, scope, request, BUILD_JOB) as cancel:
         source = source_path(studio, source_mode, image, video)
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
         tracking = _run_camera_control(
@@ -332,6 +405,7 @@ def build_camera_control(
         return build_result(studio, tracking)
 
 
+@build_handler
 def build_object_manipulation(
     studio: Studio,
     source_mode: str,
@@ -353,7 +427,7 @@ def build_object_manipulation(
     progress: gr.Progress = gr.Progress(track_tqdm=True),
 ) -> BuildResult:
     """Object Manipulation: a masked object moved rigidly (plus an optional camera motion)."""
-    with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
+    with studio_job(studio, BUILD_ACTION, scope, request, BUILD_JOB) as cancel:
         source = source_path(studio, source_mode, image, video)
         mask = mask_from_inputs(studio, mask_editor, mask_upload)
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
@@ -361,9 +435,11 @@ def build_object_manipulation(
             studio, _build_job(studio, resize_mode, progress, cancel), source, mask, motion, amount,
             camera_motion or None, first, TrackingWidgets(depth_method, tracker, grid_size, start_s),
         )
+        tracking = with_object_mask(tracking, mask, resize_mode)
         return build_result(studio, tracking)
 
 
+@build_handler
 def build_mesh_animation(
     studio: Studio,
     mode: str,
@@ -384,7 +460,7 @@ def build_mesh_animation(
     Returns:
         A :class:`BuildResult` whose first frame is the mesh's own render (or the uploaded first frame).
     """
-    with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
+    with studio_job(studio, BUILD_ACTION, scope, request, BUILD_JOB) as cancel:
         job = _build_job(studio, resize_mode, progress, cancel)
         override = checked_upload(studio, first_frame, "first-frame image", required=False)
         if mode == MESH_TRACKING_VIDEO:
@@ -412,8 +488,9 @@ def build_mesh_animation(
                 job,
                 mesh,
                 procedural=procedural if mode == MESH_PROCEDURAL else None,
-                # A blank amount means the motion's own default (e.g. 360° for a turntable).
-                amount=float(amount) if mode == MESH_PROCEDURAL and amount not in (None, "") else None,
+                # A blank amount means the motion's own default (e.g. 360° for a turntable); any
+                # other value goes to core.validation.mesh_amount as sent.
+                amount=amount if mode == MESH_PROCEDURAL and not _blank(amount) else None,
                 camera_motion=camera_motion or None,
                 first_frame=override,
             )
