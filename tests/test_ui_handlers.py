@@ -186,7 +186,7 @@ def test_cancel_stops_a_generation_within_a_step(studio, camera_tracking):
     # Cancel waits for the job to stop, then says so and empties the result (Gradio may drop
     # the cancelled event's own outputs).
     cancelled = generation.cancel_jobs(studio, "cancel-test")
-    assert cancelled.notice == "**Cancelled** the generate."
+    assert cancelled.notice == "**Cancelled** the generation."
     assert cancelled.video is None and cancelled.result_info == generation.CANCELLED_INFO
     worker.join(30)
     assert not worker.is_alive()
@@ -807,3 +807,19 @@ def test_a_changed_input_clears_the_old_result():
     assert staleness.reset_result_if_inputs_changed(built_from, "a", 1) == staleness.KEEP_RESULT
     cleared = staleness.reset_result_if_inputs_changed(built_from, "b", 1)
     assert cleared.video is None and cleared.downloads is None and cleared.info == ""
+
+
+def test_webui_exits_with_a_message_when_the_port_is_taken(capsys):
+    import socket
+
+    import webui
+    from ui.server import LOOPBACK
+
+    with socket.socket() as listener:
+        listener.bind((LOOPBACK, 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with pytest.raises(SystemExit) as exited:
+            webui.main(["--port", str(port), "--host", LOOPBACK])
+    assert f"port {port}" in str(exited.value) and "already in use" in str(exited.value)
+    assert "Traceback" not in capsys.readouterr().err

@@ -38,6 +38,8 @@ CANCEL_WAIT_S = 120.0
 denoising step) before it reports them as stopping rather than stopped."""
 GENERATE_JOB = "generate"
 REPAINT_JOB = "repaint"
+JOB_NAMES = {BUILD_JOB: "the build", GENERATE_JOB: "the generation", REPAINT_JOB: "the repaint"}
+"""How Cancel's notice names what it stopped."""
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,7 @@ def cancel_jobs(studio: Studio, scope: str = "studio", request: gr.Request = Non
     if not reached:
         return CancelOutcome(NOTHING_RUNNING_NOTICE, *([skip] * 12))
     stopped = reached.wait(CANCEL_WAIT_S)
-    what = " and ".join(sorted({"the build" if kind == BUILD_JOB else f"the {kind}" for kind in reached.kinds}))
+    what = " and ".join(sorted({JOB_NAMES.get(kind, "the job") for kind in reached.kinds}))
     notice = f"**Cancelled** {what}." if stopped else f"Cancelling {what}: it stops at its next step…"
     preview = [skip] * 8
     if BUILD_JOB in reached.kinds:
