@@ -87,7 +87,7 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
                 source_mode = gr.Radio(list(SOURCE_MODES), value=SOURCE_IMAGE, label="Start from")
-                image = ImageFile(image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=260,
+                image = ImageFile(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=260,
                                  sources=["upload", "clipboard"])
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=260)
                 motion, message = camera_motion_field(studio, value=DEFAULT_MOTION, elem_id=f"{KEY}-motion")

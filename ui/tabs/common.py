@@ -146,7 +146,7 @@ def advanced_settings(studio: Studio, key: str) -> AdvancedSettings:
             info="How sources of another aspect ratio fit the model's frame: crop the centre, stretch, or pad.",
         )
         first_frame = ImageFile(
-            image_mode=UPLOAD_IMAGE_MODE, label="First frame to start from (optional)", height=220, sources=["upload", "clipboard"],
+            type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="First frame to start from (optional)", height=220, sources=["upload", "clipboard"],
             elem_id=f"{key}-first-frame-override",
         )
         gr.Markdown(

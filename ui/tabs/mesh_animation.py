@@ -63,7 +63,7 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                 with gr.Group(visible=False) as tracking_group:
                     tracking_video = gr.Video(label="Tracking video rendered elsewhere", sources=["upload"],
                                               elem_id=f"{KEY}-tracking-video", height=200)
-                    tracking_first_frame = ImageFile(image_mode=UPLOAD_IMAGE_MODE, label="First frame of that video", height=200,
+                    tracking_first_frame = ImageFile(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="First frame of that video", height=200,
                                                     sources=["upload", "clipboard"], elem_id=f"{KEY}-tracking-first-frame")
                 prompt = gr.Textbox(
                     label="Prompt", lines=3, elem_id=f"{KEY}-prompt",

@@ -48,7 +48,7 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
                 source_mode = gr.Radio(list(SOURCE_MODES), value=SOURCE_IMAGE, label="Start from")
-                image = ImageFile(image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=240,
+                image = ImageFile(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=240,
                                  sources=["upload", "clipboard"])
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=240)
                 _, _, width = studio.working_size()
@@ -62,7 +62,7 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     placeholder="The first frame appears here once a source is loaded",
                 )
                 mask_upload = ImageFile(
-                    label="…or upload a mask (white = object)", image_mode=UPLOAD_IMAGE_MODE, height=160,
+                    type="filepath", label="…or upload a mask (white = object)", image_mode=UPLOAD_IMAGE_MODE, height=160,
                     sources=["upload", "clipboard"], elem_id=f"{KEY}-mask-upload",
                 )
                 with gr.Row():

@@ -17,13 +17,11 @@ import gradio as gr
 
 
 class ImageFile(gr.Image):
-    """A ``gr.Image`` whose handlers get the uploaded file's path, undecoded (``type="filepath"``)."""
+    """A ``gr.Image`` whose handlers get the uploaded file's path, undecoded (create it with
+    ``type="filepath"``; no ``__init__`` of its own, since Gradio sends the browser the
+    parameters of the class's own constructor)."""
 
     is_template = True
-
-    def __init__(self, value: Any = None, **kwargs: Any) -> None:
-        kwargs["type"] = "filepath"
-        super().__init__(value, **kwargs)
 
     def preprocess(self, payload: Any) -> Optional[str]:
         if payload is None:
