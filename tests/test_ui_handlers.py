@@ -782,14 +782,15 @@ def test_the_app_prunes_gradios_upload_cache(studio):
 
 
 def test_an_uploaded_mask_is_shown_over_the_first_frame(studio):
-    shown = inputs.mask_editor_frame(studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None, "crop", 0.0, asset("ball_mask.png"))
-    (layer,) = shown["layers"]
     from core.tasks import load_mask
 
-    selected, _ = load_mask(asset("ball_mask.png"), *layer.shape[:2], resize_mode="crop")
-    assert np.array_equal(layer[..., 3] > 0, selected)
-    assert tuple(layer[selected][0]) == inputs.MASK_OVERLAY_RGBA
-    assert np.array_equal(shown["background"], inputs.mask_editor_frame(studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None))
+    plain = inputs.mask_editor_frame(studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None)
+    shown = inputs.mask_editor_frame(studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None, "crop", 0.0, asset("ball_mask.png"))
+    selected, _ = load_mask(asset("ball_mask.png"), *plain.shape[:2], resize_mode="crop")
+    assert np.array_equal(shown[~selected], plain[~selected])  # only the object is tinted
+    alpha = inputs.MASK_OVERLAY_RGBA[3] / 255
+    expected = np.round((1 - alpha) * plain[selected] + alpha * np.array(inputs.MASK_OVERLAY_RGBA[:3])).astype(np.uint8)
+    assert np.array_equal(shown[selected], expected)
 
 
 def test_the_motion_check_shows_warnings(studio):

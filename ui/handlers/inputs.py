@@ -147,8 +147,10 @@ def mask_editor_frame(
     start_s: Any = 0.0, mask_upload: Any = None,
 ) -> Any:
     """The first frame at the working size, as the mask editor's background (``None`` = no
-    source); with an uploaded mask, that mask drawn over it as the editor's layer, so the user
-    sees which pixels it selects."""
+    source); with an uploaded mask, the frame with that mask drawn over it in red, so the user
+    sees which pixels it selects. The mask goes into the background, not the paint layer: the
+    editor does not show layers it is given (``layers=False``), and the paint layer stays the
+    user's own strokes (an uploaded mask wins over them anyway)."""
     from core.media import load_media
 
     if path_of(image if source_mode == SOURCE_IMAGE else video) is None:
@@ -161,16 +163,18 @@ def mask_editor_frame(
         mask = checked_upload(studio, mask_upload, "mask image", required=False)
         if mask is None:
             return frame
-        return {"background": frame, "layers": [mask_overlay(mask, height, width, resize_mode)], "composite": None}
+        return with_mask_overlay(frame, mask, resize_mode)
 
 
-def mask_overlay(path: str, height: int, width: int, resize_mode: str = DEFAULT_RESIZE_MODE) -> np.ndarray:
-    """An ``(H, W, 4)`` uint8 layer: :data:`MASK_OVERLAY_RGBA` where the mask image at ``path``
-    selects (as ``core.tasks.load_mask`` reads it at the working size), transparent elsewhere."""
+def with_mask_overlay(frame: np.ndarray, path: str, resize_mode: str = DEFAULT_RESIZE_MODE) -> np.ndarray:
+    """``frame`` ``(H, W, 3)`` uint8 with :data:`MASK_OVERLAY_RGBA` blended in where the mask
+    image at ``path`` selects (as ``core.tasks.load_mask`` reads it at the frame's size)."""
     from core.tasks import load_mask
 
+    height, width = frame.shape[:2]
     selected, _ = load_mask(path, height, width, resize_mode=resize_mode)
     selected = np.asarray(selected, dtype=bool)
-    layer = np.zeros((height, width, 4), dtype=np.uint8)
-    layer[selected] = MASK_OVERLAY_RGBA
-    return layer
+    colour, alpha = np.asarray(MASK_OVERLAY_RGBA[:3], dtype=np.float32), MASK_OVERLAY_RGBA[3] / 255.0
+    shown = np.asarray(frame[..., :3], dtype=np.float32).copy()
+    shown[selected] = (1.0 - alpha) * shown[selected] + alpha * colour
+    return np.round(shown).astype(np.uint8)

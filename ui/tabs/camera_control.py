@@ -91,10 +91,6 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                                  sources=["upload", "clipboard"])
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=260)
                 motion, message = camera_motion_field(studio, value=DEFAULT_MOTION, elem_id=f"{KEY}-motion")
-                gr.Markdown("**Presets** (a click replaces the motion string)")
-                preset_buttons(motion)
-                step_builder(studio, motion)
-                plot = gr.Plot(camera.camera_path_figure(studio, DEFAULT_MOTION), label="Camera path", show_label=False, elem_id=f"{KEY}-plot")
                 prompt = gr.Textbox(
                     label="Prompt", lines=3, elem_id=f"{KEY}-prompt",
                     placeholder="Describe the video to generate, e.g. 'a drone shot over green hills at sunset'",
@@ -119,6 +115,10 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     api_visibility="private",
                     elem_id=f"{KEY}-examples",
                 )
+                gr.Markdown("**Presets** (a click replaces the motion string)")
+                preset_buttons(motion)
+                step_builder(studio, motion)
+                plot = gr.Plot(camera.camera_path_figure(studio, DEFAULT_MOTION), label="Camera path", show_label=False, elem_id=f"{KEY}-plot")
                 tracking = tracking_settings(studio, uses_video=True)
                 advanced = advanced_settings(studio, KEY)
             with gr.Column(scale=7):

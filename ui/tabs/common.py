@@ -338,7 +338,7 @@ def wire_tab(
         video=result.video, downloads=result.downloads, seed_used=result.seed_used, info=result.info
     )
     # A new build means new inputs: the previous result no longer belongs next to them.
-    build_button.click(staleness.reset_result, outputs=result_outputs, api_visibility="private", queue=False,
+    build_button.click(gradio_values(staleness.reset_result), outputs=result_outputs, api_visibility="private", queue=False,
                        show_progress="hidden")
 
     repaint = advanced.repaint.click(

@@ -28,8 +28,9 @@ TITLE = "Mesh Animation"
 
 INTRO = (
     "Animate with **3D meshes**: upload a sequence of meshes with one topology (a .zip of .obj/.ply/.glb "
-    "files, one per frame), or one mesh with a procedural motion, plus a camera motion — no Blender needed. "
-    "A tracking video rendered elsewhere (e.g. by Blender, as DaS did) works too, with its first frame."
+    "files, one per frame), or one mesh with a procedural motion, plus a camera motion; both render here, "
+    "without Blender. Skeletal and morph-target animations (glTF) are not played: export them as one mesh per "
+    "frame. A tracking video rendered elsewhere (e.g. by Blender, as DaS did) works too, with its first frame."
 )
 MESH_TYPES = [".zip", ".obj", ".ply", ".glb", ".gltf", ".stl", ".off"]
 
@@ -55,7 +56,8 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                         # would silently stop the motion; blank text reaches the build as blank.
                         amount = gr.Textbox("", label="Amount (blank = the motion's default)", elem_id=f"{KEY}-amount",
                                             placeholder="the motion's default")
-                    gr.Markdown("\n".join(f"- **{name}**: {text}" for name, text in motions.items()))
+                    with gr.Accordion("What each motion does", open=False):
+                        gr.Markdown("\n".join(f"- **{name}**: {text}" for name, text in motions.items()))
                 with gr.Group(visible=True) as camera_group:
                     camera_motion, camera_message = camera_motion_field(
                         studio, "Camera motion (optional)", elem_id=f"{KEY}-camera-motion"
