@@ -262,8 +262,11 @@ def reveal_seed(seed: Any) -> dict:
     return gr.update(visible=seed is not None)
 
 
-def clear_notice() -> str:
-    """An empty Cancel notice (a new request starts)."""
+def notice_after(info: Any) -> Any:
+    """The Cancel notice once a build or generation completed: cleared, unless it completed by
+    being cancelled (its info line says so), whose "Cancelled" stays."""
+    if info in (CANCELLED_INFO, BUILD_CANCELLED_INFO):
+        return gr.skip()
     return ""
 
 

@@ -329,11 +329,13 @@ def wire_tab(
                      api_visibility="private", queue=False, show_progress="hidden")
     generate.then(studio.handler(studio_status), outputs=[status], api_visibility="private", queue=False,
                   show_progress="hidden")
-    # The Cancel notice belongs to one request: clear it when a new one starts (Cancel itself
-    # writes the final word, "Cancelled", once the job has stopped).
-    for button in (build_button, result.generate):
-        button.click(generation.clear_notice, outputs=[result.notice], api_visibility="private", queue=False,
-                     show_progress="hidden")
+    # The Cancel notice belongs to one request: a build or generation that completes clears it,
+    # unless it completed by being cancelled. (Not on the button's click: Gradio re-applies the
+    # outputs of every listener of a trigger when the trigger's long event ends, which would
+    # blank Cancel's "Cancelled" again.)
+    for event, info in ((build, preview.info), (generate, result.info)):
+        event.success(generation.notice_after, inputs=[info], outputs=[result.notice], api_visibility="private",
+                      queue=False, show_progress="hidden")
     result_outputs = ResultReset.components(
         video=result.video, downloads=result.downloads, seed_used=result.seed_used, info=result.info
     )
