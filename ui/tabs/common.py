@@ -50,9 +50,11 @@ GRID_SIZE_RANGE = (10, 100)
 STEPS_RANGE = (1, 100)
 GUIDANCE_RANGE = (0.0, 15.0)
 GUIDANCE_STEP = 0.5
-POINT_CLOUD_CAMERA = (-90.0, 90.0, None)
-"""``gr.Model3D`` camera (alpha, beta, radius): looking along +z (the .glb is written in the
-frame-0 camera's view, see ``core.export``), radius ``None`` = fit the whole cloud."""
+POINT_CLOUD_CAMERA = (90.0, 90.0, None)
+"""``gr.Model3D`` camera (alpha, beta, radius in Babylon.js's orbit convention): level, on the
+side of the frame-0 camera, so the cloud opens as the first frame looks (checked in Chromium
+with a test cloud: top, bottom, left and right where they belong); radius ``None`` = fit the
+whole cloud. Gradio's default (alpha -90°) views it from behind, mirrored."""
 DOWNLOADS_HEIGHT_PX = 240
 """Tall enough for the three downloads (video, tracking video, settings JSON) without a scrollbar."""
 TRACKING_STATE_TTL_S = 3 * 3600
@@ -197,8 +199,8 @@ def preview_section(key: str, *, show_source: bool = True, first_frame_label: st
         point_cloud = gr.Model3D(
             label="3D point cloud (frame 0)", height=240, clear_color=(0.05, 0.05, 0.08, 1.0),
             display_mode="point_cloud", elem_id=f"{key}-point-cloud",
-            # Seen from behind the camera that took frame 0, at the framing distance: the cloud
-            # looks like the first frame, and dragging turns it.
+            # Seen from where the frame-0 camera stood: the cloud looks like the first frame,
+            # and dragging turns it.
             camera_position=POINT_CLOUD_CAMERA,
         )
     info = gr.Markdown("Build the tracking video to see it here.", label="Tracking info", elem_id=f"{key}-tracking-info")
