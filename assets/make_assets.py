@@ -287,9 +287,10 @@ def make_tracking_example(out: Path) -> None:
     """
     from core import tasks
     from core.media import write_video
+    from core.options import WorkingSize
 
     result = tasks.mesh_animation(
-        str(out / SINGLE_MESH), procedural="turntable", amount=120.0, num_frames=25, height=HEIGHT, width=WIDTH
+        str(out / SINGLE_MESH), procedural="turntable", amount=120.0, size=WorkingSize(25, HEIGHT, WIDTH)
     )
     write_video(result.frames, out / TRACKING_VIDEO, result.fps)
     (out / TRACKING_VIDEO).chmod(0o644)  # written through a private temp file; examples are public

@@ -77,13 +77,14 @@ def synthetic_inputs(folder: Path) -> dict[str, object]:
 def bench_tracking(inputs: dict[str, object], repeats: int) -> dict[str, float]:
     """Seconds to build each task's tracking video at 49×480×720."""
     from core import tasks
+    from core.options import ObjectMove, WorkingSize
 
-    size = {"num_frames": NUM_FRAMES, "height": HEIGHT, "width": WIDTH}
+    size = {"size": WorkingSize(NUM_FRAMES, HEIGHT, WIDTH)}
     builds = {
         "motion transfer (video, 70×70 tracks)": lambda: tasks.motion_transfer(inputs["video"], **size),
         "camera control (image, dense)": lambda: tasks.camera_control(inputs["photo"], "trans 0 0 -0.3; rot y 10", **size),
         "camera control (video, 70×70 tracks)": lambda: tasks.camera_control(inputs["video"], "rot y 10", **size),
-        "object manipulation (image, dense)": lambda: tasks.object_manipulation(inputs["photo"], inputs["mask"], "right", 0.2, camera_motion="rot y 5", **size),
+        "object manipulation (image, dense)": lambda: tasks.object_manipulation(inputs["photo"], ObjectMove(inputs["mask"], "right", 0.2), camera_motion="rot y 5", **size),
         "mesh animation (turntable)": lambda: tasks.mesh_animation(inputs["mesh"], procedural="turntable", **size),
         "uploaded tracking video": lambda: tasks.from_tracking_video(inputs["tracking"], first_frame=inputs["photo"], **size),
     }
@@ -101,6 +102,7 @@ def bench_engine(folder: Path) -> dict[str, float]:
     from skimage import data
 
     from core.engine import Engine, EngineConfig, GenerationSettings
+    from core.options import WorkingSize
     from core.tasks import camera_control
     from core.tiny import write_tiny_checkpoint
 
@@ -108,8 +110,7 @@ def bench_engine(folder: Path) -> dict[str, float]:
     checkpoint = write_tiny_checkpoint(folder / "tiny-das")
     print(f"  tiny checkpoint written in {time.perf_counter() - started:.1f} s", flush=True)
     engine = Engine(EngineConfig(checkpoint=str(checkpoint), output_dir=folder / "outputs"))
-    num_frames, height, width = engine.native_size()
-    tracking = camera_control(data.astronaut(), "rot y 10", num_frames=num_frames, height=height, width=width)
+    tracking = camera_control(data.astronaut(), "rot y 10", size=WorkingSize.from_native(engine.native_size()))
     latencies = []
     for request in range(ENGINE_REQUESTS):
         settings = GenerationSettings(num_inference_steps=ENGINE_STEPS, seed=request)

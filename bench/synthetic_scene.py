@@ -146,6 +146,14 @@ def static_faces() -> list[Face]:
     return faces
 
 
+def on_pole(points_world: np.ndarray, tolerance: float = 1e-3) -> np.ndarray:
+    """``(..., N)`` bool: which world points (``(..., N, 3)``) lie on the pole (:data:`POLE`),
+    the thin static occluder near the camera, within ``tolerance`` metres."""
+    centre, size, _ = POLE
+    offset = np.abs(np.asarray(points_world, dtype=np.float64) - np.asarray(centre))
+    return np.all(offset <= np.asarray(size) / 2 + tolerance, axis=-1)
+
+
 def moving_object_to_world(num_frames: int) -> np.ndarray:
     """``(T, 4, 4)`` pose of the moving box: it slides along ``MOVING_BOX_TRAVEL`` and turns."""
     progress = np.linspace(0.0, 1.0, num_frames)

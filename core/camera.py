@@ -40,7 +40,9 @@ from typing import Any
 import numpy as np
 
 from core.defaults import HEIGHT as DEFAULT_HEIGHT
+from core.defaults import NUM_FRAMES
 from core.defaults import WIDTH as DEFAULT_WIDTH
+from core.errors import UserError
 from core.geometry import (
     DEFAULT_FOV_DEG,
     camera_centers,
@@ -54,7 +56,7 @@ from core.geometry import (
     transform_points,
 )
 
-DEFAULT_NUM_FRAMES = 49
+DEFAULT_NUM_FRAMES = NUM_FRAMES
 """DaS's fixed clip length; its frame ranges default to ``0 … 48``."""
 
 STEP_SEPARATOR = ";"
@@ -147,7 +149,7 @@ CAMERA_PRESETS: dict[str, str] = {
 synthetic scene through every preset and checks the on-screen motion its name promises)."""
 
 
-class CameraMotionError(ValueError):
+class CameraMotionError(UserError):
     """A camera-motion string that cannot be parsed.
 
     Attributes:

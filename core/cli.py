@@ -30,10 +30,11 @@ from typing import Any, Callable, Optional, Sequence
 from PIL import Image
 
 from core import defaults
+from core.checkpoints import downloads_allowed
 from core.errors import UserError
 from core.jobs import Shard, current_shard, read_json, write_json_atomic, write_text_atomic
 from core.object_motion import OBJECT_MOTIONS
-from core.options import SOURCE_MODES, ClipOptions, ObjectMove, TrackingOptions, WorkingSize
+from core.options import CAMERA_MODES, SOURCE_MODES, ClipOptions, ObjectMove, TrackingOptions, WorkingSize
 from core.progress import Cancelled
 
 # The task recipes, the engine, the trackers and the media/export stacks are imported inside
@@ -106,6 +107,8 @@ COMMON_OPTIONS = (
     _option("negative_prompt", help="negative prompt (default: DaS's)"),
     _option("legacy_tracking_range", action="store_true", default=None, help="feed the tracking video in [0, 1] like the DaS demo (default [-1, 1] as in training)"),
     _option("fps", type=float, help="frame rate of the written video (default: the source's)"),
+    _option("windows", type=int, help="length in windows of the model's native frame count, chained end to start (default 1; see docs/API.md, Long videos)"),
+    _option("seconds", type=float, help="length in seconds instead of --windows: the fewest windows that last that long"),
     _option("resize_mode", choices=defaults.RESIZE_MODES, help=f"how media is fitted to the model's size (default {defaults.DEFAULT_RESIZE_MODE}; stretch for from-tracking, whose colours encode positions)"),
 )
 
@@ -123,6 +126,8 @@ TASK_OPTIONS: dict[str, tuple[JobOption, ...]] = {
         _option("input", "input", help="source image or video"),
         _option("camera_motion", "--camera-motion", "--camera_motion", help='e.g. "trans 0 0 -0.5; rot y 10" (docs/CAMERA_MOTION.md)'),
         _option("source_mode", choices=SOURCE_MODES, help="image = use only a video's first frame"),
+        _option("camera_mode", choices=CAMERA_MODES, help="a video's own camera: append (default; the motion is added on top), override (replaced by the motion), stabilise (held still)"),
+        _option("camera_from", "--camera-from", "--camera_from", metavar="VIDEO", help="copy this video's camera path onto the input photo (docs/CAMERA_MOTION.md); --camera-motion then applies on top"),
     )
     + SCENE_OPTIONS,
     "object_manipulation": (
@@ -132,6 +137,7 @@ TASK_OPTIONS: dict[str, tuple[JobOption, ...]] = {
         _option("amount", type=float, help="fraction of the frame width / of the depth, or degrees for rot"),
         _option("camera_motion", "--camera-motion", "--camera_motion", help="optional camera motion on top"),
         _option("source_mode", choices=SOURCE_MODES),
+        _option("camera_mode", choices=CAMERA_MODES, help="a video's own camera: append (default), override, stabilise"),
     )
     + SCENE_OPTIONS,
     "mesh_animation": (
@@ -201,8 +207,13 @@ SCENE_TASKS = ("motion_transfer", "camera_control", "object_manipulation")
 
 
 def _clip_options(job: dict[str, Any]) -> ClipOptions:
-    """How the job's source is read (keys ``resize_mode``, ``start``, ``source_mode``)."""
-    values = {"resize_mode": job.get("resize_mode"), "start_s": job.get("start"), "source_mode": job.get("source_mode")}
+    """How the job's source is read (keys ``resize_mode``, ``start``, ``source_mode``, ``camera_mode``)."""
+    values = {
+        "resize_mode": job.get("resize_mode"),
+        "start_s": job.get("start"),
+        "source_mode": job.get("source_mode"),
+        "camera_mode": job.get("camera_mode"),
+    }
     return ClipOptions(**{name: value for name, value in values.items() if value not in (None, "")})
 
 
@@ -232,6 +243,8 @@ def _task_call(job: dict[str, Any], size: WorkingSize, allow_download: bool) -> 
         kwargs.update(clip=_clip_options(job), tracking=_tracking_options(job, allow_download))
     if task == "motion_transfer":
         return tasks.motion_transfer, [source], kwargs
+    if task == "camera_control" and job.get("camera_from"):
+        return tasks.camera_from_video, [source, job["camera_from"], job.get("camera_motion") or ""], kwargs
     if task == "camera_control":
         return tasks.camera_control, [source, job.get("camera_motion") or ""], kwargs
     if task == "object_manipulation":
@@ -270,6 +283,23 @@ def _settings_from_job(job: dict[str, Any]):
     return settings
 
 
+def job_windows(job: dict[str, Any], native_frames: int) -> int:
+    """How many windows a job asks for: ``windows``, or the fewest that last ``seconds`` at the
+    job's ``fps`` (default 8); 1 when neither is given.
+
+    Raises:
+        JobError: both are given. core.windows.WindowError: too many for the checkpoint.
+    """
+    from core.windows import check_windows, window_count_for_seconds
+
+    windows, seconds = job.get("windows"), job.get("seconds")
+    if windows is not None and seconds is not None:
+        raise JobError("give the length either as --windows or as --seconds, not both")
+    if seconds is not None:
+        return window_count_for_seconds(seconds, native_frames, float(job.get("fps") or defaults.FPS))
+    return check_windows(1 if windows is None else windows, native_frames)
+
+
 def write_tracking_outputs(result, folder: Path) -> dict[str, str]:
     """Write ``tracking.mp4``, ``first_frame.png``, ``point_cloud.ply`` and ``tracking.json``
     into ``folder`` (atomically: a staging folder renamed at the end). Returns the file paths."""
@@ -283,7 +313,7 @@ def write_tracking_outputs(result, folder: Path) -> dict[str, str]:
         files = {"tracking": TRACKING_VIDEO_NAME, "first_frame": FIRST_FRAME_NAME}
         if len(result.points):
             try:
-                export_point_cloud(result.points, result.point_colors, staging / POINT_CLOUD_NAME)
+                export_point_cloud(*result.preview_points(), staging / POINT_CLOUD_NAME)
                 files["point_cloud"] = POINT_CLOUD_NAME
             except ExportError as error:  # e.g. no finite point: the tracking video is still useful
                 logger.warning("point cloud not written: %s", error)
@@ -332,11 +362,19 @@ def run_job(
     else:
         engine = get_engine(engine_config)
         size = WorkingSize.from_native(engine.native_size())
+    windows = job_windows(job, size.num_frames)
+    if windows > 1:
+        from core.windows import long_size
+
+        size = long_size(size, windows)
     recipe, args, kwargs = _task_call(job, size, allow_download)
     result = recipe(*args, progress=progress, **kwargs)
     if job.get("repaint"):
         result = _repaint(result, job, prompt, flux_checkpoint, allow_download, progress)
-    record: dict[str, Any] = {"task": result.task, "tracking_metadata": result.metadata}
+    if result.check is not None:
+        # The controllability check, before the expensive step: warnings never stop the run.
+        print(f"[{result.task}] check: {result.check.report_text()}", file=sys.stderr)
+    record: dict[str, Any] = {"task": result.task, "tracking_metadata": result.metadata, "windows": windows}
     if tracking_only:
         folder = output_dir / (run_name or request_folder_name(result.task))
         record.update(output_dir=str(folder), files=write_tracking_outputs(result, folder))
@@ -353,6 +391,7 @@ def run_job(
                 "tracking": str(generated.tracking_path),
                 "first_frame": str(generated.first_frame_path),
                 "settings": str(generated.settings_path),
+                **({"window_tracking": [str(path) for path in generated.window_tracking_paths]} if generated.window_tracking_paths else {}),
             },
             seed=generated.seed,
         )
@@ -534,10 +573,13 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: CUDA when present)")
     group.add_argument("--offload", choices=("none", "model", "sequential", "group"), default="none", help="GPU memory mode")
     group.add_argument("--compile", action="store_true", help="torch.compile the transformer")
+    group.add_argument("--quantize", choices=("none", "int8", "fp8"), default="none", help="weight-only quantisation of the transformer and T5 (torchao; fp8 needs an Ada/Hopper GPU; offload none or model)")
+    group.add_argument("--step-cache", type=float, default=None, metavar="THRESHOLD", help="reuse the transformer's residual on steps whose input barely changed (0.1-0.3 typical; 0 skips nothing)")
+    group.add_argument("--attention-backend", default=None, metavar="NAME", help="diffusers attention backend: native (PyTorch SDPA), flash, sage, ... (default: the model's own SDPA)")
     group.add_argument("--no-vae-tiling", dest="vae_tiling", action="store_false", help="decode the VAE in one piece")
     group.add_argument("--no-vae-slicing", dest="vae_slicing", action="store_false")
-    group.add_argument("--allow-download", action="store_true", help="let depth and FLUX models download from the Hub when not on disk")
-    group.add_argument("--offline", action="store_true", help="do not download the DaS checkpoint either (by default a missing one is fetched on first use)")
+    group.add_argument("--allow-download", action="store_true", help="accepted and ignored: missing models download on first use unless --offline")
+    group.add_argument("--offline", action="store_true", help="never download: use only models on this machine (same as DAS_OFFLINE=1); by default a missing DaS checkpoint, depth model or CoTracker3 downloads on first use")
     group.add_argument("--flux-checkpoint", default=None, help="FLUX.1-Depth-dev folder or Hub id for --repaint")
 
 
@@ -603,7 +645,10 @@ def _engine_config(args: argparse.Namespace):
         compile=args.compile,
         vae_tiling=args.vae_tiling,
         vae_slicing=args.vae_slicing,
-        allow_download=not args.offline,
+        allow_download=downloads_allowed(args.offline),
+        quantize=args.quantize,
+        step_cache_threshold=args.step_cache,
+        attention_backend=args.attention_backend,
     )
 
 
@@ -617,26 +662,52 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return job
 
 
+def _print_models_used(metadata: dict[str, Any], stream=None) -> None:
+    """Name the depth model and tracker a job used (stderr), and warn when the depth was the
+    built-in approximation."""
+    from trackers.depth import APPROXIMATE_DEPTH_ADVICE
+
+    stream = stream or sys.stderr
+    if "depth_source" in metadata:
+        used = f"depth: {metadata['depth_source']}"
+        if metadata.get("tracker"):
+            used += f" · tracker: {metadata['tracker']}"
+        print(used, file=stream)
+    if metadata.get("depth_approximate"):
+        print(f"warning: {APPROXIMATE_DEPTH_ADVICE}", file=stream)
+
+
 def _print_record(record: dict[str, Any]) -> None:
     print(json.dumps({key: value for key, value in record.items() if key != "tracking_metadata"}, indent=2, default=str))
 
 
 def _status_command(args: argparse.Namespace) -> int:
     from core.engine import Engine
-    from trackers.depth import available_depth_methods
-    from trackers.points import available_point_trackers
+    from trackers.depth import APPROXIMATE_DEPTH_ADVICE, BUILTIN_METHOD, available_depth_methods, resolve_depth_method
+    from trackers.points import available_point_trackers, resolve_point_tracker
 
     engine = Engine(_engine_config(args))
     status = engine.status()
+    allow_download = downloads_allowed(args.offline)
+    models = {
+        "downloads_allowed": allow_download,
+        "depth_for_stills": resolve_depth_method("auto", allow_download, purpose="still"),
+        "depth_for_videos": resolve_depth_method("auto", allow_download, purpose="video"),
+        "point_tracker": resolve_point_tracker("auto", allow_download),
+    }
+    warnings = list(status.warnings)
+    if BUILTIN_METHOD in (models["depth_for_stills"], models["depth_for_videos"]):
+        warnings.append(APPROXIMATE_DEPTH_ADVICE)
     report = {
         "device": status.device,
         "dtype": status.dtype,
         "checkpoint": status.checkpoint,
         "is_tiny": status.is_tiny,
         "native_size": dict(zip(("num_frames", "height", "width"), engine.native_size())),
-        "warnings": list(status.warnings),
-        "depth_methods": available_depth_methods(),
-        "point_trackers": available_point_trackers(),
+        "warnings": warnings,
+        **models,
+        "depth_methods": available_depth_methods(allow_download),
+        "point_trackers": available_point_trackers(allow_download),
     }
     print(json.dumps(report, indent=2))
     return EXIT_OK
@@ -659,7 +730,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             engine_config=config,
             output_dir=args.output_dir,
             tracking_only=args.tracking_only,
-            allow_download=args.allow_download and not args.offline,
+            allow_download=downloads_allowed(args.offline),
             flux_checkpoint=args.flux_checkpoint,
         )
     job = _job_from_args(args)
@@ -667,10 +738,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         job,
         engine_config=config,
         output_dir=args.output_dir,
-        allow_download=args.allow_download and not args.offline,
+        allow_download=downloads_allowed(args.offline),
         flux_checkpoint=args.flux_checkpoint,
         progress=ConsoleProgress(args.command),
     )
+    _print_models_used(record.get("tracking_metadata") or {})
     _print_record(record)
     return EXIT_OK
 
@@ -679,6 +751,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``python -m core``; returns the exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from core.errors import UserError
     from core.progress import Cancelled
 
     try:
@@ -689,17 +762,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Cancelled as error:
         print(f"cancelled: {error}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except ValueError as error:
+    except UserError as error:
         if _is_checkpoint_error(error):
             print(f"checkpoint problem: {error}", file=sys.stderr)
             return EXIT_CHECKPOINT
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as error:  # noqa: BLE001 - the CLI boundary: anything but a UserError is a bug
+        logger.exception("unexpected error")
+        print(f"unexpected error ({type(error).__name__}); the traceback is above — please report it", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _is_checkpoint_error(error: BaseException) -> bool:
-    try:
-        from core.pipeline import CheckpointError
-    except ImportError:
-        return False
+    from core.errors import CheckpointError
+
     return isinstance(error, CheckpointError)

@@ -6,7 +6,7 @@ returned by :func:`get_engine`. The engine
 
 - resolves the checkpoint (``--checkpoint`` path or Hub id, else ``checkpoints/Diffusion-As-Shader``,
   else the Hub id ``EXCAI/Diffusion-As-Shader``), and explains a missing or incomplete one
-  with :class:`core.pipeline.CheckpointError` instead of a stack trace;
+  with :class:`core.errors.CheckpointError` instead of a stack trace;
 - loads the pipeline lazily, once, and keeps it; one :class:`threading.Lock` makes sure two
   requests never drive it at the same time;
 - picks CUDA in bfloat16 when present, else CPU in float32 with a visible warning, and applies
@@ -19,11 +19,14 @@ returned by :func:`get_engine`. The engine
 - reports progress per denoising step and stops within one step when cancelled, leaving no
   partial result folder;
 - writes each result (video, tracking video, first frame, settings JSON with versions) into a
-  fresh folder under ``output_dir``.
+  fresh folder under ``output_dir``;
+- generates a long tracking video (``N·(T − 1) + 1`` frames) as a chain of native windows
+  (:meth:`Engine.generate_windows`, :mod:`core.windows`).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -42,9 +45,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import numpy as np
+from PIL import Image
 
-from core.download import CHECKPOINTS_DIR, DAS_HUB_ID, DAS_LOCAL_NAME, DAS_MODEL, offline_instructions
-from core.progress import CancelFn, Cancelled, ProgressFn, check_cancel, report
+import core
+from core import defaults
+from core.checkpoints import (
+    DAS_MODEL,
+    choose_das_checkpoint,
+    das_checkpoint_dir,
+    is_tiny_checkpoint,
+    locate_das_checkpoint,
+    offline_instructions,
+    read_component_config,
+)
+from core.errors import CheckpointError, UserError
+from core.media import write_video
+from core.progress import CancelFn, Cancelled, ProgressFn, check_cancel, report, scaled
 
 if TYPE_CHECKING:  # imported lazily at run time: core.pipeline pulls in torch + diffusers
     import torch
@@ -53,33 +69,16 @@ if TYPE_CHECKING:  # imported lazily at run time: core.pipeline pulls in torch +
 
 logger = logging.getLogger(__name__)
 
-# The same text as core.pipeline.DEFAULT_NEGATIVE_PROMPT (a test keeps them equal), repeated
-# here so that importing the engine (UI start-up, --tracking-only runs) does not import diffusers.
-DEFAULT_NEGATIVE_PROMPT = (
-    "The video is not of a high quality, it has a low resolution. Watermark present in each frame. "
-    "The background is solid. Strange body and strange trajectory. Distortion."
-)
-"""DaS's negative prompt (SPEC §4)."""
-
-DEFAULT_SEED = 42
-RANDOM_SEED = -1
-"""Pass this as ``GenerationSettings.seed`` to draw a fresh seed; the seed used is returned."""
-MAX_SEED = 2**31 - 1
-"""Upper bound of drawn seeds: small enough to round-trip through JSON and every UI number box."""
-
-DEFAULT_NATIVE_SIZE = (49, 480, 720)
-"""(frames, height, width) of CogVideoX-5B-I2V, used when a checkpoint's config cannot be read."""
-DEFAULT_VAE_SPATIAL_FACTOR = 8
-"""CogVideoX's VAE downsamples 8× in space; the transformer config stores sizes in latent pixels."""
-DEFAULT_FPS = 8.0
-"""Frame rate of the generated video when neither the settings nor the tracking video say (SPEC §3)."""
+# Re-exported for the studio's widgets, which read them from here; the values live in core.defaults.
+DEFAULT_NEGATIVE_PROMPT = defaults.NEGATIVE_PROMPT
+RANDOM_SEED = defaults.RANDOM_SEED
 
 OFFLOAD_MODES = ("none", "model", "sequential", "group")
 """Memory modes: full GPU, model CPU offload, sequential (per-layer) offload, group offload."""
 
 TRACKING_CACHE_SIZE = 4
 """How many tracking-video VAE encodings the engine keeps (least recently used goes first)."""
-TRACKING_ENCODING_SEED = DEFAULT_SEED
+TRACKING_ENCODING_SEED = defaults.SEED
 """Seed of the VAE posterior sample of every tracking video. With the default request seed (42)
 this is exactly the sample an uncached pipeline call with that seed draws."""
 
@@ -87,6 +86,8 @@ VIDEO_NAME = "video.mp4"
 TRACKING_NAME = "tracking.mp4"
 FIRST_FRAME_NAME = "first_frame.png"
 SETTINGS_NAME = "settings.json"
+WINDOW_TRACKING_NAME = "tracking_window_{:02d}.mp4"
+"""Tracking video of window k of a long video (1-based), as the model read it."""
 STAGING_PREFIX = ".incomplete-"
 """Results are written under this hidden name and renamed when complete (no partial folders)."""
 
@@ -94,19 +95,12 @@ TINY_MODEL_MESSAGE = "tiny test model — output is noise"
 CPU_WARNING = "No CUDA device: running on the CPU in float32 — generation will be very slow."
 
 
-class EngineConfigError(ValueError):
+class EngineConfigError(UserError):
     """An engine setting is invalid (unknown memory mode, CUDA asked for but absent, ...)."""
 
 
-class GenerationInputError(ValueError):
+class GenerationInputError(UserError):
     """The first frame, tracking video, prompt or settings given to :meth:`Engine.generate` are unusable."""
-
-
-def _checkpoint_error(message: str) -> Exception:
-    """A :class:`core.pipeline.CheckpointError` (imported lazily: it pulls in torch/diffusers)."""
-    from core.pipeline import CheckpointError
-
-    return CheckpointError(message)
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,6 +122,14 @@ class EngineConfig:
         vae_tiling / vae_slicing: decode the VAE in tiles / one sample at a time (less memory).
         allow_download: fetch a Hub checkpoint that is not on disk yet (only if the machine is
             online; ``HF_HUB_OFFLINE=1`` always wins).
+        quantize: weight-only quantisation of the transformer and T5 encoder, one of
+            ``core.acceleration.quantize.QUANTIZE_MODES`` ("none", "int8", "fp8"); works with
+            offload "none" or "model".
+        step_cache_threshold: reuse the transformer's residual on steps whose input barely
+            changed (``core.acceleration.step_cache``); ``None`` = off, ``0`` = hooks on but
+            nothing skipped (identical output), 0.1–0.3 typical.
+        attention_backend: diffusers attention backend ("native", "flash", "sage", ...);
+            ``None`` keeps the model's own SDPA processor.
     """
 
     checkpoint: Optional[str] = None
@@ -138,8 +140,12 @@ class EngineConfig:
     vae_tiling: bool = True
     vae_slicing: bool = True
     allow_download: bool = True
+    quantize: str = "none"
+    step_cache_threshold: Optional[float] = None
+    attention_backend: Optional[str] = None
 
     def __post_init__(self) -> None:
+        self._validate_acceleration()
         if self.offload not in OFFLOAD_MODES:
             raise EngineConfigError(f"offload must be one of {', '.join(OFFLOAD_MODES)}; got {self.offload!r}")
         if self.compile and self.offload == "sequential":
@@ -151,6 +157,18 @@ class EngineConfig:
             )
         if self.checkpoint is not None:
             self.checkpoint = str(self.checkpoint)
+
+    def _validate_acceleration(self) -> None:
+        from core.acceleration import ACCELERATION_OFFLOAD_MODES, QUANTIZE_MODES
+
+        if self.quantize not in QUANTIZE_MODES:
+            raise EngineConfigError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}; got {self.quantize!r}")
+        if self.quantize != "none" and self.offload not in ACCELERATION_OFFLOAD_MODES:
+            # Group and sequential offload move every weight through hooks that expect plain tensors.
+            raise EngineConfigError(f"--quantize {self.quantize} works with --offload none or model, not {self.offload}")
+        threshold = self.step_cache_threshold
+        if threshold is not None and not (isinstance(threshold, (int, float)) and np.isfinite(threshold) and threshold >= 0):
+            raise EngineConfigError(f"step-cache threshold must be a number >= 0 (0 skips nothing); got {threshold!r}")
 
 
 @dataclass
@@ -168,17 +186,18 @@ class GenerationSettings:
         fps: frame rate of the written video; ``None`` = the tracking video's.
     """
 
-    seed: int = DEFAULT_SEED
-    num_inference_steps: int = 50
-    guidance_scale: float = 6.0
-    use_dynamic_cfg: bool = True
-    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
+    seed: int = defaults.SEED
+    num_inference_steps: int = defaults.NUM_INFERENCE_STEPS
+    guidance_scale: float = defaults.GUIDANCE_SCALE
+    use_dynamic_cfg: bool = defaults.USE_DYNAMIC_CFG
+    negative_prompt: str = defaults.NEGATIVE_PROMPT
     legacy_tracking_range: bool = False
     fps: Optional[float] = None
 
     def validate(self) -> None:
         """Raise :class:`GenerationInputError` naming the first unusable setting."""
-        if not isinstance(self.seed, (int, np.integer)) or not (self.seed == RANDOM_SEED or 0 <= self.seed < 2**63):
+        is_integer = isinstance(self.seed, (int, np.integer))
+        if not is_integer or not (self.seed == defaults.RANDOM_SEED or 0 <= self.seed <= defaults.MAX_USER_SEED):
             raise GenerationInputError(f"seed must be a non-negative integer or -1 for a random one; got {self.seed!r}")
         if not isinstance(self.num_inference_steps, (int, np.integer)) or self.num_inference_steps < 1:
             raise GenerationInputError(f"num_inference_steps must be a positive integer; got {self.num_inference_steps!r}")
@@ -232,6 +251,8 @@ class GenerationResult:
     output_dir: Path
     elapsed_s: float
     frames: np.ndarray = field(repr=False)
+    window_tracking_paths: tuple[Path, ...] = ()
+    """``tracking_window_01.mp4`` … of a long video (:meth:`Engine.generate_windows`); empty for one window."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,70 +262,18 @@ class GenerationResult:
 
 def default_checkpoint_dir() -> Path:
     """``checkpoints/Diffusion-As-Shader`` next to the code."""
-    return CHECKPOINTS_DIR / DAS_LOCAL_NAME
+    return das_checkpoint_dir()
 
 
 def resolve_checkpoint(checkpoint: str | Path | None = None) -> str:
-    """Which checkpoint a request uses, without loading or downloading anything.
-
-    Args:
-        checkpoint: a local folder or a Hub id (``owner/name``), or ``None``.
-
-    Returns:
-        An existing local folder (as given, ``~`` expanded), the default
-        ``checkpoints/Diffusion-As-Shader`` when ``None`` and that folder exists, else a Hub id
-        (the one given, or ``EXCAI/Diffusion-As-Shader``).
+    """Which checkpoint the engine uses, without loading or downloading anything: an existing
+    folder, else a Hub id; ``None`` = :func:`default_checkpoint_dir` when it exists, else
+    ``EXCAI/Diffusion-As-Shader`` (see :func:`core.checkpoints.choose_das_checkpoint`).
 
     Raises:
         CheckpointError: ``checkpoint`` is neither an existing folder nor shaped like a Hub id.
     """
-    if checkpoint is None or str(checkpoint).strip() == "":
-        local = default_checkpoint_dir()
-        return str(local) if local.is_dir() else DAS_HUB_ID
-    text = str(checkpoint).strip()
-    path = Path(text).expanduser()
-    if path.is_dir():
-        return str(path)
-    if _looks_like_hub_id(text):
-        return text
-    raise _checkpoint_error(
-        f"Checkpoint {text!r} is not a folder on this machine and not a Hugging Face Hub id (owner/name). "
-        f"Download the DaS checkpoint with `python -m core.download`, or pass --checkpoint PATH to a folder "
-        f"with model_index.json, transformer/, vae/, text_encoder/, tokenizer/ and scheduler/."
-    )
-
-
-def _looks_like_hub_id(text: str) -> bool:
-    parts = text.split("/")
-    return (
-        len(parts) == 2
-        and all(parts)
-        and not text.startswith((".", "~"))
-        and not os.path.isabs(text)
-        and all(part.replace("-", "").replace("_", "").replace(".", "").isalnum() for part in parts)
-    )
-
-
-def _read_json(path: Path) -> Optional[dict]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def _component_config(checkpoint: str, component: str) -> Optional[dict]:
-    """``<checkpoint>/<component>/config.json`` from a folder or an already cached Hub snapshot."""
-    path = Path(checkpoint)
-    if path.is_dir():
-        return _read_json(path / component / "config.json")
-    try:
-        from huggingface_hub import hf_hub_download
-
-        return _read_json(Path(hf_hub_download(checkpoint, f"{component}/config.json", local_files_only=True)))
-    except Exception as error:  # noqa: BLE001 - not cached: fall back to the defaults
-        logger.debug("no cached %s config for %s: %s", component, checkpoint, error)
-        return None
+    return choose_das_checkpoint(checkpoint, default_dir=default_checkpoint_dir())
 
 
 def read_native_size(checkpoint: str) -> tuple[int, int, int]:
@@ -312,16 +281,16 @@ def read_native_size(checkpoint: str) -> tuple[int, int, int]:
 
     ``num_frames = transformer.sample_frames``, ``height = sample_height · s``,
     ``width = sample_width · s`` with ``s`` the VAE's spatial factor (``2^(levels − 1)``, 8 for
-    CogVideoX). Falls back to :data:`DEFAULT_NATIVE_SIZE` when the config is not readable
+    CogVideoX). Falls back to :data:`core.defaults.NATIVE_SIZE` when the config is not readable
     (e.g. a Hub checkpoint not downloaded yet).
     """
-    config = _component_config(checkpoint, "transformer")
+    config = read_component_config(checkpoint, "transformer")
     if not config:
-        return DEFAULT_NATIVE_SIZE
-    vae = _component_config(checkpoint, "vae") or {}
+        return defaults.NATIVE_SIZE
+    vae = read_component_config(checkpoint, "vae") or {}
     blocks = vae.get("block_out_channels")
-    spatial = 2 ** (len(blocks) - 1) if blocks else DEFAULT_VAE_SPATIAL_FACTOR
-    default_frames, default_height, default_width = DEFAULT_NATIVE_SIZE
+    spatial = 2 ** (len(blocks) - 1) if blocks else defaults.VAE_SPATIAL_FACTOR
+    default_frames, default_height, default_width = defaults.NATIVE_SIZE
     frames = int(config.get("sample_frames", default_frames))
     height = int(config["sample_height"]) * spatial if "sample_height" in config else default_height
     width = int(config["sample_width"]) * spatial if "sample_width" in config else default_width
@@ -330,11 +299,7 @@ def read_native_size(checkpoint: str) -> tuple[int, int, int]:
 
 def _is_tiny(checkpoint: str) -> bool:
     path = Path(checkpoint)
-    if not path.is_dir():
-        return False
-    from core.tiny import is_tiny_checkpoint
-
-    return bool(is_tiny_checkpoint(path))
+    return path.is_dir() and bool(is_tiny_checkpoint(path))
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,8 +329,6 @@ def _versions() -> dict[str, str]:
     import diffusers
     import torch
     import transformers
-
-    import core
 
     return {
         "app": core.__version__,
@@ -452,6 +415,10 @@ def configure_pipeline(pipe, config: EngineConfig, device: str) -> None:
     import torch
 
     offload = config.offload
+    if config.quantize != "none":
+        # Before placement: component by component on the GPU, so the bf16 weights of the
+        # whole pipeline never need to fit at once; model offload gets them back on the CPU.
+        _quantize(pipe, config, device, keep_on_device=offload == "none")
     if device == "cpu":
         if offload != "none":
             logger.warning("offload=%r has no effect on the CPU; ignoring it", offload)
@@ -470,8 +437,31 @@ def configure_pipeline(pipe, config: EngineConfig, device: str) -> None:
             vae.enable_tiling()
         if config.vae_slicing and hasattr(vae, "enable_slicing"):
             vae.enable_slicing()
+    _apply_acceleration(pipe, config, device)
     if config.compile:
         pipe.transformer.compile()
+
+
+def _apply_acceleration(pipe, config: EngineConfig, device: str) -> None:
+    """Attention backend and step cache (quantisation runs before placement, see configure_pipeline)."""
+    from core.acceleration import AccelerationError, apply_attention_backend, apply_step_cache_threshold
+
+    try:
+        if config.attention_backend is not None:
+            apply_attention_backend(pipe, config.attention_backend)
+        if config.step_cache_threshold is not None:
+            apply_step_cache_threshold(pipe, config.step_cache_threshold)
+    except AccelerationError as error:
+        raise EngineConfigError(str(error)) from None
+
+
+def _quantize(pipe, config: EngineConfig, device: str, keep_on_device: bool) -> None:
+    from core.acceleration import AccelerationError, quantize_pipeline
+
+    try:
+        quantize_pipeline(pipe, config.quantize, device, keep_on_device)
+    except AccelerationError as error:
+        raise EngineConfigError(str(error)) from None
 
 
 def _enable_group_offload(pipe, device: "torch.device") -> None:
@@ -569,20 +559,20 @@ class Engine:
     def native_size(self) -> tuple[int, int, int]:
         """``(num_frames, height, width)`` of the checkpoint, read from its config (no weights).
 
-        An unusable checkpoint gives :data:`DEFAULT_NATIVE_SIZE` (DaS's): the studio must still
+        An unusable checkpoint gives :data:`core.defaults.NATIVE_SIZE` (DaS's): the studio must still
         start and say what is wrong (:meth:`status`); loading it is what raises.
         """
         try:
             checkpoint = self.checkpoint
-        except ValueError:
-            return DEFAULT_NATIVE_SIZE
+        except CheckpointError:
+            return defaults.NATIVE_SIZE
         return read_native_size(checkpoint)
 
     def status(self) -> EngineStatus:
         """Device, dtype, whether loaded, which checkpoint and the warnings the UI must show."""
         try:
             checkpoint = self.checkpoint
-        except ValueError as error:  # an unusable --checkpoint: report it instead of failing
+        except CheckpointError as error:  # an unusable --checkpoint: report it instead of failing
             checkpoint = str(self.config.checkpoint)
             problem = str(error).splitlines()[0]
         else:
@@ -631,8 +621,6 @@ class Engine:
 
     @staticmethod
     def _free_memory() -> None:
-        import gc
-
         import torch
 
         gc.collect()
@@ -640,14 +628,11 @@ class Engine:
             torch.cuda.empty_cache()
 
     def _local_checkpoint(self) -> str:
-        """The checkpoint as a verified local folder; a Hub id is fetched (or found in the Hub
-        cache) by :func:`core.pipeline.resolve_checkpoint`, downloading only if allowed."""
-        from core.pipeline import CheckpointError
-        from core.pipeline import resolve_checkpoint as fetch_checkpoint
-
+        """The checkpoint as a verified local folder; a Hub id is found in the Hub cache or
+        fetched (only if allowed) by :func:`core.checkpoints.locate_das_checkpoint`."""
         resolved = resolve_checkpoint(self.config.checkpoint)
         try:
-            return str(fetch_checkpoint(resolved, local_files_only=not self.config.allow_download))
+            return str(locate_das_checkpoint(resolved, allow_download=self.config.allow_download))
         except CheckpointError as error:
             if Path(resolved).is_dir() or self.config.allow_download:
                 raise
@@ -659,7 +644,7 @@ class Engine:
     def _load_locked(self, progress: Optional[ProgressFn] = None):
         if self._pipe is not None:
             return self._pipe
-        from core.pipeline import CheckpointError, DiffusionAsShaderPipeline
+        from core.pipeline import DiffusionAsShaderPipeline
 
         report(progress, 0.0, "loading the model")
         path = self._local_checkpoint()
@@ -673,7 +658,9 @@ class Engine:
         except CheckpointError:
             raise
         except (OSError, RuntimeError, ValueError, KeyError) as error:
-            raise _checkpoint_error(
+            # Library errors while reading this folder's weights and configs mean a broken
+            # checkpoint (the layout was checked before): say so instead of a traceback.
+            raise CheckpointError(
                 f"The checkpoint at {path} could not be loaded ({type(error).__name__}: {error}). It may be "
                 f"incomplete or corrupted: verify it with `python -m core.download --verify {path}` and "
                 f"download it again if needed."
@@ -709,7 +696,8 @@ class Engine:
             raise GenerationInputError(
                 f"the tracking video is {got[0]} frames of {got[1]}×{got[2]} but this model works at "
                 f"{num_frames} frames of {height}×{width}: rebuild it with num_frames, height and width "
-                f"from engine.native_size()"
+                f"from engine.native_size() (or {2 * num_frames - 1}, {3 * num_frames - 2}, … frames for a long "
+                f"video of 2, 3, … windows: core.windows.long_size)"
             )
         if first_frame.shape[:2] != (height, width):
             raise GenerationInputError(
@@ -775,13 +763,15 @@ class Engine:
             CheckpointError: the model cannot be loaded (see :meth:`load`).
             Cancelled: ``cancel()`` returned True.
         """
-        from core.media import write_video
-
         settings = settings or GenerationSettings()
         settings.validate()
         if not isinstance(prompt, str) or not prompt.strip():
             raise GenerationInputError("the prompt is empty: describe the video you want (e.g. 'a red car on a mountain road')")
         tracking_frames = np.asarray(getattr(tracking, "frames", tracking))
+        if self._is_long(tracking_frames):
+            return self.generate_windows(
+                first_frame, tracking, prompt, settings, progress=progress, cancel=cancel, run_name=run_name
+            )
         if first_frame is None:
             if not hasattr(tracking, "first_frame"):
                 raise GenerationInputError("a first-frame image is needed when the tracking video is a bare array")
@@ -789,8 +779,8 @@ class Engine:
         first_frame = _as_uint8_image(first_frame, "the first frame")
         self.check_sizes(first_frame, tracking_frames)
         metadata = dict(getattr(tracking, "metadata", {}) or {})
-        seed = secrets.randbelow(MAX_SEED) if settings.seed == RANDOM_SEED else int(settings.seed)
-        fps = float(settings.fps or getattr(tracking, "fps", None) or DEFAULT_FPS)
+        seed = secrets.randbelow(defaults.MAX_SEED) if settings.seed == defaults.RANDOM_SEED else int(settings.seed)
+        fps = float(settings.fps or getattr(tracking, "fps", None) or defaults.FPS)
         check_cancel(cancel, "generation")
 
         started_at = datetime.now(timezone.utc)
@@ -843,6 +833,160 @@ class Engine:
             frames=frames,
         )
 
+    # ---- long videos ------------------------------------------------------------------------
+
+    def _is_long(self, tracking_frames: np.ndarray) -> bool:
+        """Whether ``tracking_frames`` is a chain of 2 or more native windows (``N·(T − 1) + 1`` frames)."""
+        from core.windows import windows_in
+
+        if tracking_frames.ndim != 4:
+            return False
+        windows = windows_in(tracking_frames.shape[0], read_native_size(self.checkpoint)[0])
+        return windows is not None and windows > 1
+
+    def generate_windows(
+        self,
+        first_frame: Optional[np.ndarray],
+        tracking: "TrackingResult | np.ndarray",
+        prompt: str,
+        settings: Optional[GenerationSettings] = None,
+        *,
+        progress: Optional[ProgressFn] = None,
+        cancel: Optional[CancelFn] = None,
+        run_name: Optional[str] = None,
+    ) -> GenerationResult:
+        """Generate a long video as a chain of windows of the checkpoint's native length.
+
+        ``tracking`` has ``N·(T − 1) + 1`` frames (build it with
+        ``size=core.windows.long_size(native, N)``; :meth:`generate` sends such a tracking
+        video here by itself). Window ``k`` reads frames ``k·(T − 1) … k·(T − 1) + T − 1`` of it,
+        re-coloured from that window's first frame (:func:`core.windows.window_tracking`), and
+        starts from the last generated frame of window ``k − 1`` (the request's first frame for
+        window 1). Window ``k`` (0-based) uses seed ``seed + k`` (:func:`core.windows.window_seed`),
+        so a seed reproduces the whole video and one window equals :meth:`generate`.
+
+        Progress runs over all windows; ``cancel`` is polled between and within windows, and a
+        cancelled run writes nothing. The result folder holds ``video.mp4`` (``N·(T − 1) + 1``
+        frames: the repeated first frame of windows 2…N is dropped), ``tracking.mp4`` (the
+        whole tracking video), ``tracking_window_01.mp4`` … (what each window read),
+        ``first_frame.png`` and ``settings.json`` with a ``windows`` list.
+
+        Raises:
+            GenerationInputError, core.windows.WindowError: unusable inputs or length.
+            CheckpointError, Cancelled: as :meth:`generate`.
+        """
+        from core import windows as windowing
+
+        settings = settings or GenerationSettings()
+        settings.validate()
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise GenerationInputError("the prompt is empty: describe the video you want (e.g. 'a red car on a mountain road')")
+        tracking_frames = np.asarray(getattr(tracking, "frames", tracking))
+        if first_frame is None:
+            if not hasattr(tracking, "first_frame"):
+                raise GenerationInputError("a first-frame image is needed when the tracking video is a bare array")
+            first_frame = tracking.first_frame
+        first_frame = _as_uint8_image(first_frame, "the first frame")
+        native_frames = read_native_size(self.checkpoint)[0]
+        if tracking_frames.ndim != 4:
+            raise GenerationInputError(f"the tracking video must be (T, H, W, 3); got shape {tracking_frames.shape}")
+        plan = windowing.window_slices(tracking_frames.shape[0], native_frames)
+        windowing.check_windows(len(plan), native_frames)
+        self.check_sizes(first_frame, tracking_frames[plan[0].frames])
+        metadata = dict(getattr(tracking, "metadata", {}) or {})
+        seed = secrets.randbelow(defaults.MAX_SEED) if settings.seed == defaults.RANDOM_SEED else int(settings.seed)
+        fps = float(settings.fps or getattr(tracking, "fps", None) or defaults.FPS)
+        count = len(plan)
+
+        started_at = datetime.now(timezone.utc)
+        started = time.perf_counter()
+        # Rendered before taking the model: drawing tracks is CPU work that must not hold the GPU.
+        window_videos = []
+        for window in plan:
+            check_cancel(cancel, "generation")
+            report(progress, 0.0, f"window {window.number}/{count}: drawing its tracking video")
+            window_videos.append(windowing.window_tracking(tracking, window, cancel=cancel))
+
+        generated: list[np.ndarray] = []
+        start_image = first_frame
+        with self._lock:
+            pipe = self._load_locked()
+            for window, window_video in zip(plan, window_videos):
+                check_cancel(cancel, "generation")
+                share = _labelled(scaled(progress, window.index / count, (window.index + 1) / count), f"window {window.number}/{count}: ")
+                report(share, 0.0, "encoding the tracking video")
+                conditioning = self._tracking_conditioning(pipe, window_video, settings.legacy_tracking_range)
+                window_seed = windowing.window_seed(seed, window.index)
+                frames = self._denoise(pipe, start_image, conditioning, prompt, settings, window_seed, share, cancel)
+                generated.append(frames if window.index == 0 else frames[windowing.OVERLAP_FRAMES:])
+                # The next window starts from the frame as it is written (uint8), not the float output.
+                start_image = np.ascontiguousarray(frames[-1])
+        video = np.concatenate(generated, axis=0)
+
+        report(progress, 1.0, "writing the video")
+        final_dir = self.output_dir / (run_name or request_folder_name(str(metadata.get("task", "generation")), seed))
+        window_names = [WINDOW_TRACKING_NAME.format(window.number) for window in plan]
+        with staged_result_folder(final_dir) as staging:
+            write_video(video, staging / VIDEO_NAME, fps)
+            write_video(tracking_frames, staging / TRACKING_NAME, fps)
+            for name, window_video in zip(window_names, window_videos):
+                write_video(window_video, staging / name, fps)
+            _write_png(first_frame, staging / FIRST_FRAME_NAME)
+            elapsed = time.perf_counter() - started
+            record = {
+                "prompt": prompt,
+                "seed": seed,
+                "settings": {**settings.to_dict(), "seed": seed, "fps": fps},
+                "tracking": metadata,
+                "num_frames": int(video.shape[0]),
+                "height": int(video.shape[1]),
+                "width": int(video.shape[2]),
+                "native_frames": int(native_frames),
+                "windows": [
+                    {
+                        "index": window.number,
+                        "frames": [window.start, window.stop],
+                        "seed": windowing.window_seed(seed, window.index),
+                        "first_frame": "request first frame" if window.index == 0 else f"last generated frame of window {window.index}",
+                        "tracking": name,
+                    }
+                    for window, name in zip(plan, window_names)
+                ],
+                "model": self._model_record(),
+                "tracking_encoding_seed": TRACKING_ENCODING_SEED,
+                "versions": _versions(),
+                "files": {
+                    "video": VIDEO_NAME,
+                    "tracking": TRACKING_NAME,
+                    "first_frame": FIRST_FRAME_NAME,
+                    "window_tracking": window_names,
+                },
+                "started_at": started_at.isoformat(),
+                "finished_at": datetime.now(timezone.utc).isoformat(),
+                "elapsed_s": round(elapsed, 3),
+            }
+            (staging / SETTINGS_NAME).write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
+        return GenerationResult(
+            video_path=final_dir / VIDEO_NAME,
+            tracking_path=final_dir / TRACKING_NAME,
+            settings_path=final_dir / SETTINGS_NAME,
+            first_frame_path=final_dir / FIRST_FRAME_NAME,
+            seed=seed,
+            output_dir=final_dir,
+            elapsed_s=elapsed,
+            frames=video,
+            window_tracking_paths=tuple(final_dir / name for name in window_names),
+        )
+
+    def _model_record(self) -> dict[str, Any]:
+        return {
+            "checkpoint": self._loaded_from,
+            "is_tiny": _is_tiny(self._loaded_from or ""),
+            "device": self._device_name,
+            "dtype": self._dtype_name,
+            "offload": self.config.offload,
+        }
+
     def _denoise(
         self,
         pipe,
@@ -856,7 +1000,6 @@ class Engine:
     ) -> np.ndarray:
         """Run the pipeline; returns ``(T, H, W, 3)`` uint8."""
         import torch
-        from PIL import Image
 
         steps = int(settings.num_inference_steps)
 
@@ -896,9 +1039,14 @@ def _frames_to_uint8(frames: Any) -> np.ndarray:
     return array
 
 
-def _write_png(image: np.ndarray, path: Path) -> None:
-    from PIL import Image
+def _labelled(progress: Optional[ProgressFn], prefix: str) -> Optional[ProgressFn]:
+    """``progress`` with ``prefix`` before every message (e.g. which window is running)."""
+    if progress is None:
+        return None
+    return lambda fraction, message: report(progress, fraction, prefix + message)
 
+
+def _write_png(image: np.ndarray, path: Path) -> None:
     Image.fromarray(image).save(path)
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import UserError
+
 MAX_EXPORT_POINTS = 200_000
 """Clouds larger than this are subsampled: browsers' 3D viewers stay responsive below it."""
 EXPORT_FORMATS = (".glb", ".ply")
@@ -20,7 +22,7 @@ SUBSAMPLE_SEED = 0
 """Fixed so exporting the same cloud twice writes the same file."""
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """The cloud or the path cannot be exported; the message says why."""
 
 

@@ -23,8 +23,7 @@ import math
 
 import numpy as np
 
-DEFAULT_FOV_DEG = 55.0
-"""Horizontal field of view assumed when nothing better is known (DaS's default)."""
+from core.defaults import FOV_DEG as DEFAULT_FOV_DEG
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,6 +164,21 @@ def project_points(points: np.ndarray, K: np.ndarray, min_depth: float = 1e-6) -
     return uvz, in_front
 
 
+def uv_in_frame(uv: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Which pixel positions lie inside the image.
+
+    Args:
+        uv: ``(..., N, 2)`` positions (``(..., N, 3)`` tracks also work; ``z`` is ignored).
+
+    Returns:
+        ``(..., N)`` bool: ``0 <= u < W`` and ``0 <= v < H`` (NaN counts as outside).
+    """
+    uv = np.asarray(uv)
+    u, v = uv[..., 0], uv[..., 1]
+    with np.errstate(invalid="ignore"):
+        return (u >= 0) & (u < width) & (v >= 0) & (v < height)
+
+
 def in_frame(uvz: np.ndarray, height: int, width: int) -> np.ndarray:
     """Which tracks land inside the image and in front of the camera.
 
@@ -174,9 +188,37 @@ def in_frame(uvz: np.ndarray, height: int, width: int) -> np.ndarray:
     Returns:
         ``(..., N)`` bool: ``0 <= u < W``, ``0 <= v < H`` and ``z > 0`` (NaN counts as outside).
     """
-    u, v, z = uvz[..., 0], uvz[..., 1], uvz[..., 2]
+    uvz = np.asarray(uvz)
     with np.errstate(invalid="ignore"):
-        return (u >= 0) & (u < width) & (v >= 0) & (v < height) & (z > 0)
+        return uv_in_frame(uvz, height, width) & (uvz[..., 2] > 0)
+
+
+def sample_nearest(maps: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Values of one map, or of per-frame maps, at the pixel each continuous position falls in.
+
+    A point at ``(u, v)`` lies in pixel ``(floor(v), floor(u))`` (pixel ``(r, c)`` covers
+    ``[c, c+1) × [r, r+1)``). Reading one pixel rather than interpolating keeps a depth edge
+    sharp: a blend of a near and a far pixel would be a point floating between two surfaces.
+
+    Args:
+        maps: ``(H, W)`` one map, or ``(T, H, W)`` one map per frame; any dtype (depth, masks).
+        uv: ``(N, 2)`` positions for one map, ``(T, N, 2)`` for per-frame maps (``(..., 3)``
+            tracks also work). Positions outside the frame or non-finite are clamped to the
+            border; use :func:`uv_in_frame` to leave them out instead.
+
+    Returns:
+        ``(N,)`` or ``(T, N)`` values, in the dtype of ``maps``.
+    """
+    maps = np.asarray(maps)
+    uv = np.asarray(uv, dtype=np.float64)
+    height, width = maps.shape[-2:]
+    column = np.clip(np.floor(np.nan_to_num(uv[..., 0], nan=0.0)), 0, width - 1).astype(np.int64)
+    row = np.clip(np.floor(np.nan_to_num(uv[..., 1], nan=0.0)), 0, height - 1).astype(np.int64)
+    if maps.ndim == 2:
+        return maps[row, column]
+    if maps.ndim != 3 or uv.ndim != 3 or uv.shape[0] != maps.shape[0]:
+        raise ValueError(f"per-frame maps (T, H, W) need positions (T, N, 2), got {maps.shape} and {uv.shape}")
+    return maps[np.arange(maps.shape[0])[:, None], row, column]
 
 
 # --------------------------------------------------------------------------------------------

@@ -44,17 +44,19 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 import av
 
+from core.defaults import FPS as DEFAULT_FPS
+from core.defaults import HEIGHT as DEFAULT_HEIGHT
+from core.defaults import NUM_FRAMES as DEFAULT_NUM_FRAMES
+from core.defaults import RESIZE_MODES
+from core.defaults import WIDTH as DEFAULT_WIDTH
+from core.errors import UserError
+
 PathLike = Union[str, os.PathLike]
 ImageSource = Union[PathLike, np.ndarray, Image.Image]
 
-RESIZE_MODES = ("crop", "stretch", "pad")
-"""``crop``: centre-crop to the target aspect, then resize (default); ``stretch``: resize
-ignoring the aspect (what DaS training did); ``pad``: fit inside and letterbox with black."""
-
-DEFAULT_NUM_FRAMES = 49
-DEFAULT_HEIGHT = 480
-DEFAULT_WIDTH = 720
-DEFAULT_FPS = 8.0
+# Resize modes (core.defaults.RESIZE_MODES): ``crop`` centre-crops to the target aspect, then
+# resizes (default); ``stretch`` resizes ignoring the aspect (what DaS training did); ``pad``
+# fits inside and letterboxes with black.
 
 MAX_SIDE_PX = 4096
 """Largest accepted width or height of an input image or video, in pixels."""
@@ -100,7 +102,7 @@ _QUARTER_TURN_DEG = 90.0
 _DECODE_ERRORS = (av.FFmpegError, OSError, EOFError)
 
 
-class MediaError(ValueError):
+class MediaError(UserError):
     """A user's media file or array cannot be used; the message says why and what to do."""
 
 
@@ -188,6 +190,15 @@ RESIZE_CONTENTS = ("photo", "tracking")
 """What is being resized: camera footage, or a rendered tracking video (see :func:`resize_frames`)."""
 
 
+def _check_resize_request(mode: str, content: str, height: int, width: int) -> None:
+    """Refuse an unknown resize mode or content (MediaError) and a bad working size (a bug)."""
+    if mode not in RESIZE_MODES:
+        raise MediaError(f"resize mode must be one of {RESIZE_MODES}, got {mode!r}")
+    if content not in RESIZE_CONTENTS:
+        raise MediaError(f"resize content must be one of {RESIZE_CONTENTS}, got {content!r}")
+    _check_target_size(height, width)
+
+
 def _interpolation(scale_x: float, scale_y: float, content: str) -> int:
     # Area averaging avoids aliasing when shrinking. When enlarging, cubic is sharper for
     # photos, but its overshoot would invent colours in a tracking video, whose colours are
@@ -247,11 +258,7 @@ def resize_frames(
         ``(..., height, width, 3)`` uint8. ``crop`` keeps the centre region with the target
         aspect; ``stretch`` distorts; ``pad`` keeps everything, with black bars.
     """
-    if mode not in RESIZE_MODES:
-        raise MediaError(f"resize mode must be one of {RESIZE_MODES}, got {mode!r}")
-    if content not in RESIZE_CONTENTS:
-        raise MediaError(f"resize content must be one of {RESIZE_CONTENTS}, got {content!r}")
-    _check_target_size(height, width)
+    _check_resize_request(mode, content, height, width)
     frames = np.asarray(frames)
     if frames.ndim < 3 or frames.shape[-1] != 3:
         raise MediaError(f"frames must have shape (..., h, w, 3), got {frames.shape}")
@@ -595,9 +602,7 @@ def load_video(
         raise ValueError(f"fps must be positive, got {fps}")
     if not (start_s >= 0 and math.isfinite(start_s)):
         raise MediaError(f"The start time must be 0 s or later, got {start_s}.")
-    if resize_mode not in RESIZE_MODES:
-        raise MediaError(f"resize mode must be one of {RESIZE_MODES}, got {resize_mode!r}")
-    _check_target_size(height, width)
+    _check_resize_request(resize_mode, "photo", height, width)
     path = _existing_file(path)
     info = _probe_video(path)
     if info.duration_s is not None and start_s >= info.duration_s:
@@ -808,11 +813,7 @@ def sample_video_frames(
     """
     if num_frames < 1:
         raise ValueError(f"num_frames must be at least 1, got {num_frames}")
-    if resize_mode not in RESIZE_MODES:
-        raise MediaError(f"resize mode must be one of {RESIZE_MODES}, got {resize_mode!r}")
-    if content not in RESIZE_CONTENTS:
-        raise MediaError(f"resize content must be one of {RESIZE_CONTENTS}, got {content!r}")
-    _check_target_size(height, width)
+    _check_resize_request(resize_mode, content, height, width)
     path = _existing_file(path)
     info = _probe_video(path)
     if info.frame_count is not None and info.frame_count > MAX_READ_FRAMES:

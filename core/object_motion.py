@@ -27,7 +27,15 @@ import math
 
 import numpy as np
 
-from core.geometry import make_se3, rotation_about_axis, rotation_about_point, transform_points
+from core.errors import UserError
+from core.geometry import (
+    make_se3,
+    rotation_about_axis,
+    rotation_about_point,
+    sample_nearest,
+    transform_points,
+    uv_in_frame,
+)
 
 OBJECT_MOTIONS = ("up", "down", "left", "right", "front", "back", "rot")
 
@@ -48,7 +56,7 @@ _LABEL_MASK_MAX = 1
 """Integer masks whose values are all 0 or 1 are label masks: any nonzero value is the object."""
 
 
-class ObjectMotionError(ValueError):
+class ObjectMotionError(UserError):
     """A mask or motion request that cannot be applied; the message says what to do."""
 
 
@@ -160,13 +168,7 @@ def select_points(mask: np.ndarray, uv0: np.ndarray, height: int, width: int) ->
     uv0 = np.asarray(uv0, dtype=np.float64)
     if uv0.ndim != 2 or uv0.shape[-1] not in (2, 3):
         raise ValueError(f"uv0 must have shape (N, 2) or (N, 3), got {uv0.shape}")
-    u, v = uv0[:, 0], uv0[:, 1]
-    with np.errstate(invalid="ignore"):
-        inside = np.isfinite(u) & np.isfinite(v) & (u >= 0) & (u < width) & (v >= 0) & (v < height)
-    selected = np.zeros(len(uv0), dtype=bool)
-    selected[inside] = object_pixels[
-        np.floor(v[inside]).astype(np.int64), np.floor(u[inside]).astype(np.int64)
-    ]
+    selected = uv_in_frame(uv0, height, width) & sample_nearest(object_pixels, uv0)
     if not selected.any():
         raise ObjectMotionError(
             f"the mask covers {int(object_pixels.sum())} pixels but no tracked point lies inside it; "

@@ -5,7 +5,7 @@ built, so a bad value is refused before any heavy work and no caller re-lists ke
 
 =======================  ==================================================================
 :class:`WorkingSize`      frames × height × width of the clip (the engine's native size)
-:class:`ClipOptions`      how the source is read: resize mode, start time, still/video choice
+:class:`ClipOptions`      how the source is read: resize mode, start time, still/video, camera mode
 :class:`TrackingOptions`  how a source is lifted to 3D: depth method, tracker, grid, FOV, device
 :class:`ObjectMove`       which object moves (the mask) and how (motion, amount)
 =======================  ==================================================================
@@ -25,6 +25,17 @@ SOURCE_MODES = ("auto", "image", "video")
 """How camera control / object manipulation read their source: ``auto`` (a still → dense
 cloud, a video → its own tracks with the motion appended), ``image`` (only the first frame
 of a video, as a still), ``video`` (require a video)."""
+
+CAMERA_APPEND = "append"
+CAMERA_OVERRIDE = "override"
+CAMERA_STABILISE = "stabilise"
+CAMERA_MODES = (CAMERA_APPEND, CAMERA_OVERRIDE, CAMERA_STABILISE)
+"""What a video source's own camera becomes (``docs/CAMERA_MOTION.md`` §7): ``append`` (the
+camera motion is added on top of the source camera), ``override`` (the source camera, estimated
+by :mod:`core.source_camera`, is replaced by the camera motion), ``stabilise`` (replaced by a
+still camera). A still has no camera of its own: only ``append`` applies to it."""
+_CAMERA_MODE_SPELLINGS = {"stabilize": CAMERA_STABILISE}
+"""Other accepted spellings of a camera mode."""
 
 AUTO = "auto"
 """Depth method / tracker name that picks the best one installed."""
@@ -77,15 +88,22 @@ class ClipOptions:
         resize_mode: ``crop`` | ``stretch`` | ``pad`` (:data:`core.defaults.RESIZE_MODES`).
         start_s: where in a source video the clip starts, in seconds.
         source_mode: see :data:`SOURCE_MODES` (camera control / object manipulation).
+        camera_mode: see :data:`CAMERA_MODES` (camera control / object manipulation of a video;
+            case ignored, ``stabilize`` accepted; stored normalised).
     """
 
     resize_mode: str = defaults.DEFAULT_RESIZE_MODE
     start_s: float = 0.0
     source_mode: str = AUTO
+    camera_mode: str = CAMERA_APPEND
 
     def __post_init__(self) -> None:
         _require_choice("resize_mode", self.resize_mode, defaults.RESIZE_MODES)
         _require_choice("source_mode", self.source_mode, SOURCE_MODES)
+        camera_mode = str(self.camera_mode).strip().lower()
+        camera_mode = _CAMERA_MODE_SPELLINGS.get(camera_mode, camera_mode)
+        _require_choice("camera_mode", camera_mode, CAMERA_MODES)
+        object.__setattr__(self, "camera_mode", camera_mode)
         # Frozen: normalise through object.__setattr__, once, at construction.
         object.__setattr__(self, "start_s", validation.start_time(self.start_s))
 

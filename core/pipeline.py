@@ -10,8 +10,9 @@ pipeline *inherits* those methods instead of re-implementing them.
 
 Loading: :meth:`DiffusionAsShaderPipeline.from_pretrained` reads the DaS folder layout
 (``transformer/``, ``vae/``, ``text_encoder/``, ``tokenizer/``, ``scheduler/``,
-``model_index.json``) component by component, after :func:`check_checkpoint` has verified it,
-so a missing or partial download is a :class:`CheckpointError` naming what is missing.
+``model_index.json``) component by component, after :func:`core.checkpoints.check_das_checkpoint`
+has verified it, so a missing or partial download is a :class:`core.errors.CheckpointError`
+naming what is missing.
 
 Shapes: images ``(H, W, 3)`` uint8 (or PIL / ``(3, H, W)`` float tensors in [0, 1]); videos
 ``(T, H, W, 3)`` uint8; latents ``(B, F, C, h, w)`` with ``F = (T - 1) / 4 + 1``, ``C = 16``,
@@ -21,10 +22,8 @@ Shapes: images ``(H, W, 3)`` uint8 (or PIL / ``(3, H, W)`` float tensors in [0, 
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -39,66 +38,18 @@ from diffusers.schedulers import CogVideoXDDIMScheduler
 from diffusers.utils import BaseOutput
 from transformers import T5EncoderModel, T5Tokenizer
 
+from core import defaults
+from core.checkpoints import HOW_TO_GET_CHECKPOINT, locate_das_checkpoint, tracking_block_count
+from core.errors import CheckpointError
 from core.transformer import CogVideoXTransformer3DModelTracking
 
 logger = logging.getLogger(__name__)
-
-HUB_MODEL_ID = "EXCAI/Diffusion-As-Shader"
-"""The published DaS checkpoint on the Hugging Face Hub."""
-
-DEFAULT_CHECKPOINT_DIR = "checkpoints/Diffusion-As-Shader"
-"""Where the studio looks for the checkpoint first (SPEC §10)."""
-
-DEFAULT_NEGATIVE_PROMPT = (
-    "The video is not of a high quality, it has a low resolution. Watermark present in each frame. "
-    "The background is solid. Strange body and strange trajectory. Distortion."
-)
-"""DaS's negative prompt (SPEC §4)."""
-
-HOW_TO_GET_CHECKPOINT = (
-    "Get the Diffusion-as-Shader checkpoint with `python -m core.download`, or with "
-    f"`hf download {HUB_MODEL_ID} --local-dir {DEFAULT_CHECKPOINT_DIR}`; "
-    "for a tiny offline test model (its output is noise) run `python -m core.tiny DIR`."
-)
-
-# Files each component folder needs: every group is a tuple of alternatives, one of which
-# must exist. Sharded weights are checked through their index file.
-_DIFFUSERS_WEIGHTS = (
-    "diffusion_pytorch_model.safetensors",
-    "diffusion_pytorch_model.safetensors.index.json",
-    "diffusion_pytorch_model.bin",
-    "diffusion_pytorch_model.bin.index.json",
-)
-_TRANSFORMERS_WEIGHTS = (
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-)
-CHECKPOINT_COMPONENTS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "transformer": (("config.json",), _DIFFUSERS_WEIGHTS),
-    "vae": (("config.json",), _DIFFUSERS_WEIGHTS),
-    "text_encoder": (("config.json",), _TRANSFORMERS_WEIGHTS),
-    "tokenizer": (("spiece.model", "tokenizer.json"),),
-    "scheduler": (("scheduler_config.json",),),
-}
-"""Component folder → required files (each entry: alternatives, one must exist)."""
-
-_LFS_POINTER_PREFIX = b"version https://git-lfs"
-_LFS_POINTER_MAX_BYTES = 1024  # a Git LFS pointer is ~130 bytes; real weight files are far larger
-_HUB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_HUB_ALLOW_PATTERNS = ["model_index.json", *(f"{name}/*" for name in CHECKPOINT_COMPONENTS)]
-_TRACKING_CLASS_NAME = CogVideoXTransformer3DModelTracking.__name__
 
 DYNAMIC_CFG_EXPONENT = 5.0
 """Exponent of CogVideoX's dynamic guidance ramp ``w_t = 1 + w·(1 − cos(π·((S − t)/S)^5))/2``."""
 
 OFS_VALUE = 2.0
 """The "ofs" conditioning value diffusers feeds CogVideoX 1.5 I2V models (unused by DaS / 5B-I2V)."""
-
-
-class CheckpointError(ValueError):
-    """A DaS checkpoint is missing or incomplete; the message names what and how to get it."""
 
 
 @dataclass
@@ -118,63 +69,8 @@ class DiffusionAsShaderPipelineOutput(BaseOutput):
 
 
 # --------------------------------------------------------------------------------------------
-# Checkpoint checks and resolution
+# Loading checks
 # --------------------------------------------------------------------------------------------
-
-
-def _is_lfs_pointer(path: Path) -> bool:
-    """True if ``path`` is a Git LFS pointer file (a clone without ``git lfs pull``)."""
-    if path.stat().st_size > _LFS_POINTER_MAX_BYTES:
-        return False
-    with path.open("rb") as handle:
-        return handle.read(len(_LFS_POINTER_PREFIX)) == _LFS_POINTER_PREFIX
-
-
-def _component_problems(folder: Path, component: str) -> list[str]:
-    """What is wrong with one component folder (empty list when complete)."""
-    component_dir = folder / component
-    if not component_dir.is_dir():
-        return [f"{component}/ (the whole folder is missing)"]
-    problems = []
-    for alternatives in CHECKPOINT_COMPONENTS[component]:
-        present = [component_dir / name for name in alternatives if (component_dir / name).is_file()]
-        if not present:
-            problems.append(f"{component}/{' or '.join(alternatives)}")
-            continue
-        for path in present:
-            if _is_lfs_pointer(path):
-                problems.append(f"{component}/{path.name} is a Git LFS pointer, not the file (run `git lfs pull`)")
-            elif path.name.endswith(".index.json"):
-                problems.extend(_missing_shards(component_dir, path))
-    return problems
-
-
-def _missing_shards(component_dir: Path, index_path: Path) -> list[str]:
-    """Shards named by a sharded-weights index that are absent (a partial download)."""
-    try:
-        weight_map = json.loads(index_path.read_text(encoding="utf-8"))["weight_map"]
-    except (OSError, ValueError, KeyError) as error:
-        return [f"{component_dir.name}/{index_path.name} is unreadable ({error})"]
-    shards = sorted(set(weight_map.values()))
-    return [f"{component_dir.name}/{shard}" for shard in shards if not (component_dir / shard).is_file()]
-
-
-def tracking_block_count(transformer_dir: Path) -> int | None:
-    """Tracking blocks found in the transformer's weight names (``None`` if they cannot be read
-    cheaply: ``.bin`` weights). Reads only the safetensors header or the shard index."""
-    index_path = transformer_dir / "diffusion_pytorch_model.safetensors.index.json"
-    single_path = transformer_dir / "diffusion_pytorch_model.safetensors"
-    if index_path.is_file():
-        names = json.loads(index_path.read_text(encoding="utf-8"))["weight_map"].keys()
-    elif single_path.is_file():
-        from safetensors import safe_open
-
-        with safe_open(single_path, framework="pt") as weights:
-            names = list(weights.keys())
-    else:
-        return None
-    prefix = "transformer_blocks_copy."
-    return len({name[len(prefix) :].split(".", 1)[0] for name in names if name.startswith(prefix)})
 
 
 def load_tracking_transformer(
@@ -209,62 +105,6 @@ def load_tracking_transformer(
     return transformer
 
 
-def _tracking_config_problem(folder: Path) -> str | None:
-    """A message if ``transformer/`` holds a plain CogVideoX transformer rather than DaS's.
-
-    The DaS code writes ``num_tracking_blocks`` into the config; a config without it is still
-    accepted when the weights contain tracking blocks (their count is then read from them).
-    """
-    transformer_dir = folder / "transformer"
-    try:
-        config = json.loads((transformer_dir / "config.json").read_text(encoding="utf-8"))
-        if "num_tracking_blocks" in config:
-            return None
-        tracking_blocks = tracking_block_count(transformer_dir)
-    except (OSError, ValueError, KeyError) as error:
-        return f"transformer/ config or weight index is unreadable ({error})"
-    if tracking_blocks == 0 or (tracking_blocks is None and config.get("_class_name") != _TRACKING_CLASS_NAME):
-        return (
-            "transformer/ holds a plain CogVideoX transformer without tracking blocks: "
-            "this folder is a CogVideoX checkpoint, not Diffusion-as-Shader"
-        )
-    return None
-
-
-def check_checkpoint(path: str | Path) -> None:
-    """Verify that ``path`` is a complete DaS checkpoint folder.
-
-    Checks each component folder (``transformer/``, ``vae/``, ``text_encoder/``,
-    ``tokenizer/``, ``scheduler/``) for its config and weights, the shards of sharded weights,
-    Git LFS pointer files left by a clone without LFS, and that the transformer is a DaS
-    tracking transformer (``num_tracking_blocks`` in its config, or tracking blocks in its
-    weights) rather than a plain CogVideoX one. ``model_index.json`` is not needed
-    (components are loaded one by one) and is only reported in the log when absent.
-
-    Raises:
-        CheckpointError: naming every missing component or file and how to get the checkpoint.
-    """
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        raise CheckpointError(f"No Diffusion-as-Shader checkpoint folder at '{folder}'. {HOW_TO_GET_CHECKPOINT}")
-    problems = []
-    for component in CHECKPOINT_COMPONENTS:
-        component_problems = _component_problems(folder, component)
-        problems.extend(component_problems)
-        if component == "transformer" and not component_problems:
-            tracking_problem = _tracking_config_problem(folder)
-            if tracking_problem is not None:
-                problems.append(tracking_problem)
-    if problems:
-        listing = "\n".join(f"  - {problem}" for problem in problems)
-        raise CheckpointError(
-            f"The Diffusion-as-Shader checkpoint at '{folder}' is incomplete; missing or invalid:\n{listing}\n"
-            f"{HOW_TO_GET_CHECKPOINT}"
-        )
-    if not (folder / "model_index.json").is_file():
-        logger.info("%s has no model_index.json; loading its components one by one anyway", folder)
-
-
 def _check_tokenizer_dependencies(tokenizer_dir: Path) -> None:
     """transformers 5 converts a SentencePiece-only tokenizer (the real T5 layout) with protobuf."""
     if (tokenizer_dir / "tokenizer.json").is_file():
@@ -278,50 +118,6 @@ def _check_tokenizer_dependencies(tokenizer_dir: Path) -> None:
         f"{tokenizer_dir} holds only spiece.model, which transformers reads with the `protobuf` "
         "package: run `pip install protobuf`"
     )
-
-
-def resolve_checkpoint(
-    path_or_hub_id: str | Path,
-    *,
-    local_files_only: bool | None = None,
-    revision: str | None = None,
-    cache_dir: str | Path | None = None,
-    token: str | bool | None = None,
-) -> Path:
-    """Local folder of a checkpoint given as a folder or a Hub id, verified by :func:`check_checkpoint`.
-
-    An existing path is used as is. Anything else that looks like ``owner/name`` is fetched
-    from (or found in the cache of) the Hugging Face Hub — only the five component folders
-    and ``model_index.json``; nothing is downloaded when offline or with
-    ``local_files_only=True``.
-
-    Raises:
-        CheckpointError: the folder does not exist / cannot be fetched, or is incomplete.
-    """
-    folder = Path(path_or_hub_id).expanduser()
-    name = str(path_or_hub_id)
-    if not folder.exists() and _HUB_ID_PATTERN.match(name):
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import HfHubHTTPError
-
-        try:
-            folder = Path(
-                snapshot_download(
-                    repo_id=name,
-                    allow_patterns=_HUB_ALLOW_PATTERNS,
-                    local_files_only=bool(local_files_only),
-                    revision=revision,
-                    cache_dir=cache_dir,
-                    token=token,
-                )
-            )
-        except (HfHubHTTPError, OSError, ValueError) as error:
-            raise CheckpointError(
-                f"'{name}' is neither a local folder nor a Hugging Face Hub model that could be fetched "
-                f"({type(error).__name__}: {error}). {HOW_TO_GET_CHECKPOINT}"
-            ) from error
-    check_checkpoint(folder)
-    return folder
 
 
 # --------------------------------------------------------------------------------------------
@@ -479,9 +275,9 @@ class DiffusionAsShaderPipeline(CogVideoXImageToVideoPipeline):
             CheckpointError: the checkpoint is missing, incomplete, or its transformer weights
                 do not match the model (missing / unexpected keys).
         """
-        folder = resolve_checkpoint(
+        folder = locate_das_checkpoint(
             pretrained_model_name_or_path,
-            local_files_only=local_files_only,
+            allow_download=not local_files_only,
             revision=revision,
             cache_dir=cache_dir,
             token=token,
@@ -556,7 +352,7 @@ class DiffusionAsShaderPipeline(CogVideoXImageToVideoPipeline):
         self,
         prompts: list[str],
         *,
-        max_sequence_length: int = 226,
+        max_sequence_length: int = defaults.MAX_SEQUENCE_LENGTH,
         device: torch.device | None = None,
         dtype: torch.dtype | None = None,
     ) -> torch.Tensor:
@@ -646,14 +442,14 @@ class DiffusionAsShaderPipeline(CogVideoXImageToVideoPipeline):
         *,
         tracking_latents: torch.Tensor | None = None,
         tracking_image: ImageInput | None = None,
-        negative_prompt: str | list[str] | None = DEFAULT_NEGATIVE_PROMPT,
+        negative_prompt: str | list[str] | None = defaults.NEGATIVE_PROMPT,
         height: int | None = None,
         width: int | None = None,
         num_frames: int | None = None,
-        num_inference_steps: int = 50,
+        num_inference_steps: int = defaults.NUM_INFERENCE_STEPS,
         timesteps: list[int] | None = None,
-        guidance_scale: float = 6.0,
-        use_dynamic_cfg: bool = True,
+        guidance_scale: float = defaults.GUIDANCE_SCALE,
+        use_dynamic_cfg: bool = defaults.USE_DYNAMIC_CFG,
         num_videos_per_prompt: int = 1,
         eta: float = 0.0,
         generator: torch.Generator | list[torch.Generator] | None = None,
@@ -665,7 +461,7 @@ class DiffusionAsShaderPipeline(CogVideoXImageToVideoPipeline):
         attention_kwargs: dict[str, Any] | None = None,
         callback_on_step_end: Callable[..., dict] | PipelineCallback | MultiPipelineCallbacks | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
-        max_sequence_length: int = 226,
+        max_sequence_length: int = defaults.MAX_SEQUENCE_LENGTH,
         legacy_tracking_range: bool = False,
     ) -> DiffusionAsShaderPipelineOutput | tuple:
         """Generate a video from a first frame, a prompt and a tracking video.
@@ -712,7 +508,7 @@ class DiffusionAsShaderPipeline(CogVideoXImageToVideoPipeline):
             callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
         if callback_on_step_end_tensor_inputs is None:
             callback_on_step_end_tensor_inputs = ["latents"]
-        if negative_prompt_embeds is not None and negative_prompt is DEFAULT_NEGATIVE_PROMPT:
+        if negative_prompt_embeds is not None and negative_prompt is defaults.NEGATIVE_PROMPT:
             negative_prompt = None  # the default text yields to explicitly given embeddings
 
         # 0. Default size: the checkpoint's native size

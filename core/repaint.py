@@ -14,35 +14,42 @@ convention of the depth estimators FLUX.1-Depth was trained with).
 from __future__ import annotations
 
 import gc
-import logging
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from PIL import Image
 
-from core.download import CHECKPOINTS_DIR
+from core import defaults
+from core.checkpoints import ModelSpec, find_or_download_model
+from core.errors import CheckpointError, UserError
 from core.progress import CancelFn, Cancelled, ProgressFn, check_cancel, report
-
-logger = logging.getLogger(__name__)
 
 FLUX_DEPTH_HUB_ID = "black-forest-labs/FLUX.1-Depth-dev"
 FLUX_DEPTH_LOCAL_NAME = "FLUX.1-Depth-dev"
 DEFAULT_REPAINT_STEPS = 30
 DEFAULT_REPAINT_GUIDANCE = 10.0
 """FLUX.1-Depth-dev's recommended sampling (its model card uses 30 steps at guidance 10)."""
-DEFAULT_REPAINT_SEED = 42
+DEFAULT_REPAINT_SEED = defaults.SEED
 CONTROL_LOW_PERCENTILE, CONTROL_HIGH_PERCENTILE = 1.0, 99.0
 """Inverse-depth percentiles mapped to black / white in the control image (robust to outliers)."""
 FLUX_COMPONENTS = ("transformer", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler")
+FLUX_DEPTH_MODEL = ModelSpec(
+    FLUX_DEPTH_HUB_ID,
+    FLUX_DEPTH_LOCAL_NAME,
+    "FLUX.1-Depth-dev (depth-conditioned text-to-image), ~35 GB, gated",
+    # The diffusers folders only: the repository also holds a single-file copy of the weights.
+    ("model_index.json", *(f"{component}/*" for component in FLUX_COMPONENTS)),
+)
 
 
-class RepaintError(ValueError):
+class RepaintError(UserError):
     """Repainting cannot run (no weights, bad depth map, empty prompt); the message says what to do."""
 
 
 def flux_checkpoint_dir() -> Path:
     """``checkpoints/FLUX.1-Depth-dev`` next to the code."""
-    return CHECKPOINTS_DIR / FLUX_DEPTH_LOCAL_NAME
+    return FLUX_DEPTH_MODEL.local_dir()
 
 
 def depth_control_image(depth: np.ndarray) -> np.ndarray:
@@ -67,31 +74,24 @@ def depth_control_image(depth: np.ndarray) -> np.ndarray:
 
 
 def resolve_repaint_checkpoint(checkpoint: Optional[str | Path] = None, *, allow_download: bool = False) -> str:
-    """The FLUX.1-Depth-dev weights to use: a given folder/Hub id, ``checkpoints/FLUX.1-Depth-dev``,
-    an already cached Hub copy, or (only with ``allow_download``) the Hub id.
+    """The local folder of the FLUX.1-Depth-dev weights: a given folder, ``checkpoints/FLUX.1-Depth-dev``,
+    an already cached Hub copy (of the given Hub id or FLUX.1-Depth-dev's), or — only with
+    ``allow_download`` and when not offline — a fresh download into the Hub cache
+    (:func:`core.checkpoints.find_or_download_model`).
 
     Raises:
-        RepaintError: nothing usable and downloading not allowed.
+        RepaintError: nothing usable and downloading not allowed, offline or failed.
     """
-    if checkpoint is not None and Path(checkpoint).expanduser().is_dir():
-        return str(Path(checkpoint).expanduser())
+    model = FLUX_DEPTH_MODEL if checkpoint is None else checkpoint
     local = flux_checkpoint_dir()
-    if checkpoint is None and local.is_dir():
-        return str(local)
-    repo_id = str(checkpoint) if checkpoint is not None else FLUX_DEPTH_HUB_ID
     try:
-        from huggingface_hub import snapshot_download
-
-        return snapshot_download(repo_id, local_files_only=True)
-    except Exception as error:  # noqa: BLE001 - not cached; decide below
-        logger.debug("no cached copy of %s: %s", repo_id, error)
-    if allow_download:
-        return repo_id
-    raise RepaintError(
-        f"Repainting needs the FLUX.1-Depth-dev weights (~35 GB; a gated model: accept its licence on the Hub "
-        f"first). Download them with `hf download {FLUX_DEPTH_HUB_ID} --local-dir {local}` or "
-        f"allow downloading, or supply your own first-frame image instead."
-    )
+        return str(find_or_download_model(model, allow_download=allow_download, root=local.parent))
+    except CheckpointError as error:
+        raise RepaintError(
+            f"Repainting needs the FLUX.1-Depth-dev weights (~35 GB; a gated model: accept its licence on the Hub "
+            f"first). Download them with `hf download {FLUX_DEPTH_HUB_ID} --local-dir {local}` or "
+            f"allow downloading, or supply your own first-frame image instead. ({str(error).splitlines()[0]})"
+        ) from error
 
 
 def _round_to_multiple(value: int, multiple: int) -> int:
@@ -136,7 +136,6 @@ def repaint_first_frame(
     # Imported only now: a request without weights fails fast, without loading diffusers.
     import torch
     from diffusers import FluxControlPipeline
-    from PIL import Image
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32

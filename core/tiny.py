@@ -5,7 +5,7 @@ folder with the real layout — ``transformer/``, ``vae/``, ``text_encoder/``, `
 ``scheduler/``, ``model_index.json`` — holding seeded random weights, loaded through exactly the
 same code path as ``EXCAI/Diffusion-As-Shader``. Its videos are noise; a ``TINY_MODEL`` marker
 file (and a ``_das_tiny_test_model`` key in ``model_index.json``) lets the UI say so
-(:func:`is_tiny_checkpoint`).
+(:func:`core.checkpoints.is_tiny_checkpoint`).
 
 The sizes keep every structural property the real model has — 16 latent channels, ×8 spatial
 and ×4 temporal VAE compression, I2V channel concatenation (``in_channels = 2·16``), patch 2,
@@ -27,13 +27,10 @@ import torch
 from diffusers import AutoencoderKLCogVideoX, CogVideoXDPMScheduler
 from transformers import T5Config, T5EncoderModel, T5Tokenizer
 
+from core.checkpoints import TINY_INDEX_KEY, TINY_MARKER_FILE
+from core.pipeline import DiffusionAsShaderPipeline
 from core.transformer import CogVideoXTransformer3DModelTracking
 
-TINY_MARKER_FILE = "TINY_MODEL"
-"""File present in a tiny checkpoint's folder."""
-
-TINY_INDEX_KEY = "_das_tiny_test_model"
-"""Key set to true in a tiny checkpoint's ``model_index.json`` (diffusers ignores ``_``-keys)."""
 
 # --- Video size: the checkpoint's native size is 9 frames of 64×96 pixels. ------------------
 TINY_NUM_FRAMES = 9  # 1 + 2·4: the smallest count that keeps the ×4 temporal VAE stages busy (3 latent frames)
@@ -200,10 +197,6 @@ def write_tiny_checkpoint(out_dir: str | Path, seed: int = 0) -> Path:
     Returns:
         ``out_dir`` as a :class:`~pathlib.Path`.
     """
-    # Imported here: core.pipeline imports nothing from this module, but keeping the import
-    # local keeps `python -m core.tiny --help` quick.
-    from core.pipeline import DiffusionAsShaderPipeline
-
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     vocab_size = _write_tokenizer(folder / "tokenizer", seed)
@@ -232,20 +225,6 @@ def write_tiny_checkpoint(out_dir: str | Path, seed: int = 0) -> Path:
         encoding="utf-8",
     )
     return folder
-
-
-def is_tiny_checkpoint(path: str | Path) -> bool:
-    """True if ``path`` is a local folder written by :func:`write_tiny_checkpoint` (output is noise)."""
-    folder = Path(path).expanduser()
-    if (folder / TINY_MARKER_FILE).is_file():
-        return True
-    index_path = folder / "model_index.json"
-    if not index_path.is_file():
-        return False
-    try:
-        return bool(json.loads(index_path.read_text(encoding="utf-8")).get(TINY_INDEX_KEY, False))
-    except (OSError, ValueError):
-        return False
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,10 +19,12 @@ import sys
 from typing import Optional, Sequence
 
 from core.dataset import DatasetError
+from core.errors import UserError
 from core.progress import Cancelled
-from core.training.config import TrainConfig, TrainConfigError, build_parser, parse_args
-from core.training.models import TrainingCheckpointError
+from core.training.config import TrainConfig, build_parser, parse_args
 from core.training.trainer import TrainResult, train
+
+logger = logging.getLogger("core.train")
 
 __all__ = ["TrainConfig", "TrainResult", "build_parser", "main", "parse_args", "train"]
 
@@ -33,11 +35,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         config = parse_args(argv)
         result = train(config)
-    except (TrainConfigError, DatasetError, TrainingCheckpointError) as error:
+    except (UserError, DatasetError) as error:  # TrainConfigError, TrainingCheckpointError, ...
         print(f"error: {error}", file=sys.stderr)
         return 1
     except Cancelled as error:
         print(str(error), file=sys.stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001 - the training CLI boundary: anything else is a bug
+        logger.exception("training failed unexpectedly")
+        print(f"error: training failed unexpectedly ({type(error).__name__}); the traceback is above", file=sys.stderr)
         return 1
     if result.output_dir is not None:
         final = f"{result.losses[-1]:.4f}" if result.losses else "n/a"

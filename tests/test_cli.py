@@ -99,6 +99,19 @@ def test_tracking_only_for_every_task(task, media, tiny_checkpoint, tmp_path, ca
     assert printed["output_dir"] == str(folder)
 
 
+def test_the_controllability_check_is_printed_and_saved(media, tiny_checkpoint, tmp_path, capsys):
+    """A camera that flies out of the scene: the CLI says so in plain words before any generation,
+    and tracking.json keeps the figures."""
+    args = ["camera-control", str(media["photo"]), "--camera-motion", "trans 0 0 -50"]
+    code = main(args + ["--tracking-only", "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path)])
+    assert code == EXIT_OK
+    err = capsys.readouterr().err
+    assert "[camera_control] check:" in err
+    assert "⚠ The camera leaves the scene" in err
+    check = json.loads((only_folder(tmp_path) / "tracking.json").read_text())["metadata"]["check"]
+    assert "camera_leaves_scene" in check["warning_codes"] and check["leaves_scene_frame"] == 1
+
+
 def test_tracking_only_needs_no_checkpoint(media, tmp_path, monkeypatch):
     import core.engine
 

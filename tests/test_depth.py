@@ -23,13 +23,13 @@ HEIGHT, WIDTH = 40, 60
 
 @pytest.fixture(autouse=True)
 def isolated_depth_models(tmp_path, monkeypatch):
-    """Every test sees an empty ``checkpoints/depth`` unless it fills one, no Hugging Face cache
-    (a developer's cache must not change what is listed) and no loaded model."""
+    """Every test sees an empty ``checkpoints/depth`` unless it fills one, an empty Hugging Face
+    cache (a developer's cache must not change what is listed), no loaded model, and a registry
+    that is put back afterwards (methods a test registers disappear with it)."""
     monkeypatch.setenv(dp.CHECKPOINTS_ENV, str(tmp_path / "no-checkpoints"))
-    monkeypatch.setattr(dp, "_in_hub_cache", lambda repo_id: False)
-    dp.clear_depth_models()
-    yield
-    dp.clear_depth_models()
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+    monkeypatch.setattr(dp, "_REGISTRY", dict(dp._REGISTRY))
+    monkeypatch.setattr(dp, "_ESTIMATORS", {})
 
 
 def random_image(seed: int = RNG_SEED, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
@@ -77,7 +77,7 @@ def test_builtin_depth_brings_a_sharp_object_nearer_than_its_blurred_surrounding
     np.testing.assert_array_equal(again.depth, result.depth)  # deterministic
 
 
-def test_registered_method_is_used_cached_and_removable():
+def test_registered_method_is_used_and_cached():
     loads = []
 
     def factory(device, allow_download):
@@ -91,17 +91,16 @@ def test_registered_method_is_used_cached_and_removable():
         )
 
     dp.register_depth_method("constant", factory, description="always 2", auto_priority=1)
-    try:
-        assert list(dp.available_depth_methods())[0] == "constant"
-        for _ in range(3):
-            result = dp.estimate_depth(random_image(), device="cpu")
-            assert result.source == "constant" and np.all(result.depth == 2.0)
-        assert loads == ["cpu"], "the model must be loaded once and reused"
-        with pytest.raises(ValueError, match="already registered"):
-            dp.register_depth_method("constant", factory)
-    finally:
-        dp.unregister_depth_method("constant")
-    assert "constant" not in dp.available_depth_methods()
+    assert list(dp.available_depth_methods())[0] == "constant"
+    for _ in range(3):
+        result = dp.estimate_depth(random_image(), device="cpu")
+        assert result.source == "constant" and np.all(result.depth == 2.0)
+    assert loads == ["cpu"], "the model must be loaded once and reused"
+    with pytest.raises(ValueError, match="already registered"):
+        dp.register_depth_method("constant", factory)
+    dp.register_depth_method("constant", factory, description="always 2", auto_priority=1, replace=True)
+    dp.estimate_depth(random_image(), device="cpu")
+    assert loads == ["cpu", "cpu"], "replacing a method drops its loaded model"
 
 
 def test_unknown_or_unavailable_methods_and_bad_images_raise_clear_errors():
@@ -270,13 +269,36 @@ def test_checkpoint_folders_make_methods_available(with_tiny_checkpoints):
     methods = dp.available_depth_methods()
     assert list(methods) == ["depth-anything-v2", "depth-pro", "zoedepth", "builtin"]
     assert dp.resolve_depth_method("auto") == "depth-anything-v2"
+    # Every model is on disk: stills take the one that also estimates the field of view,
+    # videos the fast per-frame one.
+    assert dp.resolve_depth_method("auto", purpose="still") == "depth-pro"
+    assert dp.resolve_depth_method("auto", purpose="video") == "depth-anything-v2"
+    assert list(dp.available_depth_methods(purpose="still")) == ["depth-pro", "depth-anything-v2", "zoedepth", "builtin"]
     incomplete = with_tiny_checkpoints.parent / "incomplete"
     (incomplete / "depth-pro").mkdir(parents=True)
     assert "preprocessor_config.json" in dp.missing_model_files(incomplete / "depth-pro")
 
 
+def test_a_model_in_the_hub_cache_is_available_offline(tmp_path, monkeypatch):
+    """A Hub download of Depth Anything (the real cache layout) counts without checkpoints/depth;
+    a partial one does not, and a download is offered only when allowed and online."""
+    repo = tmp_path / "empty-hub-cache" / ("models--" + dp.DEPTH_ANYTHING_HUB_ID.replace("/", "--"))
+    snapshot = repo / "snapshots" / "0123456789abcdef0123456789abcdef01234567"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(snapshot.name)
+    (snapshot / "config.json").write_text("{}")
+    assert "depth-anything-v2" not in dp.available_depth_methods()  # no preprocessor_config.json yet
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert "depth-anything-v2" not in dp.available_depth_methods(allow_download=True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert "depth-anything-v2" in dp.available_depth_methods(allow_download=True)
+    (snapshot / "preprocessor_config.json").write_text("{}")
+    assert list(dp.available_depth_methods()) == ["depth-anything-v2", "builtin"]
+
+
 def test_depth_anything_loads_from_the_folder_and_returns_positive_depth_at_input_size(with_tiny_checkpoints):
-    result = dp.estimate_depth(random_image(), device="cpu")
+    result = dp.estimate_depth(random_image(), method="depth-anything-v2", device="cpu")
     assert result.source == "depth-anything-v2" and not result.approximate and not result.metric
     assert result.model.endswith("depth-anything-v2-small")
     assert result.depth.shape == (HEIGHT, WIDTH) and result.depth.dtype == np.float32
@@ -300,7 +322,7 @@ def test_depth_anything_relative_output_is_converted_with_the_documented_map(wit
         return DepthEstimatorOutput(predicted_depth=(1.0 + 3.0 * columns).expand(1, height, width).clone())
 
     _patch_forward(monkeypatch, network, known_disparity)
-    result = dp.estimate_depth(random_image(), device="cpu")
+    result = dp.estimate_depth(random_image(), method="depth-anything-v2", device="cpu")
     assert result.depth.shape == (HEIGHT, WIDTH)
     # After bilinear resizing the ramp is 1 + 3 (u / W), clamped at the outer half-cells.
     processed_width = wrapper.processor(images=random_image(), return_tensors="pt")["pixel_values"].shape[-1]
@@ -390,10 +412,7 @@ def test_video_depth_removes_per_frame_scale_and_shift_flicker(use_tracks):
         rng = np.random.default_rng(RNG_SEED)
         uv = rng.uniform([0, 0], [WIDTH, HEIGHT], size=(200, 2)).astype(np.float32)
         tracks = PointTracks(uv=np.repeat(uv[None], 4, axis=0), visible=np.ones((4, 200), dtype=bool))
-    try:
-        depth, intrinsics, source = dp.estimate_video_depth(_frames_with_index(4), method="flicker", tracks=tracks)
-    finally:
-        dp.unregister_depth_method("flicker")
+    depth, intrinsics, source = dp.estimate_video_depth(_frames_with_index(4), method="flicker", tracks=tracks)
     assert source == "flicker" and intrinsics is None
     assert depth.shape == (4, HEIGHT, WIDTH) and depth.dtype == np.float32
     for frame in range(4):
@@ -422,15 +441,12 @@ def test_still_video_is_estimated_once_and_reports_progress_and_cancel():
     calls: list = []
     _register_flickering("still", [1.0] * 4, [0.0] * 4, calls)
     seen = []
-    try:
-        frames = np.zeros((4, HEIGHT, WIDTH, 3), dtype=np.uint8)
-        depth, _, _ = dp.estimate_video_depth(frames, method="still", progress=lambda f, m: seen.append(f))
-        assert calls == [0]
-        assert seen[-1] == 1.0 and seen == sorted(seen)
-        with pytest.raises(Cancelled):
-            dp.estimate_video_depth(frames, method="still", cancel=lambda: True)
-    finally:
-        dp.unregister_depth_method("still")
+    frames = np.zeros((4, HEIGHT, WIDTH, 3), dtype=np.uint8)
+    depth, _, _ = dp.estimate_video_depth(frames, method="still", progress=lambda f, m: seen.append(f))
+    assert calls == [0]
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+    with pytest.raises(Cancelled):
+        dp.estimate_video_depth(frames, method="still", cancel=lambda: True)
 
 
 def test_builtin_video_depth_runs_end_to_end():
@@ -438,3 +454,119 @@ def test_builtin_video_depth_runs_end_to_end():
     depth, intrinsics, source = dp.estimate_video_depth(frames)
     assert source == "builtin" and intrinsics is None
     assert depth.shape == (3, HEIGHT, WIDTH) and (depth > 0).all()
+
+
+# --------------------------------------------------------------------------------------------
+# Real models by default: what "auto" downloads (into the Hub-cache layout; never the network)
+# --------------------------------------------------------------------------------------------
+
+FAKE_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def fake_hub_downloads(tmp_path, tiny_checkpoints, monkeypatch) -> list:
+    """Online, nothing on disk, and ``download_snapshot`` replaced by a copy of the tiny model
+    of the same kind into the real Hub-cache layout (``models--org--name/snapshots/<hash>``).
+    Returns the list of downloaded Hub ids."""
+    import shutil
+
+    from core import checkpoints
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("DAS_OFFLINE", raising=False)
+    tiny_folder = {
+        dp.DEPTH_PRO_HUB_ID: tiny_checkpoints / "depth-pro",
+        dp.DEPTH_ANYTHING_HUB_ID: tiny_checkpoints / "depth-anything-v2-small",
+        dp.ZOEDEPTH_HUB_ID: tiny_checkpoints / "zoedepth",
+    }
+    downloaded = []
+
+    def copy_into_cache(repo_id, **kwargs):
+        downloaded.append(repo_id)
+        repo = checkpoints.hub_cache_dir() / ("models--" + repo_id.replace("/", "--"))
+        snapshot = repo / "snapshots" / FAKE_COMMIT
+        shutil.copytree(tiny_folder[repo_id], snapshot)
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / "main").write_text(FAKE_COMMIT)
+        return snapshot
+
+    monkeypatch.setattr(checkpoints, "download_snapshot", copy_into_cache)
+    return downloaded
+
+
+def test_auto_downloads_depth_pro_for_a_still_and_says_what_and_how_big(fake_hub_downloads):
+    assert dp.resolve_depth_method("auto", allow_download=True, purpose="still") == "depth-pro"
+    assert dp.depth_download_pending("depth-pro") == dp.DEPTH_PRO_APPROX_GB
+    messages = []
+    result = dp.estimate_depth(random_image(), allow_download=True, device="cpu", progress=lambda f, m: messages.append(m))
+    assert fake_hub_downloads == [dp.DEPTH_PRO_HUB_ID]
+    assert result.source == "depth-pro" and not result.approximate
+    assert result.model == dp.DEPTH_PRO_HUB_ID  # named by its Hub id, not the cache folder
+    assert len(messages) == 1 and "Depth Pro" in messages[0] and "about 1.9 GB" in messages[0]
+    # Downloaded once: it is now on this machine, usable without downloads.
+    assert dp.depth_download_pending("depth-pro") is None
+    assert dp.resolve_depth_method("auto", purpose="still") == "depth-pro"
+    dp.estimate_depth(random_image(), allow_download=True, device="cpu")
+    assert fake_hub_downloads == [dp.DEPTH_PRO_HUB_ID]
+
+
+def test_auto_downloads_the_fast_model_for_a_video(fake_hub_downloads):
+    assert dp.resolve_depth_method("auto", allow_download=True, purpose="video") == "depth-anything-v2"
+    frames = np.stack([random_image(seed) for seed in range(3)])
+    messages = []
+    depth, _, name = dp.estimate_video_depth(frames, allow_download=True, device="cpu", progress=lambda f, m: messages.append(m))
+    assert name == "depth-anything-v2" and fake_hub_downloads == [dp.DEPTH_ANYTHING_HUB_ID]
+    assert depth.shape == (3, HEIGHT, WIDTH) and (depth > 0).all()
+    assert [m for m in messages if m.startswith("Downloading")] == [messages[0]] and "about 100 MB" in messages[0]
+
+
+def test_a_model_already_on_disk_is_preferred_to_a_download(fake_hub_downloads, tiny_checkpoints, tmp_path, monkeypatch):
+    import shutil
+
+    local = tmp_path / "local-depth"
+    shutil.copytree(tiny_checkpoints / "depth-anything-v2-small", local / "depth-anything-v2-small")
+    monkeypatch.setenv(dp.CHECKPOINTS_ENV, str(local))
+    assert dp.resolve_depth_method("auto", allow_download=True, purpose="still") == "depth-anything-v2"
+    assert dp.estimate_depth(random_image(), allow_download=True, device="cpu").source == "depth-anything-v2"
+    assert fake_hub_downloads == []
+
+
+@pytest.mark.parametrize("switch", ["DAS_OFFLINE", "HF_HUB_OFFLINE"])
+def test_offline_falls_back_to_the_built_in_depth_and_says_it_is_approximate(fake_hub_downloads, monkeypatch, switch):
+    monkeypatch.setenv(switch, "1")
+    assert dp.resolve_depth_method("auto", allow_download=True, purpose="still") == "builtin"
+    assert dp.depth_download_pending("builtin") is None
+    result = dp.estimate_depth(random_image(), allow_download=True)
+    assert result.source == "builtin" and result.approximate
+    assert fake_hub_downloads == []
+
+
+def test_without_permission_nothing_downloads(fake_hub_downloads):
+    assert dp.resolve_depth_method("auto", purpose="still") == "builtin"
+    assert dp.estimate_depth(random_image()).approximate
+    with pytest.raises(dp.DepthError, match="allow downloading"):
+        dp.estimate_depth(random_image(), method="depth-pro")
+    assert fake_hub_downloads == []
+
+
+def test_purpose_is_checked():
+    with pytest.raises(ValueError, match="purpose"):
+        dp.resolve_depth_method("auto", purpose="photo")
+
+
+def test_a_failed_download_falls_back_to_the_built_in_depth_only_for_auto(fake_hub_downloads, monkeypatch):
+    from core import checkpoints
+    from core.errors import CheckpointError
+
+    def unreachable(repo_id, **kwargs):
+        raise CheckpointError(f"{repo_id} could not be downloaded (ConnectError: no route to host)")
+
+    monkeypatch.setattr(checkpoints, "download_snapshot", unreachable)
+    messages = []
+    result = dp.estimate_depth(random_image(), allow_download=True, progress=lambda f, m: messages.append(m))
+    assert result.source == "builtin" and result.approximate
+    assert messages[-1] == "depth-pro could not be downloaded; using the built-in approximate depth"
+    _, _, name = dp.estimate_video_depth(np.stack([random_image()] * 2), allow_download=True)
+    assert name == "builtin"
+    with pytest.raises(CheckpointError, match="no route to host"):
+        dp.estimate_depth(random_image(), method="depth-pro", allow_download=True)

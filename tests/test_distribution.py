@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import core
 from core import download
 
@@ -90,7 +92,7 @@ def test_ci_runs_exactly_the_readme_test_command():
 def test_download_lists_models_without_network(capsys):
     assert download.main(["--list"]) == 0
     out = capsys.readouterr().out
-    assert download.DAS_HUB_ID in out
+    assert download.DAS_MODEL.hub_id in out
     for model in download.DEPTH_MODELS.values():
         assert model.hub_id in out
 
@@ -101,6 +103,60 @@ def test_download_offline_explains_what_to_do(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "hf download EXCAI/Diffusion-As-Shader" in err
     assert "python -m core.tiny" in err
+
+
+@pytest.fixture
+def fake_fetches(monkeypatch) -> list:
+    """``download`` and ``fetch_tracker`` replaced by recorders (never the network), online."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("DAS_OFFLINE", raising=False)
+    fetched = []
+
+    def fake_download(model, checkpoints_dir, *, token=None):
+        fetched.append(model.hub_id)
+        return Path(checkpoints_dir) / model.local_name
+
+    def fake_tracker():
+        fetched.append("cotracker3")
+        return "torch-hub-cache"
+
+    monkeypatch.setattr(download, "download", fake_download)
+    monkeypatch.setattr(download, "fetch_tracker", fake_tracker)
+    monkeypatch.setattr(download, "verify_das_checkpoint", lambda path: f"OK: {path}")
+    return fetched
+
+
+EVERY_DEFAULT = [download.DAS_MODEL.hub_id, "apple/DepthPro-hf", "depth-anything/Depth-Anything-V2-Small-hf", "cotracker3"]
+
+
+@pytest.mark.parametrize("argv", [[], ["--all"]])
+def test_download_fetches_every_default_model(fake_fetches, tmp_path, capsys, argv):
+    assert download.main(["--checkpoints-dir", str(tmp_path), *argv]) == 0
+    assert fake_fetches == EVERY_DEFAULT
+    out = capsys.readouterr().out
+    assert "about 1.9 GB" in out and "about 100 MB" in out and "approximate" in out
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--models", "depth,tracker"], EVERY_DEFAULT[1:]),
+        (["--models", "tracker"], ["cotracker3"]),
+        (["--skip-das", "--depth", "zoedepth"], ["Intel/zoedepth-nyu-kitti"]),
+        (["--models", "depth", "--depth", "zoedepth"], EVERY_DEFAULT[1:3] + ["Intel/zoedepth-nyu-kitti"]),
+    ],
+)
+def test_download_fetches_the_chosen_groups(fake_fetches, tmp_path, argv, expected):
+    assert download.main(["--checkpoints-dir", str(tmp_path), *argv]) == 0
+    assert fake_fetches == expected
+
+
+def test_download_refuses_offline_and_bad_groups(fake_fetches, capsys):
+    assert download.main(["--offline"]) == 2
+    assert "--offline forbids downloads" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        download.main(["--models", "das,weights"])
+    assert fake_fetches == []
 
 
 def test_download_verify_accepts_tiny_and_names_missing_parts(tiny_checkpoint, tmp_path, capsys):

@@ -4,6 +4,7 @@ to an mp4 and a settings JSON, reproducibility, caching, cancellation, sizes and
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -14,8 +15,8 @@ from PIL import Image
 from skimage import data
 
 from core import engine as engine_module
+from core import defaults
 from core.engine import (
-    DEFAULT_NEGATIVE_PROMPT,
     Engine,
     EngineConfig,
     EngineConfigError,
@@ -26,9 +27,19 @@ from core.engine import (
     reset_engine,
     resolve_checkpoint,
 )
+from core.errors import CheckpointError
 from core.media import read_video_frames, write_video
 from core.progress import Cancelled
-from core.tasks import camera_control, from_tracking_video, mesh_animation, motion_transfer, object_manipulation
+from core.tasks import (
+    ObjectMove,
+    TrackingOptions,
+    WorkingSize,
+    camera_control,
+    from_tracking_video,
+    mesh_animation,
+    motion_transfer,
+    object_manipulation,
+)
 
 FAST = GenerationSettings(num_inference_steps=2)
 """Two steps: enough to exercise the loop, cheap on a 2-core CPU."""
@@ -42,8 +53,7 @@ def engine(tiny_checkpoint, tmp_path_factory) -> Engine:
 
 @pytest.fixture(scope="module")
 def size(engine) -> dict:
-    num_frames, height, width = engine.native_size()
-    return {"num_frames": num_frames, "height": height, "width": width}
+    return {"size": WorkingSize.from_native(engine.native_size())}
 
 
 @pytest.fixture(scope="module")
@@ -92,15 +102,11 @@ def test_resolve_checkpoint(tmp_path, monkeypatch):
     assert resolve_checkpoint(None) == "EXCAI/Diffusion-As-Shader"
     monkeypatch.setattr(engine_module, "default_checkpoint_dir", lambda: tmp_path)
     assert resolve_checkpoint(None) == str(tmp_path)
-    from core.pipeline import CheckpointError
-
     with pytest.raises(CheckpointError, match="python -m core.download"):
         resolve_checkpoint(tmp_path / "no" / "such" / "folder")
 
 
 def test_an_incomplete_checkpoint_names_what_is_missing(tmp_path):
-    from core.pipeline import CheckpointError
-
     (tmp_path / "transformer").mkdir()
     with pytest.raises(CheckpointError, match="vae"):
         Engine(EngineConfig(checkpoint=str(tmp_path))).load()
@@ -109,22 +115,32 @@ def test_an_incomplete_checkpoint_names_what_is_missing(tmp_path):
 def test_a_missing_checkpoint_leaves_the_studio_usable(tmp_path):
     """The studio is built around the native size; a wrong --checkpoint must not stop it from
     starting: the status says what is wrong and loading raises."""
-    from core.engine import DEFAULT_NATIVE_SIZE
-    from core.pipeline import CheckpointError
-
     engine = Engine(EngineConfig(checkpoint=str(tmp_path / "no" / "such" / "folder")))
-    assert engine.native_size() == DEFAULT_NATIVE_SIZE
+    assert engine.native_size() == defaults.NATIVE_SIZE
     assert "python -m core.download" in engine.status().message
     with pytest.raises(CheckpointError):
         engine.load()
 
 
 def test_a_hub_checkpoint_is_not_downloaded_when_not_allowed():
-    from core.pipeline import CheckpointError
-
     offline = Engine(EngineConfig(checkpoint="nobody/not-a-real-model", allow_download=False))
     with pytest.raises(CheckpointError, match="downloading is turned off"):
         offline.load()
+
+
+def test_a_cached_hub_checkpoint_gives_its_native_size_without_loading(tiny_checkpoint, tmp_path, monkeypatch):
+    from core.tiny import TINY_LATENT_HEIGHT, TINY_LATENT_WIDTH, TINY_NUM_FRAMES
+
+    repo = tmp_path / "hub" / "models--someone--tiny-das"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_checkpoint / "transformer", repo / "snapshots" / commit / "transformer")
+    shutil.copytree(tiny_checkpoint / "vae", repo / "snapshots" / commit / "vae")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    engine = Engine(EngineConfig(checkpoint="someone/tiny-das", allow_download=False))
+    assert engine.native_size() == (TINY_NUM_FRAMES, TINY_LATENT_HEIGHT * 8, TINY_LATENT_WIDTH * 8)
+    assert not engine.loaded
 
 
 def test_config_errors():
@@ -137,12 +153,6 @@ def test_config_errors():
     with pytest.raises(EngineConfigError, match="--offload model or group"):
         EngineConfig(compile=True, offload="sequential")
     assert EngineConfig(compile=True, offload="group").compile
-
-
-def test_negative_prompt_is_the_pipelines():
-    from core.pipeline import DEFAULT_NEGATIVE_PROMPT as PIPELINE_DEFAULT
-
-    assert DEFAULT_NEGATIVE_PROMPT == PIPELINE_DEFAULT == GenerationSettings().negative_prompt
 
 
 def test_settings_round_trip_and_validation():
@@ -187,7 +197,7 @@ def check_generation(result, engine, size, prompt: str, task: str) -> dict:
     for path in (result.video_path, result.tracking_path, result.settings_path, result.first_frame_path):
         assert path.is_file() and path.parent == result.output_dir
     frames, fps = read_video_frames(result.video_path)
-    assert frames.shape == (size["num_frames"], size["height"], size["width"], 3)
+    assert frames.shape == (size["size"].num_frames, *size["size"].frame_shape, 3)
     assert result.frames.shape == frames.shape and result.frames.dtype == np.uint8
     settings = json.loads(result.settings_path.read_text())
     assert settings["prompt"] == prompt and settings["seed"] == result.seed
@@ -204,15 +214,15 @@ def test_every_task_end_to_end(engine, size, photo, tmp_path):
 
     video = tmp_path / "video.mp4"
     texture = np.asarray(Image.fromarray(data.coffee()).resize((260, 140)))
-    write_video(np.stack([texture[:128, 4 * t : 4 * t + 192] for t in range(size["num_frames"])]), video, fps=8)
-    mask = np.zeros((size["height"], size["width"]), np.uint8)
+    write_video(np.stack([texture[:128, 4 * t : 4 * t + 192] for t in range(size["size"].num_frames)]), video, fps=8)
+    mask = np.zeros(size["size"].frame_shape, np.uint8)
     mask[16:40, 30:60] = 255
     mesh = tmp_path / "box.obj"
     trimesh.creation.box(extents=(1, 0.6, 0.8)).export(mesh)
     results = {
-        "motion_transfer": motion_transfer(video, grid_size=10, **size),
+        "motion_transfer": motion_transfer(video, tracking=TrackingOptions(grid_size=10), **size),
         "camera_control": camera_control(photo, "rot y 10", **size),
-        "object_manipulation": object_manipulation(photo, mask, "right", 0.2, **size),
+        "object_manipulation": object_manipulation(photo, ObjectMove(mask, "right", 0.2), **size),
         "mesh_animation": mesh_animation(mesh, procedural="turntable", num_points=2000, **size),
     }
     tracking_file = tmp_path / "tracking.mp4"

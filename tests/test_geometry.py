@@ -92,6 +92,32 @@ def test_in_frame_bounds():
     np.testing.assert_array_equal(geo.in_frame(uvz, 48, 64), [True, True, False, False, False])
 
 
+def test_uv_in_frame_ignores_depth_and_rejects_nan():
+    uv = np.array([[0.0, 0.0], [63.99, 47.99], [64.0, 10.0], [10.0, -0.01], [np.nan, 5.0]])
+    np.testing.assert_array_equal(geo.uv_in_frame(uv, 48, 64), [True, True, False, False, False])
+    behind = np.array([[5.0, 5.0, -1.0]])
+    assert geo.uv_in_frame(behind, 48, 64).tolist() == [True] and geo.in_frame(behind, 48, 64).tolist() == [False]
+
+
+def test_sample_nearest_reads_the_pixel_a_position_falls_in():
+    image = np.arange(12, dtype=np.int32).reshape(3, 4)  # value = 4·row + column
+    # (u, v) = (2.0, 1.0) is the corner of pixel (row 1, col 2); 1.99 still lies in column 1.
+    uv = np.array([[0.5, 0.5], [2.0, 1.0], [1.99, 2.5], [3.5, 2.99], [-3.0, 9.0], [np.nan, 1.5]])
+    np.testing.assert_array_equal(geo.sample_nearest(image, uv), [0, 6, 9, 11, 8, 4])
+    assert geo.sample_nearest(image, uv).dtype == np.int32
+    mask = image % 2 == 0
+    np.testing.assert_array_equal(geo.sample_nearest(mask, uv[:2]), [True, True])
+
+
+def test_sample_nearest_per_frame_maps():
+    maps = np.stack([np.zeros((3, 4)), np.full((3, 4), 7.0)])
+    maps[1, 2, 3] = 9.0
+    uv = np.array([[[3.5, 2.5]], [[3.5, 2.5]]])
+    np.testing.assert_array_equal(geo.sample_nearest(maps, uv), [[0.0], [9.0]])
+    with pytest.raises(ValueError):
+        geo.sample_nearest(maps, uv[0])
+
+
 @pytest.mark.parametrize("batch", [(), (5,), (2, 3)])
 def test_se3_inverse_times_pose_is_identity(rng, batch):
     pose = geo.make_se3(random_rotation(rng, batch), rng.normal(size=batch + (3,)))

@@ -18,14 +18,11 @@ import pytest
 import torch
 from diffusers import CogVideoXDPMScheduler, CogVideoXTransformer3DModel
 
-from core.pipeline import (
-    DEFAULT_NEGATIVE_PROMPT,
-    CheckpointError,
-    DiffusionAsShaderPipeline,
-    DiffusionAsShaderPipelineOutput,
-    check_checkpoint,
-)
-from core.tiny import TINY_MARKER_FILE, is_tiny_checkpoint, write_tiny_checkpoint
+from core.checkpoints import TINY_MARKER_FILE, check_das_checkpoint, is_tiny_checkpoint
+from core.defaults import NEGATIVE_PROMPT
+from core.errors import CheckpointError
+from core.pipeline import DiffusionAsShaderPipeline, DiffusionAsShaderPipelineOutput
+from core.tiny import write_tiny_checkpoint
 from core.transformer import CogVideoXTransformer3DModelTracking
 
 FRAMES, HEIGHT, WIDTH = 9, 64, 96  # the tiny checkpoint's native size
@@ -199,7 +196,7 @@ def test_default_negative_prompt_and_cfg_batch(pipe):
         handle.remove()
     # CFG doubles the tracking stream too: (2, F, 2·C, h, w), then (1, …) without CFG.
     assert seen == [(2, LATENT_FRAMES, 2 * LATENT_CHANNELS, 8, 12), (1, LATENT_FRAMES, 2 * LATENT_CHANNELS, 8, 12)]
-    assert "Watermark present in each frame" in DEFAULT_NEGATIVE_PROMPT
+    assert "Watermark present in each frame" in NEGATIVE_PROMPT
 
 
 def test_public_conditioning_helpers_give_what_generation_feeds_the_transformer(pipe):
@@ -289,7 +286,7 @@ def test_plain_cogvideox_checkpoint_is_rejected(tiny_checkpoint, tmp_path):
     CogVideoXTransformer3DModel.from_config(config).save_pretrained(plain / "transformer")
     with pytest.raises(CheckpointError, match="not Diffusion-as-Shader"):
         DiffusionAsShaderPipeline.from_pretrained(plain)
-    check_checkpoint(tiny_checkpoint)  # the complete one passes
+    check_das_checkpoint(tiny_checkpoint)  # the complete one passes
 
 
 def test_config_without_num_tracking_blocks_reads_the_count_from_the_weights(checkpoint_without_block_count):
@@ -322,3 +319,16 @@ def test_model_doc_example_runs(tmp_path, monkeypatch):
 def test_uncached_hub_id_offline_raises_checkpoint_error():
     with pytest.raises(CheckpointError, match="neither a local folder nor a Hugging Face Hub model"):
         DiffusionAsShaderPipeline.from_pretrained("nobody-here/not-a-das-model", local_files_only=True)
+
+
+def test_a_checkpoint_in_the_hub_cache_loads_offline(tiny_checkpoint, tmp_path, monkeypatch):
+    """A Hub id whose snapshot is in the local cache (real layout: refs/main → snapshots/<hash>)
+    loads with downloads forbidden."""
+    repo = tmp_path / "hub" / "models--someone--tiny-das"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_checkpoint, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    loaded = DiffusionAsShaderPipeline.from_pretrained("someone/tiny-das", local_files_only=True)
+    assert loaded.native_size == (FRAMES, HEIGHT, WIDTH)

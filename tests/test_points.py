@@ -21,6 +21,16 @@ FRAME_SIZES = {
 MAX_ERROR_PX = 1.0
 BORDER_MARGIN_PX = pts.LK_WINDOW_PX // 2 + 1
 NEAR_BORDER_MAX_ERROR_PX = 3.0
+MEDIAN_ERROR_PX = 0.2
+WEAK_POINT_MAX_ERROR_PX = 1.5
+"""Largest error of any track away from the border: LK is biased by up to ~1.3 px on a few
+weakly textured points (one in 144 on the blurred photo), where it converges consistently
+both ways to a slightly wrong place."""
+MIN_SEEN_FRACTION = 0.7
+MIN_COVERED_PREDICTED_FRACTION = 0.8
+MIN_FAR_SEEN_FRACTION = 0.95
+"""Tracks confirmed by LK on the last frame of a clean translation (the rest, on flat patches
+where LK cannot confirm a position, are predicted from their neighbours)."""
 
 
 def smooth_noise(height: int, width: int, seed: int = 0, sigma: float = 2.0) -> np.ndarray:
@@ -95,10 +105,13 @@ def test_subpixel_translation_is_tracked_within_a_pixel(texture, size):
         & (expected[..., 1] > BORDER_MARGIN_PX)
         & (expected[..., 1] < height - BORDER_MARGIN_PX)
     ).all(axis=0)
-    assert error[:, stays_inside][tracks.visible[:, stays_inside]].max() < MAX_ERROR_PX
-    assert tracks.visible[-1, stays_inside].mean() >= 0.95
+    # Every track has a position in every frame, seen or predicted, and they are all right.
+    assert np.isfinite(tracks.uv).all()
+    assert np.median(error[:, stays_inside]) < MEDIAN_ERROR_PX
+    assert error[:, stays_inside].max() < WEAK_POINT_MAX_ERROR_PX
+    assert tracks.visible[-1, stays_inside].mean() >= MIN_SEEN_FRACTION
     # Within half a window of the edge OpenCV sees reflected content: less exact, documented.
-    assert error[tracks.visible].max() < NEAR_BORDER_MAX_ERROR_PX
+    assert error.max() < NEAR_BORDER_MAX_ERROR_PX
 
 
 @pytest.mark.parametrize("size", FRAME_SIZES.values(), ids=FRAME_SIZES.keys())
@@ -113,8 +126,8 @@ def test_rotation_is_tracked_within_a_pixel(size):
     expected = np.stack([(turn @ (tracks.uv[0] - centre).T).T + centre for turn in turns])
     inner = np.linalg.norm(tracks.uv[0] - centre, axis=-1) < 0.4 * height
     error = np.linalg.norm(tracks.uv - expected, axis=-1)[:, inner]
-    assert error[tracks.visible[:, inner]].max() < MAX_ERROR_PX
-    assert tracks.visible[-1, inner].mean() >= 0.9
+    assert error.max() < MAX_ERROR_PX  # seen and predicted alike
+    assert tracks.visible[-1, inner].mean() >= MIN_SEEN_FRACTION
 
 
 @pytest.mark.parametrize("size", FRAME_SIZES.values(), ids=FRAME_SIZES.keys())
@@ -151,11 +164,17 @@ def test_points_covered_by_a_sliding_square_become_invisible(occluder, size):
         covered_so_far |= background_points & inside_square(t, 4)
         assert not tracks.visible[t, covered_so_far].any(), f"covered points still visible at frame {t}"
     assert covered_so_far.sum() >= 10
+    # Covered points are predicted, mostly where they are (the background does not move). A
+    # point lost on frame 1, right next to the square, has no motion history to tell it from the
+    # square's own points, so a few follow the square: a known limit of the neighbour fit.
+    covered_error = np.linalg.norm(tracks.uv[:, covered_so_far] - uv0[None, covered_so_far], axis=-1)
+    assert np.median(covered_error) < MEDIAN_ERROR_PX
+    assert (covered_error < MAX_ERROR_PX).mean() >= MIN_COVERED_PREDICTED_FRACTION
 
     # Points never near the square keep being tracked exactly (the background is static).
     row_band = (uv0[:, 1] > top - BORDER_MARGIN_PX) & (uv0[:, 1] < top + side + BORDER_MARGIN_PX)
     far = ~row_band
-    assert tracks.visible[:, far].all()
+    assert tracks.visible[:, far].mean() >= MIN_FAR_SEEN_FRACTION  # a few low-contrast spots are predicted
     assert np.abs(tracks.uv[:, far] - uv0[None, far]).max() < MAX_ERROR_PX
 
 
@@ -186,15 +205,16 @@ def test_large_frames_are_tracked_on_a_half_size_copy():
     assert np.abs(automatic.uv - full_size.uv)[both].max() < 0.5
 
 
-def test_lost_tracks_stay_lost_and_keep_their_last_position():
+def test_tracks_are_predicted_through_a_blank_stretch_and_found_again():
     source = smooth_noise(HEIGHT, WIDTH, seed=2)
-    frames = np.stack([source] * 3 + [np.zeros_like(source)] * 2 + [source] * 2)  # a cut to black and back
+    frames = np.stack([source] * 3 + [np.zeros_like(source)] * 2 + [source] * 3)  # a cut to black and back
     tracks = pts.track_points(frames, grid_size=8)
-    assert tracks.visible[:3].all()
-    assert not tracks.visible[3:].any()
-    assert np.all(tracks.visible[1:] <= tracks.visible[:-1])
-    np.testing.assert_array_equal(tracks.uv[-1], tracks.uv[2])
-    assert np.isfinite(tracks.uv).all()
+    assert tracks.visible[:3].mean() >= 0.9
+    assert not tracks.visible[3:5].any()  # nothing confirms a position on a black frame
+    # Nothing moved, and nothing suggests a move: every track keeps its place throughout.
+    assert np.abs(tracks.uv - tracks.uv[0]).max() < MAX_ERROR_PX
+    # LK from the last view finds the points again once the picture is back.
+    assert tracks.visible[-1].mean() >= 0.9
 
 
 def test_mask_keeps_only_points_on_the_object():
@@ -284,3 +304,214 @@ def test_cotracker_adapter_converts_pixels_and_keeps_per_frame_visibility(tmp_pa
     np.testing.assert_array_equal(tracks.visible[:, 0], [True, True, False, True])
     assert tracks.visible[:, 1:].all()
     np.testing.assert_allclose(tracks.uv[:, 0], grid[0] + np.arange(4)[:, None] * [1.0, 2.0])
+
+
+# --------------------------------------------------------------------------------------------
+# Photos seen through a moving window, through H.264 (bench/homography_scene.py)
+# --------------------------------------------------------------------------------------------
+
+SCENE_NUM_FRAMES = 25
+"""The benchmark's clips have 49 frames (bench/tracking_quality.py); the tests keep the same
+480 × 720 frames, the same total pan, zoom, turn and tilt and the same H.264 round trip in
+25 frames — twice the motion per frame, so a harder case — to stay within the suite's time."""
+MIN_SCENE_COVERAGE = 0.95
+SCENE_MEDIAN_ERROR_PX = 1.0
+SCENE_P95_ERROR_PX = 4.0
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "rocket"])
+def test_every_track_in_view_is_drawn_and_accurate_on_a_moving_photo(photo):
+    from bench.homography_scene import make_scene
+
+    scene = make_scene(photo, num_frames=SCENE_NUM_FRAMES)
+    height, width = scene.size
+    tracks = pts.track_points(scene.frames, pts.DEFAULT_GRID_SIZE, method=pts.LK_METHOD)
+    query = tracks.uv[0]
+    assert np.isfinite(tracks.uv).all()
+    for frame in range(scene.num_frames):
+        in_view = scene.in_view(query, frame)
+        uv = tracks.uv[frame]
+        drawn = (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
+        assert (drawn & in_view).sum() >= MIN_SCENE_COVERAGE * in_view.sum(), f"frame {frame}"
+    last = scene.num_frames - 1
+    in_view = scene.in_view(query, last)
+    error = np.linalg.norm(tracks.uv[last] - scene.true_positions(query, last), axis=1)[in_view]
+    assert np.median(error) <= SCENE_MEDIAN_ERROR_PX
+    assert np.percentile(error, 95) <= SCENE_P95_ERROR_PX
+    # Predicted tracks are marked: the rocket's sky and the astronaut's dark suit are flat, so a
+    # good share of the in-view tracks are predicted rather than seen, yet drawn and accurate.
+    predicted = ~tracks.visible[last] & in_view
+    assert predicted.sum() >= 0.1 * in_view.sum()
+    assert np.median(np.linalg.norm(tracks.uv[last] - scene.true_positions(query, last), axis=1)[predicted]) <= (
+        SCENE_MEDIAN_ERROR_PX
+    )
+
+
+def _bilinear(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """``(M, 3)`` float samples of ``image`` at ``uv (M, 2)`` (pixel centres at +0.5)."""
+    map_x = (uv[:, 0] - 0.5).astype(np.float32)[:, None]
+    map_y = (uv[:, 1] - 0.5).astype(np.float32)[:, None]
+    return cv2.remap(image.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR)[:, 0]
+
+
+def test_homography_scene_truth_matches_its_frames():
+    from bench.homography_scene import make_scene
+
+    scene = make_scene("coffee", num_frames=5, height=96, width=144, encode=False)
+    query = pts.grid_points(96, 144, 16)
+    np.testing.assert_allclose(scene.true_positions(query, 0), query, atol=1e-9)
+    assert scene.in_view(query, 0).all()
+    inner = scene.in_view(query, 4, margin_px=4)
+    assert 0.5 < inner.mean() < 1.0  # some content left the frame, most is still in view
+    # The last frame shows, at the true position of each frame-0 point, what frame 0 showed there.
+    truth = scene.true_positions(query[inner], 4)
+    before = _bilinear(scene.frames[0], query[inner])
+    right = np.median(np.abs(_bilinear(scene.frames[4], truth) - before))
+    wrong = np.median(np.abs(_bilinear(scene.frames[4], truth + 3.0) - before))
+    assert right < 4.0 and wrong > 2 * right
+
+
+# --------------------------------------------------------------------------------------------
+# CoTracker3 through torch.hub (its cache layout, a stand-in model; never the network)
+# --------------------------------------------------------------------------------------------
+
+STAND_IN_VELOCITY = (1.5, 0.5)
+"""Pixels per frame the stand-in moves every query (right, down)."""
+STAND_IN_HUBCONF = '''
+dependencies = ["torch"]
+
+import torch
+
+
+class ShiftingTracker(torch.nn.Module):
+    """CoTracker's call interface; every query moves by a fixed velocity per frame, and the
+    visibility score of the last frame is below CoTracker's threshold."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("velocity", torch.tensor([1.5, 0.5]))
+
+    def forward(self, video, queries):
+        steps = torch.arange(video.shape[1], dtype=torch.float32)[:, None, None]
+        tracks = queries[:, None, :, 1:] + steps * self.velocity
+        scores = torch.ones(tracks.shape[:3])
+        scores[:, -1] = 0.2
+        return tracks, scores
+
+
+def cotracker3_offline(pretrained=True, **kwargs):
+    return ShiftingTracker()
+'''
+
+
+def write_stand_in_hub_cache(hub_dir) -> None:
+    """CoTracker's code and weights where ``torch.hub`` keeps them (the weights file is only
+    looked for: the stand-in needs none)."""
+    code = hub_dir / pts.COTRACKER_HUB_FOLDER
+    code.mkdir(parents=True, exist_ok=True)
+    (code / "hubconf.py").write_text(STAND_IN_HUBCONF)
+    (hub_dir / "checkpoints").mkdir(exist_ok=True)
+    (hub_dir / "checkpoints" / pts.COTRACKER_HUB_WEIGHTS).write_bytes(b"stand-in")
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    """An empty ``$TORCH_HOME`` and tracker folder, no cached model, online unless a test says."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv(pts.CHECKPOINTS_ENV, str(tmp_path / "no-cotracker"))
+    monkeypatch.delenv("DAS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(pts, "_COTRACKER_MODELS", {})
+    return tmp_path / "torch" / "hub"
+
+
+def test_cotracker_from_the_torch_hub_cache_tracks_offline(torch_home, monkeypatch):
+    write_stand_in_hub_cache(torch_home)
+    monkeypatch.setenv("DAS_OFFLINE", "1")
+    assert pts.cotracker_source() == pts.CoTrackerSource("hub-cache", str(torch_home / pts.COTRACKER_HUB_FOLDER))
+    assert pts.resolve_point_tracker() == pts.COTRACKER_METHOD
+    frames = np.zeros((5, HEIGHT, WIDTH, 3), dtype=np.uint8)
+    tracks = pts.track_points(frames, grid_size=4)
+    grid = pts.grid_points(HEIGHT, WIDTH, 4)
+    assert tracks.method == pts.COTRACKER_METHOD
+    expected = grid[None] + np.arange(5)[:, None, None] * np.array(STAND_IN_VELOCITY)
+    np.testing.assert_allclose(tracks.uv, expected, atol=1e-5)  # pixel-centre shifts cancel
+    np.testing.assert_array_equal(tracks.visible.all(axis=1), [True, True, True, True, False])
+
+
+def test_offline_without_cotracker_falls_back_to_the_built_in_tracker(torch_home, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert pts.cotracker_source(allow_download=True) is None
+    assert list(pts.available_point_trackers(allow_download=True)) == [pts.LK_METHOD]
+    assert pts.resolve_point_tracker("auto", allow_download=True) == pts.LK_METHOD
+    with pytest.raises(pts.PointTrackingError, match="core.download"):
+        pts.track_points_cotracker(np.zeros((2, 8, 8, 3), np.uint8), np.ones((1, 2), np.float32), allow_download=True)
+
+
+def test_online_cotracker_is_fetched_with_torch_hub_once_and_announced(torch_home, monkeypatch):
+    import torch
+
+    assert pts.resolve_point_tracker("auto") == pts.LK_METHOD  # nothing here, downloads not allowed
+    assert pts.resolve_point_tracker("auto", allow_download=True) == pts.COTRACKER_METHOD
+    calls = []
+    real_load = torch.hub.load
+
+    def hub_load(repo_or_dir, entry, *args, source="github", **kwargs):
+        if source == "local":
+            return real_load(repo_or_dir, entry, *args, source=source, **kwargs)
+        # What a real first load does: fetch the code and weights into the cache, then build.
+        calls.append((repo_or_dir, entry, kwargs))
+        write_stand_in_hub_cache(torch_home)
+        return real_load(str(torch_home / pts.COTRACKER_HUB_FOLDER), entry, source="local")
+
+    monkeypatch.setattr(torch.hub, "load", hub_load)
+    messages = []
+    frames = np.zeros((3, HEIGHT, WIDTH, 3), dtype=np.uint8)
+    tracks = pts.track_points(frames, grid_size=2, allow_download=True, progress=lambda f, m: messages.append(m))
+    assert calls == [(pts.COTRACKER_HUB_REPO, pts.COTRACKER_HUB_ENTRY, {"trust_repo": True})]
+    assert tracks.method == pts.COTRACKER_METHOD
+    np.testing.assert_allclose(tracks.uv[2], pts.grid_points(HEIGHT, WIDTH, 2) + 2 * np.array(STAND_IN_VELOCITY), atol=1e-5)
+    downloads = [message for message in messages if message.startswith("Downloading")]
+    assert len(downloads) == 1 and "CoTracker3" in downloads[0] and "about 100 MB" in downloads[0]
+    # Now it is in the cache: the next process finds it there, offline.
+    monkeypatch.setenv("DAS_OFFLINE", "1")
+    assert pts.cotracker_source().kind == "hub-cache"
+
+
+def test_an_injected_loader_receives_the_source(torch_home):
+    import torch
+
+    seen = []
+
+    def loader(source, device, progress):
+        seen.append((source.kind, device))
+        def standing_still(video, queries):
+            num_frames, num_points = video.shape[1], queries.shape[1]
+            tracks = queries[:, None, :, 1:].expand(1, num_frames, num_points, 2)
+            return tracks, torch.ones(1, num_frames, num_points, dtype=torch.bool)
+
+        return standing_still
+
+    query = np.array([[10.5, 20.5]], np.float32)
+    tracks = pts.track_points_cotracker(np.zeros((2, 30, 30, 3), np.uint8), query, device="cpu", allow_download=True, loader=loader)
+    assert seen == [("hub-download", "cpu")]
+    np.testing.assert_allclose(tracks.uv, np.broadcast_to(query, (2, 1, 2)))
+
+
+def test_a_failed_cotracker_download_falls_back_to_the_built_in_tracker_only_for_auto(torch_home, monkeypatch):
+    import urllib.error
+
+    import torch
+
+    def unreachable(*args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(torch.hub, "load", unreachable)
+    frames = np.stack([smooth_noise(HEIGHT, WIDTH)] * 3)
+    messages = []
+    tracks = pts.track_points(frames, grid_size=4, allow_download=True, progress=lambda f, m: messages.append(m))
+    assert tracks.method == pts.LK_METHOD
+    assert "CoTracker3 could not be downloaded; using the built-in tracker" in messages
+    np.testing.assert_allclose(tracks.uv[2], pts.grid_points(HEIGHT, WIDTH, 4), atol=0.05)  # a still video
+    with pytest.raises(pts.CoTrackerDownloadError, match="no route to host"):
+        pts.track_points(frames, grid_size=4, method=pts.COTRACKER_METHOD, allow_download=True)

@@ -154,13 +154,14 @@ def test_estimate_with_the_weights_free_tracker_and_depth(video, true_tracks):
     studio runs without weights: the image-space refinement recovers the path even though that
     depth is only a rough prior (measured 2026-11-29 on this 96×144 clip: rotation error ≤ 0.50°,
     translation direction ≤ 3.6°; the scale follows the built-in depth, not the true one)."""
-    from core.tasks.common import video_scene
+    from core.options import TrackingOptions
+    from core.tasks.common import lift_video
 
-    scene = video_scene(
-        video.frames, grid_size=GRID, tracker="lk", depth_method="builtin", fov_deg=DEFAULT_FOV_DEG
+    scene = lift_video(
+        video.frames, TrackingOptions(grid_size=GRID, tracker="lk", depth_method="builtin", fov_deg=DEFAULT_FOV_DEG)
     )
     np.testing.assert_allclose(scene.K, video.K)
-    estimate = estimate_source_poses(scene.uvz, scene.visible, scene.K)
+    estimate = estimate_source_poses(scene.uvz, scene.tracked_visible, scene.K)
     rotation, direction, _ = path_errors(estimate.cam_to_world, video.cam_to_world)
     assert rotation <= MAX_ROTATION_ERROR_DEG
     assert direction <= MAX_DIRECTION_ERROR_DEG

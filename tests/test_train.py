@@ -23,6 +23,7 @@ from diffusers import CogVideoXDPMScheduler, CogVideoXTransformer3DModel
 from safetensors.torch import load_file
 
 from core import dataset as ds
+from core.checkpoints import check_das_checkpoint
 from core.media import write_video
 from core.progress import Cancelled
 from core.training import objective
@@ -240,7 +241,7 @@ def test_overfit_from_a_base_model_changes_only_the_tracking_branch(
 ) -> None:
     """30 steps on one sample (fixed noise and timestep) drive the loss down; only the tracking
     branch changes; the export is a complete checkpoint that loads and generates."""
-    from core.pipeline import DiffusionAsShaderPipeline, check_checkpoint
+    from core.pipeline import DiffusionAsShaderPipeline
 
     output = tmp_path / "from-base"
     result = train(
@@ -285,7 +286,7 @@ def test_overfit_from_a_base_model_changes_only_the_tracking_branch(
                 assert (output / name / file.relative_to(wide_base / name)).read_bytes() == file.read_bytes()
 
     # A complete checkpoint that the app's loader takes as is.
-    check_checkpoint(output)
+    check_das_checkpoint(output)
     config = json.loads((output / "transformer" / "config.json").read_text())
     assert config["_class_name"] == "CogVideoXTransformer3DModelTracking" and config["num_tracking_blocks"] == 2
     index = json.loads((output / "model_index.json").read_text())
@@ -454,7 +455,7 @@ def test_two_processes_under_accelerate_launch(tiny_checkpoint: Path, tmp_path: 
 
     accelerate 1.15's ``--cpu`` starts a single process whatever ``--num_processes`` says; the
     multi-process launcher (``--multi_gpu``) on a machine without GPUs starts CPU processes,
-    which our entry points join into one gloo group (``core.training.launch.use_cpu``).
+    which our entry points join into one gloo group (``core.jobs.use_cpu``).
     """
     sources = tmp_path / "sources"
     sources.mkdir()
@@ -491,8 +492,7 @@ def test_two_processes_under_accelerate_launch(tiny_checkpoint: Path, tmp_path: 
     log = read_log(output)
     assert [record["step"] for record in log] == [1, 2] and all(math.isfinite(record["loss"]) for record in log)
     assert (output / "training/checkpoints/checkpoint-2/training_state.json").is_file()
-    from core.pipeline import check_checkpoint
 
-    check_checkpoint(output)
+    check_das_checkpoint(output)
     trained, tiny = transformer_state(output), transformer_state(tiny_checkpoint)
     assert any(not torch.equal(trained[key], tiny[key]) for key in trained if key.startswith(TRAINABLE_PREFIXES))

@@ -3,8 +3,19 @@
 Conventions (camera space, pixels, shapes) are those of :mod:`core.geometry`. Depth is the
 camera-space ``z`` (not the ray length), float32, strictly positive.
 
-Methods are kept in a small registry (:func:`register_depth_method`); ``"auto"`` picks the
-first usable one in priority order:
+Methods are kept in a small registry (:func:`register_depth_method`); ``"auto"`` picks one
+for the purpose (:data:`PURPOSES`) in three steps: a real model already on this machine
+(``checkpoints/depth`` or the Hugging Face cache), else — when downloads are allowed — the
+purpose's preferred model, downloaded on first use, else the built-in approximation:
+
+- **stills** prefer Depth Pro: it estimates the field of view with the depth, and the
+  parallax of camera control depends on the focal length (DaS itself used MoGe's intrinsics);
+  then MoGe, Depth Anything V2, ZoeDepth.
+- **videos** prefer Depth Anything V2 (Small when downloaded, ~100 MB): it runs per frame in a
+  fraction of Depth Pro's time (49 frames per clip), and :func:`estimate_video_depth` aligns
+  every frame to frame 0 along the point tracks, which makes the per-frame depth consistent
+  over time (``transformers``, which loads our depth models, has no video-depth network);
+  then Depth Pro, MoGe, ZoeDepth.
 
 ===================== ================================================ ===============
 name                  weights                                          output
@@ -24,7 +35,9 @@ name                  weights                                          output
 ===================== ================================================ ===============
 
 A Hub model already in the local Hugging Face cache counts as usable offline; anything else
-is fetched only when the caller passes ``allow_download=True``. Nothing downloads at import.
+is fetched (into the Hub cache, through :func:`core.checkpoints.download_snapshot`, announced
+with its approximate size) only when the caller passes ``allow_download=True`` and the
+machine is not offline. Nothing downloads at import.
 
 **Relative depth** (Depth Anything V2 and other DPT-style models predict affine-invariant
 inverse depth, i.e. disparity up to an unknown scale and shift) becomes depth through
@@ -44,6 +57,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import logging
 import math
 import os
 import threading
@@ -54,11 +68,15 @@ from typing import TYPE_CHECKING, Callable, Optional
 import cv2
 import numpy as np
 
-from core import geometry
+from core import checkpoints, geometry
+from core.checkpoints import CHECKPOINTS_DIR, announce_download, find_in_hub_cache, is_offline
+from core.errors import CheckpointError, UserError
 from core.progress import CancelFn, ProgressFn, check_cancel, report
 
 if TYPE_CHECKING:  # imported lazily at run time: tracking needs no torch.
     from trackers.points import PointTracks
+
+logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
 # Constants
@@ -67,7 +85,7 @@ if TYPE_CHECKING:  # imported lazily at run time: tracking needs no torch.
 CHECKPOINTS_ENV = "DAS_DEPTH_CHECKPOINTS"
 """Environment variable that overrides the folder holding depth checkpoints."""
 
-DEFAULT_DEPTH_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints" / "depth"
+DEFAULT_DEPTH_CHECKPOINTS = CHECKPOINTS_DIR / "depth"
 """``checkpoints/depth`` of this repository: one sub-folder per model (see the table above)."""
 
 DEPTH_ANYTHING_FOLDERS = ("depth-anything-v2-large", "depth-anything-v2-base", "depth-anything-v2-small")
@@ -80,6 +98,26 @@ ZOEDEPTH_HUB_ID = "Intel/zoedepth-nyu-kitti"
 MOGE_FOLDER = "moge"
 MOGE_CHECKPOINT_FILE = "model.pt"
 MOGE_HUB_ID = "Ruicheng/moge-vitl"
+
+DEPTH_ANYTHING_SMALL_APPROX_GB = 0.1
+"""Approximate download size of Depth Anything V2 Small (GB; ~25 M parameters in float32)."""
+DEPTH_PRO_APPROX_GB = 1.9
+"""Approximate download size of Depth Pro (GB)."""
+ZOEDEPTH_APPROX_GB = 1.4
+"""Approximate download size of ZoeDepth NYU+KITTI (GB)."""
+MOGE_APPROX_GB = 1.3
+"""Approximate download size of MoGe ViT-L (GB)."""
+HUB_DOWNLOAD_PATTERNS = ("*.json", "*.safetensors", "*.txt")
+"""What a depth-model download fetches: configs and safetensors weights (not the duplicate
+``.bin`` / ``.pt`` copies some repositories also hold)."""
+
+PURPOSE_STILL = "still"
+PURPOSE_VIDEO = "video"
+PURPOSES = (PURPOSE_STILL, PURPOSE_VIDEO)
+"""What the depth is for: one photo, or every frame of a video (see the module doc)."""
+FALLBACK_PRIORITY = 1000
+"""Methods at or after this ``auto_priority`` are fallbacks (the built-in approximation): used
+only when no real model is on this machine or downloadable."""
 
 RELATIVE_NEAR_DEPTH = 1.0
 """Depth assigned to the 98th-percentile (near) disparity of a relative prediction."""
@@ -127,7 +165,16 @@ INVERSE_DEPTH_FLOOR_FRACTION = 0.1
 percentile (so an extrapolated shift can never push a pixel behind infinity)."""
 
 
-class DepthError(ValueError):
+APPROXIMATE_DEPTH_ADVICE = (
+    "The depth is the built-in approximation (a ground plane refined by sharpness), not a real "
+    "depth model, so the 3D motion is only roughly right. For real depth run "
+    "`python -m core.download --models depth,tracker` on a machine that is online, or start "
+    "without --offline (and without DAS_OFFLINE / HF_HUB_OFFLINE) so the models download on first use."
+)
+"""What the studio and the CLI say whenever the built-in depth is (or will be) used."""
+
+
+class DepthError(UserError):
     """A depth request that cannot be served; the message says what to do."""
 
 
@@ -184,6 +231,12 @@ class DepthMethod:
         is_available: ``is_available(allow_download) -> bool``; must be cheap and never touch
             the network (check files and importable packages only).
         auto_priority: order for ``method="auto"`` (lower first); ``None`` = never automatic.
+            Used for videos and when no purpose is given.
+        still_priority: order for ``method="auto"`` on a still (``None`` = ``auto_priority``).
+        fetch: ``fetch(progress)`` downloads the weights into the Hub cache when they are not
+            on this machine (announcing what and how big), so the factory then loads them
+            locally; ``None`` for methods that need no download.
+        download_size_gb: approximate size of that download (``None`` = nothing to download).
     """
 
     name: str
@@ -191,6 +244,17 @@ class DepthMethod:
     factory: DepthFactory
     is_available: Callable[[bool], bool]
     auto_priority: Optional[int] = None
+    still_priority: Optional[int] = None
+    fetch: Optional[Callable[[Optional[ProgressFn]], None]] = None
+    download_size_gb: Optional[float] = None
+
+    def priority(self, purpose: Optional[str]) -> Optional[int]:
+        """``auto`` order for ``purpose`` (lower first; ``None`` = never automatic)."""
+        if self.auto_priority is None:
+            return None
+        if purpose == PURPOSE_STILL and self.still_priority is not None:
+            return self.still_priority
+        return self.auto_priority
 
 
 _REGISTRY: dict[str, DepthMethod] = {}
@@ -205,6 +269,9 @@ def register_depth_method(
     description: str = "",
     is_available: Optional[Callable[[bool], bool]] = None,
     auto_priority: Optional[int] = None,
+    still_priority: Optional[int] = None,
+    fetch: Optional[Callable[[Optional[ProgressFn]], None]] = None,
+    download_size_gb: Optional[float] = None,
     replace: bool = False,
 ) -> None:
     """Add a depth method to the registry.
@@ -218,7 +285,9 @@ def register_depth_method(
         is_available: ``is_available(allow_download: bool) -> bool`` (files present, package
             importable); defaults to always available.
         auto_priority: position for ``method="auto"`` (lower first); ``None`` keeps the method
-            out of the automatic choice. The built-in heuristic sits at 1000.
+            out of the automatic choice. The built-in heuristic sits at ``FALLBACK_PRIORITY``.
+        still_priority: position for ``"auto"`` on a still (default: ``auto_priority``).
+        fetch, download_size_gb: see :class:`DepthMethod`.
         replace: allow overwriting an existing entry (and drop its cached estimators).
     """
     if not name or name == "auto":
@@ -231,52 +300,67 @@ def register_depth_method(
         factory=factory,
         is_available=is_available or (lambda _allow_download: True),
         auto_priority=auto_priority,
+        still_priority=still_priority,
+        fetch=fetch,
+        download_size_gb=download_size_gb,
     )
     with _ESTIMATORS_LOCK:
         for key in [key for key in _ESTIMATORS if key[0] == name]:
             del _ESTIMATORS[key]
 
 
-def unregister_depth_method(name: str) -> None:
-    """Remove a method (and its cached model) from the registry."""
-    _REGISTRY.pop(name, None)
-    with _ESTIMATORS_LOCK:
-        for key in [key for key in _ESTIMATORS if key[0] == name]:
-            del _ESTIMATORS[key]
-
-
-def clear_depth_models() -> None:
-    """Forget every loaded depth model (frees memory; the next call loads again)."""
-    with _ESTIMATORS_LOCK:
-        _ESTIMATORS.clear()
-
-
-def _ordered_methods() -> list[DepthMethod]:
+def _ordered_methods(purpose: Optional[str] = None) -> list[DepthMethod]:
     automatic = sorted(
-        (m for m in _REGISTRY.values() if m.auto_priority is not None), key=lambda m: m.auto_priority
+        (m for m in _REGISTRY.values() if m.priority(purpose) is not None), key=lambda m: m.priority(purpose)
     )
     manual = [m for m in _REGISTRY.values() if m.auto_priority is None]
     return automatic + manual
 
 
-def available_depth_methods(allow_download: bool = False) -> dict[str, str]:
+def _check_purpose(purpose: Optional[str]) -> None:
+    if purpose is not None and purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES} or None, got {purpose!r}")
+
+
+def available_depth_methods(allow_download: bool = False, purpose: Optional[str] = None) -> dict[str, str]:
     """Usable depth methods, name → description, in ``"auto"`` priority order.
 
     Args:
         allow_download: also list Hub models that would have to be downloaded.
+        purpose: order for a ``"still"`` or a ``"video"`` (default: the video order).
     """
-    return {m.name: m.description for m in _ordered_methods() if m.is_available(allow_download)}
+    _check_purpose(purpose)
+    return {m.name: m.description for m in _ordered_methods(purpose) if m.is_available(allow_download)}
 
 
-def resolve_depth_method(method: str = "auto", allow_download: bool = False) -> str:
-    """The registry name ``method`` stands for (``"auto"`` → the best usable one).
+def resolve_depth_method(method: str = "auto", allow_download: bool = False, *, purpose: Optional[str] = None) -> str:
+    """The registry name ``method`` stands for, without loading anything.
+
+    ``"auto"`` is, in order: the first real (non-fallback) method in ``purpose``'s order whose
+    weights are on this machine; else, with ``allow_download`` (and not offline), the first one
+    that can be downloaded; else the built-in fallback.
+
+    Args:
+        method: a registry name or ``"auto"``.
+        allow_download: may the choice need a download.
+        purpose: ``"still"``, ``"video"`` or ``None`` (the video order); see the module doc.
 
     Raises:
         DepthError: unknown method, or a known one whose weights are not here.
     """
+    _check_purpose(purpose)
     if method == "auto":
-        for candidate in _ordered_methods():
-            if candidate.auto_priority is not None and candidate.is_available(allow_download):
+        ordered = [m for m in _ordered_methods(purpose) if m.auto_priority is not None]
+        real = [m for m in ordered if m.priority(purpose) < FALLBACK_PRIORITY]
+        for candidate in real:
+            if candidate.is_available(False):
+                return candidate.name
+        if allow_download and not is_offline():
+            for candidate in real:
+                if candidate.is_available(True):
+                    return candidate.name
+        for candidate in ordered:
+            if candidate.priority(purpose) >= FALLBACK_PRIORITY and candidate.is_available(allow_download):
                 return candidate.name
         raise DepthError("no depth method is available (the built-in one was unregistered)")
     if method not in _REGISTRY:
@@ -296,22 +380,44 @@ def _resolve_device(device: Optional[str]) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def depth_download_pending(method: str) -> Optional[float]:
+    """Approximate size (GB) of the download ``method`` needs before it can run, or ``None``
+    when its weights are on this machine (or it needs none). Never touches the network."""
+    entry = _REGISTRY.get(method)
+    if entry is None or entry.fetch is None or entry.is_available(False):
+        return None
+    return entry.download_size_gb
+
+
 def get_depth_estimator(
-    method: str = "auto", *, device: Optional[str] = None, allow_download: bool = False
+    method: str = "auto",
+    *,
+    device: Optional[str] = None,
+    allow_download: bool = False,
+    progress: Optional[ProgressFn] = None,
+    purpose: Optional[str] = None,
 ) -> "LockedEstimator":
     """The cached estimator for ``method`` (loaded on first use, then reused by every caller).
+
+    A method whose weights are not on this machine is downloaded first (only with
+    ``allow_download``), with one message through ``progress`` and the log saying what and
+    how big.
 
     Returns:
         ``estimator(image (H, W, 3) uint8) -> DepthResult``, safe to call from several threads.
     """
-    name = resolve_depth_method(method, allow_download)
+    name = resolve_depth_method(method, allow_download, purpose=purpose)
     device_name = _resolve_device(device) if name != BUILTIN_METHOD else "cpu"
     key = (name, device_name)
     with _ESTIMATORS_LOCK:
         estimator = _ESTIMATORS.get(key)
         if estimator is None:
-            # Loading under the lock: two requests must never load the same weights twice.
-            estimator = LockedEstimator(_REGISTRY[name].factory(device_name, allow_download))
+            # Loading under the lock: two requests must never load (or download) the same
+            # weights twice.
+            entry = _REGISTRY[name]
+            if allow_download and entry.fetch is not None and not entry.is_available(False):
+                entry.fetch(progress)
+            estimator = LockedEstimator(entry.factory(device_name, allow_download))
             _ESTIMATORS[key] = estimator
     return estimator
 
@@ -335,6 +441,29 @@ class LockedEstimator:
 # --------------------------------------------------------------------------------------------
 
 
+def _load_estimator(
+    method: str,
+    purpose: str,
+    *,
+    device: Optional[str],
+    allow_download: bool,
+    progress: Optional[ProgressFn],
+) -> tuple[str, "LockedEstimator"]:
+    """``(name, estimator)`` for ``method``. When ``"auto"`` chose a model that then could not
+    be downloaded (no connection, Hub refused), the built-in estimate is used instead and the
+    failure is logged and reported; the result then says ``approximate``. A model asked for
+    by name is never replaced: its failure is the caller's error."""
+    name = resolve_depth_method(method, allow_download, purpose=purpose)
+    try:
+        return name, get_depth_estimator(name, device=device, allow_download=allow_download, progress=progress)
+    except CheckpointError as error:
+        if method != "auto" or name == BUILTIN_METHOD:
+            raise
+        logger.warning("depth model %s could not be downloaded, using the built-in approximate depth: %s", name, error)
+        report(progress, 0.0, f"{name} could not be downloaded; using the built-in approximate depth")
+        return BUILTIN_METHOD, get_depth_estimator(BUILTIN_METHOD)
+
+
 def _as_rgb_uint8(image: np.ndarray, what: str = "image") -> np.ndarray:
     array = np.asarray(image)
     if array.ndim == 2:
@@ -356,8 +485,10 @@ def estimate_depth(
     *,
     device: Optional[str] = None,
     allow_download: bool = False,
+    progress: Optional[ProgressFn] = None,
 ) -> DepthResult:
-    """Depth of one RGB image.
+    """Depth of one RGB image (a still: ``"auto"`` prefers a model that also estimates the
+    field of view, see the module doc).
 
     Args:
         image: ``(H, W, 3)`` uint8 RGB (grey ``(H, W)`` and RGBA are accepted too).
@@ -365,12 +496,15 @@ def estimate_depth(
         device: torch device for model-based methods (default CUDA when present, else CPU).
         allow_download: let a Hub model download when it is neither in ``checkpoints/depth``
             nor in the local Hugging Face cache.
+        progress: receives the one message announcing a download (see :mod:`core.progress`).
 
     Returns:
         :class:`DepthResult` at the input's size.
     """
     rgb = _as_rgb_uint8(image)
-    estimator = get_depth_estimator(method, device=device, allow_download=allow_download)
+    _, estimator = _load_estimator(
+        method, PURPOSE_STILL, device=device, allow_download=allow_download, progress=progress
+    )
     result = estimator(rgb)
     return _checked(result, rgb.shape[:2])
 
@@ -566,16 +700,7 @@ def _local_folder(folder_names: tuple[str, ...]) -> Optional[Path]:
     return None
 
 
-def _in_hub_cache(repo_id: str) -> bool:
-    """Whether ``repo_id`` was downloaded before (looks at the local cache only)."""
-    if importlib.util.find_spec("huggingface_hub") is None:
-        return False
-    from huggingface_hub import try_to_load_from_cache
-
-    return all(
-        isinstance(try_to_load_from_cache(repo_id, filename), str)
-        for filename in ("config.json", "preprocessor_config.json")
-    )
+_HUB_REQUIRED_FILES = ("config.json", "preprocessor_config.json")
 
 
 @dataclass(frozen=True)
@@ -583,12 +708,19 @@ class _HubModelSpec:
     method: str
     folders: tuple[str, ...]
     hub_id: str
+    title: str
+    approx_gb: float
 
 
 _HUB_MODELS = {
-    "depth-anything-v2": _HubModelSpec("depth-anything-v2", DEPTH_ANYTHING_FOLDERS, DEPTH_ANYTHING_HUB_ID),
-    "depth-pro": _HubModelSpec("depth-pro", (DEPTH_PRO_FOLDER,), DEPTH_PRO_HUB_ID),
-    "zoedepth": _HubModelSpec("zoedepth", (ZOEDEPTH_FOLDER,), ZOEDEPTH_HUB_ID),
+    "depth-anything-v2": _HubModelSpec(
+        "depth-anything-v2", DEPTH_ANYTHING_FOLDERS, DEPTH_ANYTHING_HUB_ID,
+        "Depth Anything V2 Small (video depth)", DEPTH_ANYTHING_SMALL_APPROX_GB,
+    ),
+    "depth-pro": _HubModelSpec(
+        "depth-pro", (DEPTH_PRO_FOLDER,), DEPTH_PRO_HUB_ID, "Depth Pro (depth + field of view)", DEPTH_PRO_APPROX_GB
+    ),
+    "zoedepth": _HubModelSpec("zoedepth", (ZOEDEPTH_FOLDER,), ZOEDEPTH_HUB_ID, "ZoeDepth NYU+KITTI", ZOEDEPTH_APPROX_GB),
 }
 
 
@@ -597,15 +729,18 @@ def _transformers_importable() -> bool:
 
 
 def _hub_model_source(spec: _HubModelSpec, allow_download: bool) -> Optional[tuple[str, bool]]:
-    """``(folder or Hub id, local_only)`` to load from, or ``None`` when not usable."""
+    """``(folder or Hub id, local_only)`` to load from, or ``None`` when not usable. A model
+    in the Hub cache is loaded from its snapshot folder (the cache this process looks in now,
+    see :func:`core.checkpoints.hub_cache_dir`)."""
     if not _transformers_importable():
         return None
     folder = _local_folder(spec.folders)
     if folder is not None:
         return str(folder), True
-    if _in_hub_cache(spec.hub_id):
-        return spec.hub_id, True
-    if allow_download:
+    snapshot = find_in_hub_cache(spec.hub_id, required_files=_HUB_REQUIRED_FILES)
+    if snapshot is not None:
+        return str(snapshot), True
+    if allow_download and not is_offline():
         return spec.hub_id, False
     return None
 
@@ -706,12 +841,12 @@ class TransformersDepthModel:
     (Depth Anything V2 "relative") predicts relative inverse depth (→ :func:`disparity_to_depth`).
     """
 
-    def __init__(self, method: str, source: str, device: str, local_only: bool = True):
+    def __init__(self, method: str, source: str, device: str, local_only: bool = True, label: Optional[str] = None):
         import torch
         from transformers import AutoModelForDepthEstimation
 
         self.method = method
-        self.source = source
+        self.source = label or source  # what DepthResult.model reports (a Hub id for a cached model)
         self.device = torch.device(device)
         try:
             self.model = AutoModelForDepthEstimation.from_pretrained(source, local_files_only=local_only)
@@ -798,13 +933,28 @@ def _hub_model_factory(method: str) -> DepthFactory:
         if resolved is None:
             raise DepthError(_missing_weights_message(method))
         source, local_only = resolved
-        return TransformersDepthModel(method, source, device, local_only=local_only)
+        spec = _HUB_MODELS[method]
+        in_checkpoints = Path(source).parent == depth_checkpoints_dir()
+        label = spec.hub_id if Path(source).is_dir() and not in_checkpoints else None
+        return TransformersDepthModel(method, source, device, local_only=local_only, label=label)
 
     return _factory
 
 
 def _hub_model_available(method: str) -> Callable[[bool], bool]:
     return lambda allow_download: _hub_model_source(_HUB_MODELS[method], allow_download) is not None
+
+
+def _hub_model_fetch(method: str) -> Callable[[Optional[ProgressFn]], None]:
+    """``fetch(progress)`` for a Hub depth model: announce, then download into the Hub cache
+    (where :func:`_hub_model_source` finds it for a local-only load)."""
+
+    def _fetch(progress: Optional[ProgressFn]) -> None:
+        spec = _HUB_MODELS[method]
+        announce_download(spec.title, spec.hub_id, spec.approx_gb, progress)
+        checkpoints.download_snapshot(spec.hub_id, allow_patterns=HUB_DOWNLOAD_PATTERNS)
+
+    return _fetch
 
 
 # --------------------------------------------------------------------------------------------
@@ -820,7 +970,15 @@ def _moge_source(allow_download: bool) -> Optional[str]:
     local = depth_checkpoints_dir() / MOGE_FOLDER / MOGE_CHECKPOINT_FILE
     if local.is_file():
         return str(local)
-    return MOGE_HUB_ID if allow_download else None
+    cached = find_in_hub_cache(MOGE_HUB_ID, required_files=(MOGE_CHECKPOINT_FILE,))
+    if cached is not None:
+        return str(cached / MOGE_CHECKPOINT_FILE)
+    return MOGE_HUB_ID if allow_download and not is_offline() else None
+
+
+def _moge_fetch(progress: Optional[ProgressFn]) -> None:
+    announce_download("MoGe ViT-L (geometry + intrinsics)", MOGE_HUB_ID, MOGE_APPROX_GB, progress)
+    checkpoints.download_snapshot(MOGE_HUB_ID, allow_patterns=(MOGE_CHECKPOINT_FILE, "*.json"))
 
 
 def _moge_factory(device: str, allow_download: bool) -> DepthEstimator:
@@ -870,9 +1028,12 @@ def _register_builtin_methods() -> None:
     register_depth_method(
         "depth-anything-v2",
         _hub_model_factory("depth-anything-v2"),
-        description="Depth Anything V2 (relative depth, sharp edges)",
+        description="Depth Anything V2 (relative depth, sharp edges; fast per video frame)",
         is_available=_hub_model_available("depth-anything-v2"),
         auto_priority=10,
+        still_priority=30,
+        fetch=_hub_model_fetch("depth-anything-v2"),
+        download_size_gb=DEPTH_ANYTHING_SMALL_APPROX_GB,
     )
     register_depth_method(
         "depth-pro",
@@ -880,6 +1041,9 @@ def _register_builtin_methods() -> None:
         description="Depth Pro (metric depth and focal length)",
         is_available=_hub_model_available("depth-pro"),
         auto_priority=20,
+        still_priority=10,
+        fetch=_hub_model_fetch("depth-pro"),
+        download_size_gb=DEPTH_PRO_APPROX_GB,
     )
     register_depth_method(
         MOGE_METHOD,
@@ -887,6 +1051,9 @@ def _register_builtin_methods() -> None:
         description="MoGe (scale-invariant geometry and intrinsics, as DaS uses)",
         is_available=lambda allow_download: _moge_source(allow_download) is not None,
         auto_priority=30,
+        still_priority=20,
+        fetch=_moge_fetch,
+        download_size_gb=MOGE_APPROX_GB,
     )
     register_depth_method(
         "zoedepth",
@@ -894,12 +1061,14 @@ def _register_builtin_methods() -> None:
         description="ZoeDepth NYU+KITTI (metric depth)",
         is_available=_hub_model_available("zoedepth"),
         auto_priority=40,
+        fetch=_hub_model_fetch("zoedepth"),
+        download_size_gb=ZOEDEPTH_APPROX_GB,
     )
     register_depth_method(
         BUILTIN_METHOD,
         lambda _device, _allow_download: builtin_depth,
         description="Built-in approximation (ground plane + sharpness; no weights)",
-        auto_priority=1000,
+        auto_priority=FALLBACK_PRIORITY,
     )
 
 
@@ -956,14 +1125,6 @@ def _median_ratio(x: np.ndarray, y: np.ndarray) -> float:
     ratio = y / np.maximum(x, 1e-12)
     ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
     return float(np.median(ratio)) if ratio.size else 1.0
-
-
-def _sample_nearest(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Values of ``image (H, W)`` at continuous pixel positions ``uv (M, 2)`` (nearest pixel)."""
-    height, width = image.shape
-    cols = np.clip(np.floor(uv[:, 0]).astype(np.int64), 0, width - 1)
-    rows = np.clip(np.floor(uv[:, 1]).astype(np.int64), 0, height - 1)
-    return image[rows, cols]
 
 
 def _whole_frame_fit(x_values: np.ndarray, y_values: np.ndarray, mode: str) -> tuple[float, float]:
@@ -1054,15 +1215,10 @@ def _pairs_between(
     height, width = inverse_frame.shape
     uv_frame, uv_reference = tracks.uv[frame], tracks.uv[reference]
     both = tracks.visible[frame] & tracks.visible[reference]
-    both &= _uv_inside(uv_frame, height, width) & _uv_inside(uv_reference, height, width)
+    both &= geometry.uv_in_frame(uv_frame, height, width) & geometry.uv_in_frame(uv_reference, height, width)
     uv_frame, uv_reference = uv_frame[both], uv_reference[both]
-    keep = _sample_nearest(valid_frame, uv_frame) & _sample_nearest(valid_reference, uv_reference)
-    return _sample_nearest(inverse_frame, uv_frame[keep]), _sample_nearest(inverse_reference, uv_reference[keep])
-
-
-def _uv_inside(uv: np.ndarray, height: int, width: int) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
+    keep = geometry.sample_nearest(valid_frame, uv_frame) & geometry.sample_nearest(valid_reference, uv_reference)
+    return geometry.sample_nearest(inverse_frame, uv_frame[keep]), geometry.sample_nearest(inverse_reference, uv_reference[keep])
 
 
 def estimate_video_depth(
@@ -1080,7 +1236,8 @@ def estimate_video_depth(
 
     Args:
         frames: ``(T, H, W, 3)`` uint8 RGB.
-        method: a key of :func:`available_depth_methods` or ``"auto"``.
+        method: a key of :func:`available_depth_methods` or ``"auto"`` (the video order, see
+            the module doc).
         tracks: optional :class:`trackers.points.PointTracks` on these frames; makes the
             alignment follow the same surface points instead of whole-frame statistics.
         progress, cancel: see :mod:`core.progress`; cancel is checked before every frame.
@@ -1101,8 +1258,9 @@ def estimate_video_depth(
     if align not in ALIGN_MODES:
         raise DepthError(f"align must be one of {ALIGN_MODES}, got {align!r}")
     num_frames, height, width = frames.shape[:3]
-    name = resolve_depth_method(method, allow_download)
-    estimator = get_depth_estimator(name, device=device, allow_download=allow_download)
+    name, estimator = _load_estimator(
+        method, PURPOSE_VIDEO, device=device, allow_download=allow_download, progress=progress
+    )
     depth = np.empty((num_frames, height, width), dtype=np.float32)
     valid = np.empty((num_frames, height, width), dtype=bool)
     focals: list[float] = []

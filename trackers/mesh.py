@@ -31,7 +31,8 @@ from typing import Optional, Union
 
 import numpy as np
 
-from core import geometry
+from core import defaults, geometry
+from core.errors import UserError
 from core.progress import CancelFn, ProgressFn, check_cancel, report
 
 MESH_EXTENSIONS = (".obj", ".ply", ".glb", ".gltf", ".stl", ".off")
@@ -83,7 +84,7 @@ DEFAULT_MOTION_AMOUNTS = {"static": 0.0, "turntable": 360.0, "swing": 30.0, "tra
 BOUNCES_PER_CLIP = 2
 
 
-class MeshError(ValueError):
+class MeshError(UserError):
     """A mesh upload or request that cannot be used; the message says which file and why."""
 
 
@@ -372,7 +373,7 @@ def _as_still_sequence(mesh) -> MeshSequence:
 def procedural_animation(
     mesh: Union[str, Path, "MeshSequence", object],
     motion: str = "turntable",
-    num_frames: int = 49,
+    num_frames: int = defaults.NUM_FRAMES,
     amount: Optional[float] = None,
 ) -> MeshSequence:
     """Animate a still mesh with a simple rigid motion reached linearly over the clip.
@@ -648,7 +649,7 @@ def render_mesh_tracks(
     *,
     num_points: int = DEFAULT_NUM_POINTS,
     camera_motion: Optional[np.ndarray] = None,
-    fov_deg: float = geometry.DEFAULT_FOV_DEG,
+    fov_deg: float = defaults.FOV_DEG,
     seed: int = 0,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
@@ -727,9 +728,7 @@ def _occluded(uvz: np.ndarray, visible: np.ndarray, zbuffer: np.ndarray, K: np.n
     index = np.flatnonzero(visible)
     if index.size == 0:
         return result
-    rows = np.clip(np.floor(uvz[index, 1]).astype(np.int64), 0, zbuffer.shape[0] - 1)
-    cols = np.clip(np.floor(uvz[index, 0]).astype(np.int64), 0, zbuffer.shape[1] - 1)
     z = uvz[index, 2]
     tolerance = OCCLUSION_TOLERANCE_FRACTION * radius + OCCLUSION_SLOPE_PX * z / K[0, 0]
-    result[index] = z > zbuffer[rows, cols] + tolerance
+    result[index] = z > geometry.sample_nearest(zbuffer, uvz[index, :2]) + tolerance
     return result

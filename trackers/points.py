@@ -20,32 +20,48 @@ Trackers:
   stays inside the frame. Known limits: LK's window moves rigidly, so a rotation costs about
   0.1 px of drift per degree per frame on strongly oriented texture; within half a window of
   the frame edge OpenCV sees reflected content and accuracy drops to a few pixels.
-- ``"cotracker3"`` (optional): Meta's CoTracker when the ``cotracker`` package is importable
-  and a checkpoint is at ``checkpoints/cotracker/scaled_offline.pth`` (CoTracker3 offline;
-  ``cotracker2.pth`` also works). ``"auto"`` prefers it when present.
 
-**Visibility.** ``visible`` says where the tracker sees a point. The built-in LK tracker cannot
-find a point again once it loses it, so its tracks stay lost: ``visible`` is False from the
-first frame a track fails, and ``uv`` keeps the last good position (finite, so downstream
-arithmetic never meets NaN). CoTracker reports occlusion frame by frame: a point hidden behind
-something passing in front is False for those frames only, True again when it reappears, and
-its ``uv`` is CoTracker's estimate throughout. The recipes draw every track in every frame
-where ``uv`` is inside the frame, seen or not (``core.tasks``); occlusion is left to the
-painter's order, as DaS does (SPEC §5).
+  Every track gets a position in every frame (DaS draws every frame-0 track wherever it is
+  inside the frame). A track that fails the checks, or sits on a flat patch where LK cannot
+  confirm anything, is *predicted* (``_predict_lost``) — by the dominant (camera) motion
+  where its neighbourhood follows it, else by the local motion of frame-0 neighbours that
+  moved like it before, else by dense optical flow (DIS) — always from its last confirmed
+  position, so nothing drifts while it is hidden. Predicted tracks are looked for again by LK
+  from their last confirmed view (``_reacquire``) and continue as seen tracks when found.
+- ``"cotracker3"``: Meta's CoTracker3 (offline model), from the first of: the ``cotracker``
+  package with a checkpoint at ``checkpoints/cotracker/scaled_offline.pth`` (``cotracker2.pth``
+  also works); the ``torch.hub`` cache (``$TORCH_HOME/hub/facebookresearch_co-tracker_main``
+  and its weights in ``hub/checkpoints/scaled_offline.pth``), usable offline; or, when
+  downloads are allowed, ``torch.hub.load("facebookresearch/co-tracker", "cotracker3_offline")``
+  as DaS does (code from GitHub, ~100 MB of weights, once). ``"auto"`` prefers it whenever it
+  is usable, else the built-in tracker.
+
+**Visibility.** ``visible`` says where the tracker confirmed a point. The built-in tracker
+marks predicted positions False (hidden, flat, or failing a check) and True again once LK
+finds the point; CoTracker reports occlusion frame by frame in the same way, its ``uv`` being
+its estimate throughout. Both give finite positions for every track in every frame.
+Visibility is for diagnostics (how much was predicted rather than seen); it does not decide
+what is drawn: every track is drawn wherever it is inside the frame, occlusion being left to
+the painter's order, as DaS does (SPEC §5).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import logging
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
 
+from core import geometry
+from core.checkpoints import announce_download, is_offline
+from core.errors import UserError
 from core.object_motion import ObjectMotionError
 from core.object_motion import mask_to_bool as object_mask_to_bool
 from core.progress import CancelFn, ProgressFn, check_cancel, report
@@ -90,6 +106,60 @@ MAX_PATCH_COLOUR_CHANGE = 24.0
 next; more means something else moved over the point (NCC alone ignores such changes by
 design, so a flat occluder entering half of the patch would pass it)."""
 
+LOCAL_NEIGHBOURS = 24
+"""Nearest frame-0 neighbours whose motion predicts a track that LK did not confirm: about two
+grid cells around it, so the fit follows local motion (a turning object, a zoom)."""
+WIDE_NEIGHBOURS = 64
+"""Wider neighbourhood: judges whether a track follows the dominant motion, and predicts it
+when too few near neighbours are confirmed (a lost patch of texture, a small occluder)."""
+MIN_NEIGHBOURS = 8
+"""Confirmed neighbours needed for a neighbour fit; with fewer, the next source is tried."""
+NEIGHBOUR_FIT_RIDGE = 0.01
+"""Ridge (relative to the neighbours' spread) pulling the local affine fit towards a pure
+translation: keeps few or collinear neighbours well posed at a negligible bias otherwise."""
+NEIGHBOUR_FIT_ITERATIONS = 2
+"""Robust reweightings of the neighbour fit."""
+NEIGHBOUR_FIT_OUTLIER_PX = 1.5
+"""Cauchy scale (px) of the reweighting: a neighbour whose motion misses the fit by this much
+counts half."""
+DENSE_FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+"""OpenCV DIS preset for the last-resort prediction (regions with no confirmed neighbour):
+~60 ms per 480 × 720 frame pair and direction on one core, computed (forward and backward)
+only for frames that need it."""
+DENSE_FLOW_CONSISTENCY_PX = 1.0
+"""Largest forward–backward disagreement (px) of the dense flow at a point it moves."""
+REACQUIRE_MAX_CORRECTION_PX = 4.0
+"""A predicted track is confirmed again only within this distance of its prediction."""
+REACQUIRE_FORWARD_BACKWARD_PX = 0.5
+"""Round-trip tolerance (px) for confirming a predicted track again: stricter than a tracking
+step's, since a prediction is already good and a wrong confirmation would be followed."""
+REACQUIRE_MIN_CORRELATION = 0.8
+"""Patch correlation with the last confirmed view needed to confirm a predicted track again."""
+REACQUIRE_EDGE_MARGIN_PX = 4.0
+"""Predictions nearer the frame edge than this are not looked for (OpenCV would match
+reflected content)."""
+HISTORY_AGREEMENT_PX = 1.0
+HISTORY_AGREEMENT_SLOPE = 0.25
+"""A neighbour helps predict a track only if its motion up to the track's last confirmed frame
+matched the track's within ``HISTORY_AGREEMENT_PX`` + this × their distance (see
+``_same_history``)."""
+MIN_HOMOGRAPHY_TRACKS = 16
+"""Tracks confirmed on both frames needed to fit the dominant-motion homography."""
+HOMOGRAPHY_RANSAC_PX = 1.5
+"""RANSAC inlier tolerance (px) of the dominant-motion homography."""
+HOMOGRAPHY_AGREEMENT_PX = 1.5
+"""A predicted track takes the dominant motion only if its wider neighbourhood's confirmed
+tracks follow it within this median distance (px); otherwise it moves with its neighbours."""
+REACQUIRE_INTERVAL = 8
+"""Besides 1, 2, 4, 8, ... frames after a track was last seen, it is looked for again every
+this many frames (see ``_retry_predicted``)."""
+GLOBAL_SUPPORT_POINTS = 120
+"""Tracks (an even subset of the grid) forming the frame-wide support of the last neighbour fit."""
+GLOBAL_SUPPORT_SCALE = 0.15
+"""Distance (fraction of the frame diagonal) at which a frame-wide support track counts half."""
+REACQUIRE_PYRAMID_LEVELS = 1
+"""Pyramid levels for re-acquisition: it starts from the prediction, a few px off at most."""
+
 DEFAULT_GRID_SIZE = 70
 """DaS tracks a 70 × 70 grid for motion transfer."""
 
@@ -97,6 +167,17 @@ CHECKPOINTS_ENV = "DAS_TRACKER_CHECKPOINTS"
 DEFAULT_TRACKER_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints" / "cotracker"
 COTRACKER_CHECKPOINT_FILES = ("scaled_offline.pth", "cotracker2.pth")
 """Checkpoint files tried in this order under ``checkpoints/cotracker``."""
+
+COTRACKER_HUB_REPO = "facebookresearch/co-tracker"
+"""The GitHub repository ``torch.hub`` loads CoTracker from (DaS does the same)."""
+COTRACKER_HUB_ENTRY = "cotracker3_offline"
+"""Its ``hubconf.py`` entry point: CoTracker3, offline model (whole clip at once)."""
+COTRACKER_HUB_FOLDER = "facebookresearch_co-tracker_main"
+"""Folder ``torch.hub`` keeps that repository's code in, under its hub directory."""
+COTRACKER_HUB_WEIGHTS = "scaled_offline.pth"
+"""File the hub entry point caches its weights as, under ``<hub dir>/checkpoints``."""
+COTRACKER3_APPROX_GB = 0.1
+"""Approximate download size of CoTracker3's code and weights (GB)."""
 
 COTRACKER_VISIBILITY_THRESHOLD = 0.9
 """Score above which a CoTracker point counts as visible, when the model returns scores rather
@@ -106,7 +187,7 @@ LK_METHOD = "lk"
 COTRACKER_METHOD = "cotracker3"
 
 
-class PointTrackingError(ValueError):
+class PointTrackingError(UserError):
     """A tracking request that cannot be served; the message says what to do."""
 
 
@@ -116,8 +197,8 @@ class PointTracks:
 
     Attributes:
         uv: ``(T, N, 2)`` float32 pixel positions (see the module doc for lost tracks).
-        visible: ``(T, N)`` bool; True on frame 0 for every point, then False from the first
-            frame a track is lost.
+        visible: ``(T, N)`` bool; True where the tracker confirmed the position (every point on
+            frame 0), False where it predicted it (hidden, flat, or failing a check).
         method: the tracker that produced them.
     """
 
@@ -178,7 +259,7 @@ def _query_points(height: int, width: int, grid_size: int, mask: Optional[np.nda
     if mask is None:
         return points
     selected = mask_to_bool(mask, height, width)
-    inside = selected[np.floor(points[:, 1]).astype(int), np.floor(points[:, 0]).astype(int)]
+    inside = geometry.sample_nearest(selected, points)
     if not inside.any():
         raise PointTrackingError(
             f"the mask covers no point of the {grid_size}×{grid_size} grid; enlarge the mask or raise the grid size"
@@ -206,6 +287,7 @@ _LOCAL_LK_PARAMS = dict(
     minEigThreshold=LK_MIN_EIGEN_THRESHOLD,
     flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
 )
+_REACQUIRE_LK_PARAMS = dict(_LK_PARAMS, maxLevel=REACQUIRE_PYRAMID_LEVELS, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
 
 
 _REMAP_MAX_ROWS = 32_000
@@ -303,6 +385,10 @@ class _Frame:
     """``(H, W, 3)`` float32 colour averaged over the small patch."""
     coarse: Optional[np.ndarray]
     """``(⌈H/2⌉, ⌈W/2⌉)`` uint8 half-size luma for coarse-to-fine LK, or None (full-size LK)."""
+    flow_from_prev: Optional[np.ndarray] = None
+    """``(H, W, 2)`` dense flow from the previous frame, once a prediction needed it."""
+    flow_to_prev: Optional[np.ndarray] = None
+    """``(H, W, 2)`` dense flow back to the previous frame (consistency check)."""
 
     @classmethod
     def of(cls, frame: np.ndarray, coarse_to_fine: bool) -> "_Frame":
@@ -384,7 +470,9 @@ def _lk_step(prev: _Frame, next_: _Frame, uv_prev: np.ndarray) -> tuple[np.ndarr
         ).max(axis=-1)
         replaced = (textured & (correlation < MIN_PATCH_CORRELATION)) | (before_textured & ~textured)
         replaced |= colour_change > MAX_PATCH_COLOUR_CHANGE
-        ok[candidates[replaced]] = False
+        # A flat patch cannot confirm where the point is (LK wanders on compression noise):
+        # such points are predicted from their textured neighbours instead.
+        ok[candidates[replaced | ~textured]] = False
 
     # Forward–backward: track the survivors back and require a round trip within tolerance.
     candidates = np.flatnonzero(ok)
@@ -395,6 +483,376 @@ def _lk_step(prev: _Frame, next_: _Frame, uv_prev: np.ndarray) -> tuple[np.ndarr
     return uv_next.astype(np.float32), ok
 
 
+def _neighbour_lists(query_uv: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` nearest other query points of every query point, on frame 0.
+
+    Frame-0 neighbours are neighbours on the scene's surface, whatever later covers them.
+
+    Returns:
+        ``indices (N, k)`` and ``weights (N, k)`` (``k = min(count, N - 1)``): weights fall off
+        as ``1 / (1 + (d / d_median)²)`` with the distance ``d``, so the nearest neighbours
+        decide the local motion and the farther ones steady it.
+    """
+    from scipy.spatial import cKDTree
+
+    k = min(count, query_uv.shape[0] - 1)
+    if k < 1:
+        empty = np.zeros((query_uv.shape[0], 0))
+        return empty.astype(np.intp), empty
+    distance, index = cKDTree(query_uv).query(query_uv, k=k + 1)
+    distance, index = distance[:, 1:], index[:, 1:]  # drop the point itself
+    scale = np.maximum(np.median(distance, axis=1, keepdims=True), 1e-6)
+    return index.astype(np.intp), 1.0 / (1.0 + (distance / scale) ** 2)
+
+
+def _global_support(query_uv: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every track's weighted support from across the frame: an even subset of at most
+    ``GLOBAL_SUPPORT_POINTS`` query points, weighted by ``1 / (1 + (d / s)²)`` with ``s`` =
+    ``GLOBAL_SUPPORT_SCALE`` × the frame diagonal — the last neighbour fit before dense flow,
+    for regions with no confirmed track nearby (a flat sky)."""
+    step = max(1, int(np.ceil(query_uv.shape[0] / GLOBAL_SUPPORT_POINTS)))
+    support = np.arange(0, query_uv.shape[0], step, dtype=np.intp)
+    distance = np.linalg.norm(query_uv[:, None, :] - query_uv[None, support, :], axis=-1)
+    scale = GLOBAL_SUPPORT_SCALE * float(np.hypot(height, width))
+    index = np.broadcast_to(support, (query_uv.shape[0], support.size))
+    return index, 1.0 / (1.0 + (distance / scale) ** 2)
+
+
+def _fit_neighbour_motion(
+    source: np.ndarray, target: np.ndarray, weight: np.ndarray, centre: np.ndarray
+) -> np.ndarray:
+    """Where ``centre`` goes under the local affine motion of its neighbours (batched).
+
+    Args:
+        source, target: ``(M, K, 2)`` neighbour positions in the reference frame and now.
+        weight: ``(M, K)`` non-negative (0 for neighbours that cannot be used).
+        centre: ``(M, 2)`` the predicted points' positions in the reference frame.
+
+    Returns:
+        ``(M, 2)`` predicted positions. The fit is weighted least squares of ``A x + b`` in
+        coordinates centred on the point (so ``b`` is the point's displacement), with a small
+        ridge pulling ``A`` towards the identity (``NEIGHBOUR_FIT_RIDGE``) so that few or
+        collinear neighbours give a translation-like fit instead of a singular one, and
+        ``NEIGHBOUR_FIT_ITERATIONS`` reweightings (Cauchy, ``NEIGHBOUR_FIT_OUTLIER_PX``) so that a
+        neighbour moving differently (an occluder's edge, a tracking slip) barely counts.
+    """
+    x0, x1 = source[..., 0] - centre[:, None, 0], source[..., 1] - centre[:, None, 1]
+    y0, y1 = target[..., 0] - centre[:, None, 0], target[..., 1] - centre[:, None, 1]
+    robust = weight
+    for _ in range(NEIGHBOUR_FIT_ITERATIONS + 1):
+        w = robust
+        wx0, wx1 = w * x0, w * x1
+        normal = np.empty((x0.shape[0], 3, 3))
+        normal[:, 0, 0] = (wx0 * x0).sum(axis=1)
+        normal[:, 0, 1] = normal[:, 1, 0] = (wx0 * x1).sum(axis=1)
+        normal[:, 1, 1] = (wx1 * x1).sum(axis=1)
+        normal[:, 0, 2] = normal[:, 2, 0] = wx0.sum(axis=1)
+        normal[:, 1, 2] = normal[:, 2, 1] = wx1.sum(axis=1)
+        normal[:, 2, 2] = w.sum(axis=1) + 1e-12
+        rhs = np.empty((x0.shape[0], 3, 2))
+        for column, y in enumerate((y0, y1)):
+            rhs[:, 0, column] = (wx0 * y).sum(axis=1)
+            rhs[:, 1, column] = (wx1 * y).sum(axis=1)
+            rhs[:, 2, column] = (w * y).sum(axis=1)
+        # Ridge towards A = I (b, the displacement, is left free).
+        ridge = NEIGHBOUR_FIT_RIDGE * (normal[:, 0, 0] + normal[:, 1, 1]) + 1e-9
+        normal[:, 0, 0] += ridge
+        normal[:, 1, 1] += ridge
+        rhs[:, 0, 0] += ridge
+        rhs[:, 1, 1] += ridge
+        params = np.linalg.solve(normal, rhs)
+        residual = np.hypot(
+            x0 * params[:, None, 0, 0] + x1 * params[:, None, 1, 0] + params[:, None, 2, 0] - y0,
+            x0 * params[:, None, 0, 1] + x1 * params[:, None, 1, 1] + params[:, None, 2, 1] - y1,
+        )
+        robust = weight / (1.0 + (residual / NEIGHBOUR_FIT_OUTLIER_PX) ** 2)
+    return centre + params[:, 2, :]
+
+
+class _DenseFlow:
+    """DIS optical flow between consecutive frames, computed only for frames that need it."""
+
+    def __init__(self) -> None:
+        self._dis = cv2.DISOpticalFlow_create(DENSE_FLOW_PRESET)
+
+    def displace(self, prev: _Frame, next_: _Frame, uv: np.ndarray) -> np.ndarray:
+        """``uv (M, 2)`` on ``prev`` moved by the dense flow to ``next_``; points whose forward
+        and backward flows disagree by more than ``DENSE_FLOW_CONSISTENCY_PX`` (a cut, an
+        occluder's edge) stay where they are."""
+        if next_.flow_from_prev is None:
+            next_.flow_from_prev = self._dis.calc(prev.grey, next_.grey, None)
+            next_.flow_to_prev = self._dis.calc(next_.grey, prev.grey, None)
+        moved = uv + _sample(next_.flow_from_prev, uv)
+        round_trip = moved + _sample(next_.flow_to_prev, moved)
+        consistent = np.linalg.norm(round_trip - uv, axis=1) <= DENSE_FLOW_CONSISTENCY_PX
+        return np.where(consistent[:, None], moved, uv)
+
+
+def _same_history(uv: np.ndarray, reference: np.ndarray, tracks: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """``(R, K)`` bool: neighbour ``near`` moved like track ``tracks`` from frame 0 to the track's
+    reference frame (within ``HISTORY_AGREEMENT_PX`` + ``HISTORY_AGREEMENT_SLOPE`` × their
+    frame-0 distance, which allows for zoom and rotation). A point hidden by a passing object
+    is then predicted from the neighbours that moved with it before, not from the object's."""
+    start_near = uv[0][near]
+    own = (uv[reference, tracks] - uv[0, tracks])[:, None, :]
+    difference = uv[reference[:, None], near] - start_near - own
+    offset = start_near - uv[0, tracks][:, None, :]
+    spacing = np.hypot(offset[..., 0], offset[..., 1])
+    return np.hypot(difference[..., 0], difference[..., 1]) <= HISTORY_AGREEMENT_PX + HISTORY_AGREEMENT_SLOPE * spacing
+
+
+def _fit_tier(
+    uv: np.ndarray,
+    visible: np.ndarray,
+    frame: int,
+    lost: np.ndarray,
+    pending: np.ndarray,
+    predicted: np.ndarray,
+    index: np.ndarray,
+    weight: np.ndarray,
+    reference: np.ndarray,
+) -> None:
+    """One neighbour-fit tier of :func:`_predict_lost`: serve the pending tracks that have at
+    least ``MIN_NEIGHBOURS`` usable neighbours (confirmed on the reference frame and now, and
+    moving like the track before, see :func:`_same_history`).
+
+    ``lost (M,)`` are the track ids; ``pending (M,)`` and ``predicted (M, 2)`` are updated in
+    place for the tracks served; ``index``/``weight`` ``(N, K)`` are neighbour lists (see
+    :func:`_neighbour_lists`); ``reference (M,)`` is each track's reference frame.
+    """
+    rows = np.flatnonzero(pending)
+    if not rows.size or not index.shape[1]:
+        return
+    tracks = lost[rows]
+    near = index[tracks]  # (R, K)
+    ref = reference[rows]
+    usable = visible[ref[:, None], near] & visible[frame][near] & _same_history(uv, ref, tracks, near)
+    enough = usable.sum(axis=1) >= MIN_NEIGHBOURS
+    if not enough.any():
+        return
+    rows, tracks, near, ref, usable = rows[enough], tracks[enough], near[enough], ref[enough], usable[enough]
+    predicted[rows] = _fit_neighbour_motion(
+        uv[ref[:, None], near].astype(np.float64),
+        uv[frame][near].astype(np.float64),
+        weight[tracks] * usable,
+        uv[ref, tracks].astype(np.float64),
+    )
+    pending[rows] = False
+
+
+def _dominant_motion_step(uv: np.ndarray, visible: np.ndarray, frame: int) -> Optional[np.ndarray]:
+    """RANSAC homography ``(3, 3)`` of the tracks confirmed on ``frame - 1`` and ``frame``: the
+    dominant (camera) motion of that step, or None when too few tracks support it."""
+    common = np.flatnonzero(visible[frame - 1] & visible[frame])
+    if common.size < MIN_HOMOGRAPHY_TRACKS:
+        return None
+    homography, inliers = cv2.findHomography(
+        uv[frame - 1, common].astype(np.float64), uv[frame, common].astype(np.float64), cv2.RANSAC, HOMOGRAPHY_RANSAC_PX
+    )
+    if homography is None or inliers.sum() < MIN_HOMOGRAPHY_TRACKS:
+        return None
+    return homography
+
+
+def _homography_tier(
+    uv: np.ndarray,
+    visible: np.ndarray,
+    frame: int,
+    lost: np.ndarray,
+    pending: np.ndarray,
+    predicted: np.ndarray,
+    anchor: np.ndarray,
+    wide: tuple[np.ndarray, np.ndarray],
+    chain: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """The dominant-motion tier of :func:`_predict_lost`: the homography from the track's last
+    confirmed frame to now, composed from per-step RANSAC homographies (``chain``: ``(T', 3, 3)``
+    matrices from the start of each frame's unbroken segment, and ``(T',)`` segment ids) — the
+    camera's motion over the background, exact for a distant or flat background such as a
+    featureless sky or wall. A pending track takes it when most of its wider neighbourhood's
+    tracks confirmed on both frames follow it within ``HOMOGRAPHY_AGREEMENT_PX``, or when none is
+    confirmed to judge by."""
+    matrices_chain, segments = chain
+    rows = np.flatnonzero(pending)
+    tracks = lost[rows]
+    source = anchor[tracks]
+    same_segment = segments[source] == segments[frame]
+    rows, tracks, source = rows[same_segment], tracks[same_segment], source[same_segment]
+    if not rows.size:
+        return
+    source_to_now = matrices_chain[frame] @ np.linalg.inv(matrices_chain)  # frame a → now, every a
+    matrices = source_to_now[source]  # (R, 3, 3)
+    index, _ = wide
+    if index.shape[1]:
+        near = index[tracks]
+        usable = visible[source[:, None], near] & visible[frame][near] & _same_history(uv, source, tracks, near)
+        mapped = _apply_homographies(matrices, uv[source[:, None], near].astype(np.float64))
+        follows = usable & (np.linalg.norm(mapped - uv[frame][near], axis=-1) <= HOMOGRAPHY_AGREEMENT_PX)
+        judged = usable.sum(axis=1)
+        agrees = (judged == 0) | (2 * follows.sum(axis=1) >= judged)
+    else:
+        agrees = np.ones(rows.size, dtype=bool)
+    rows, tracks, source = rows[agrees], tracks[agrees], source[agrees]
+    predicted[rows] = _apply_homographies(matrices[agrees], uv[source, tracks].astype(np.float64)[:, None, :])[:, 0]
+    pending[rows] = False
+
+
+def _apply_homographies(matrices: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """``matrices (R, 3, 3)`` applied to points ``xy (R, K, 2)``."""
+    x, y = xy[..., 0], xy[..., 1]
+    m = matrices[:, None, :, :]  # broadcast over K
+    scale = m[..., 2, 0] * x + m[..., 2, 1] * y + m[..., 2, 2]
+    return np.stack(
+        [
+            (m[..., 0, 0] * x + m[..., 0, 1] * y + m[..., 0, 2]) / scale,
+            (m[..., 1, 0] * x + m[..., 1, 1] * y + m[..., 1, 2]) / scale,
+        ],
+        axis=-1,
+    )
+
+
+def _predict_lost(
+    uv: np.ndarray,
+    visible: np.ndarray,
+    anchor: np.ndarray,
+    frame: int,
+    lost: np.ndarray,
+    neighbours: list[tuple[np.ndarray, np.ndarray]],
+    flow_step: Callable[[np.ndarray], np.ndarray],
+    chain: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Positions on ``frame`` of the tracks ``lost (M,)`` that the tracker did not confirm there.
+
+    Tried in order, each for the tracks the previous ones could not serve; the first three map
+    the track's last confirmed position (frame ``anchor``) straight to now, so no drift
+    accumulates while it is hidden:
+
+    1. the dominant (camera) motion, a homography of all tracks confirmed on both frames, where
+       most of the track's wider neighbourhood follows it (:func:`_homography_tier`): the
+       background, flat regions, and background points hidden by a passing object (whose
+       nearest confirmed neighbours are often the occluder's own points);
+    2. the local affine motion of its nearest frame-0 neighbours confirmed on both frames (a
+       point on an independently moving object);
+    3. the affine motion of its wider neighbourhood;
+    4. the frame-wide support's motion from the previous frame, applied to its previous position;
+    5. dense optical flow (DIS) from the previous frame, when nothing is confirmed (a cut).
+    """
+    predicted = np.empty((lost.size, 2))
+    pending = np.ones(lost.size, dtype=bool)
+    local, wide, global_ = neighbours
+    from_anchor = anchor[lost]
+    _homography_tier(uv, visible, frame, lost, pending, predicted, anchor, wide, chain)
+    _fit_tier(uv, visible, frame, lost, pending, predicted, *local, from_anchor)
+    _fit_tier(uv, visible, frame, lost, pending, predicted, *wide, from_anchor)
+    _fit_tier(uv, visible, frame, lost, pending, predicted, *global_, np.full(lost.size, frame - 1))
+    rows = np.flatnonzero(pending)
+    if rows.size:
+        predicted[rows] = flow_step(uv[frame - 1, lost[rows]])
+    return predicted
+
+
+def _reacquire(
+    anchor_frames: list[np.ndarray],  # grey frames so far, indexed by frame
+    anchor: np.ndarray,
+    anchor_uv: np.ndarray,
+    now: _Frame,
+    predicted: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Find predicted tracks again: Lucas–Kanade from each track's last confirmed frame
+    (``anchor (M,)``, position ``anchor_uv (M, 2)``) straight to now, started at its predicted
+    position ``predicted (M, 2)``.
+
+    A track is confirmed again when LK converges both ways, the round trip lands within
+    ``FORWARD_BACKWARD_THRESHOLD_PX`` of its last confirmed position, the result stays within
+    ``REACQUIRE_MAX_CORRECTION_PX`` of the prediction and the 7 × 7 patch still correlates
+    (``MIN_PATCH_CORRELATION``) with the one it had when last seen. Matching against the last
+    confirmed view (not the previous frame) also removes the prediction's error.
+
+    Returns:
+        ``uv (M, 2)`` float32 (the LK position where confirmed, else the prediction) and
+        ``ok (M,)`` bool.
+    """
+    height, width = now.grey.shape
+    result = predicted.astype(np.float32).copy()
+    ok = np.zeros(anchor.size, dtype=bool)
+    for source_frame in np.unique(anchor):
+        rows = np.flatnonzero(anchor == source_frame)
+        source_grey = anchor_frames[source_frame]
+        cv_from = (anchor_uv[rows] - 0.5).astype(np.float32).reshape(-1, 1, 2)
+        cv_guess = (predicted[rows] - 0.5).astype(np.float32).reshape(-1, 1, 2)
+        cv_to, status, _ = cv2.calcOpticalFlowPyrLK(
+            source_grey, now.grey, cv_from, cv_guess.copy(), **_REACQUIRE_LK_PARAMS
+        )
+        cv_back, status_back, _ = cv2.calcOpticalFlowPyrLK(
+            now.grey, source_grey, cv_to, cv_from.copy(), **_REACQUIRE_LK_PARAMS
+        )
+        # The same small-window refinement as a tracking step: the position, and a check.
+        cv_local, status_local, _ = cv2.calcOpticalFlowPyrLK(
+            source_grey, now.grey, cv_from, cv_to.copy(), **_LOCAL_LK_PARAMS
+        )
+        local_shift = np.linalg.norm(cv_local.reshape(-1, 2) - cv_to.reshape(-1, 2), axis=1)
+        round_trip = np.linalg.norm(cv_back.reshape(-1, 2) - cv_from.reshape(-1, 2), axis=1)
+        found = cv_local.reshape(-1, 2) + 0.5
+        correction = np.linalg.norm(found - predicted[rows], axis=1)
+        with np.errstate(invalid="ignore"):  # non-finite LK output fails every comparison
+            good = (
+                (status.ravel() == 1)
+                & (status_back.ravel() == 1)
+                & (status_local.ravel() == 1)
+                & (local_shift <= LOCAL_AGREEMENT_THRESHOLD_PX)
+                & (round_trip <= REACQUIRE_FORWARD_BACKWARD_PX)
+                & (correction <= REACQUIRE_MAX_CORRECTION_PX)
+                & (found[:, 0] >= 0)
+                & (found[:, 0] < width)
+                & (found[:, 1] >= 0)
+                & (found[:, 1] < height)
+            )
+        candidates = np.flatnonzero(good)
+        if candidates.size:
+            before = _patches(source_grey.astype(np.float32), anchor_uv[rows[candidates]])
+            after = _patches(now.grey_float, found[candidates])
+            correlation, textured, _ = _patch_correlation(before, after)
+            good[candidates] = textured & (correlation >= REACQUIRE_MIN_CORRELATION)
+        result[rows[good]] = found[good]
+        ok[rows[good]] = True
+    return result, ok
+
+
+def _retry_predicted(
+    greys: list[np.ndarray],
+    anchor: np.ndarray,
+    uv: np.ndarray,
+    visible: np.ndarray,
+    frame: int,
+    lost: np.ndarray,
+    now: _Frame,
+) -> None:
+    """Look for the predicted tracks ``lost`` again on ``frame`` (:func:`_reacquire`), updating
+    ``uv`` and ``visible`` in place for those found.
+
+    A predicted track is tried 1, 2, 4, 8, 16, ... frames after it was last seen, and every
+    ``REACQUIRE_INTERVAL`` frames: each try costs one LK call per last-seen frame, so trying
+    every track on every frame would double the tracking time. Predictions within
+    ``REACQUIRE_EDGE_MARGIN_PX`` of the frame edge are not tried.
+    """
+    height, width = now.grey.shape
+    predicted = uv[frame, lost]
+    margin = REACQUIRE_EDGE_MARGIN_PX
+    gap = frame - anchor[lost]
+    retry = (
+        (predicted[:, 0] >= margin)
+        & (predicted[:, 0] < width - margin)
+        & (predicted[:, 1] >= margin)
+        & (predicted[:, 1] < height - margin)
+        & (((gap & (gap - 1)) == 0) | (gap % REACQUIRE_INTERVAL == 0))
+    )
+    tracks = lost[retry]
+    if tracks.size:
+        found, ok = _reacquire(greys, anchor[tracks], uv[anchor[tracks], tracks], now, predicted[retry])
+        uv[frame, tracks[ok]] = found[ok]
+        visible[frame, tracks[ok]] = True
+
+
 def track_points_lk(
     frames: np.ndarray,
     query_uv: np.ndarray,
@@ -403,7 +861,13 @@ def track_points_lk(
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
 ) -> PointTracks:
-    """Track given frame-0 points through a video with pyramidal Lucas–Kanade.
+    """Track given frame-0 points through a video: every point gets a position in every frame.
+
+    Each frame, (1) tracks seen on the previous frame are followed by Lucas–Kanade with its
+    checks (``_lk_step``); (2) every other track is predicted from its neighbours' motion or
+    dense flow (``_predict_lost``); (3) predicted tracks are looked for again by LK from their
+    last confirmed view (``_reacquire``). ``visible`` is True where a position was confirmed
+    by LK (1 or 3) and False where it was predicted (2).
 
     Args:
         frames: ``(T, H, W, 3)`` uint8 RGB.
@@ -414,7 +878,7 @@ def track_points_lk(
         progress, cancel: see :mod:`core.progress`; cancel is checked between frames.
 
     Returns:
-        :class:`PointTracks` with ``uv (T, N, 2)`` and ``visible (T, N)``.
+        :class:`PointTracks` with finite ``uv (T, N, 2)`` and ``visible (T, N)``.
     """
     num_frames = frames.shape[0]
     num_points = query_uv.shape[0]
@@ -422,34 +886,74 @@ def track_points_lk(
     visible = np.zeros((num_frames, num_points), dtype=bool)
     uv[0] = query_uv
     visible[0] = True
+    anchor = np.zeros(num_points, dtype=np.intp)  # last frame each track was confirmed on
     if coarse_to_fine is None:
         coarse_to_fine = min(frames.shape[1:3]) >= COARSE_MIN_SIDE_PX
+    neighbours = [_neighbour_lists(query_uv, count) for count in (LOCAL_NEIGHBOURS, WIDE_NEIGHBOURS)]
+    neighbours.append(_global_support(query_uv, *frames.shape[1:3]))
+    dense_flow = _DenseFlow()
+    # Dominant motion composed frame by frame: chain[t] maps the first frame of t's segment to t.
+    chain, chain_segment = [np.eye(3)], [0]
     prev = _Frame.of(frames[0], coarse_to_fine)
+    greys = [prev.grey]
     for frame in range(1, num_frames):
         check_cancel(cancel, "point tracking")
         report(progress, (frame - 1) / max(num_frames - 1, 1), f"tracking points {frame}/{num_frames - 1}")
-        uv[frame] = uv[frame - 1]
-        alive = np.flatnonzero(visible[frame - 1])
-        if not alive.size:
-            continue  # every track is lost for good: nothing left to prepare or track
         next_ = _Frame.of(frames[frame], coarse_to_fine)
-        moved, ok = _lk_step(prev, next_, uv[frame - 1, alive])
-        uv[frame, alive[ok]] = moved[ok]
-        visible[frame, alive[ok]] = True
+        greys.append(next_.grey)
+        uv[frame] = uv[frame - 1]  # placeholder for the neighbour fits, which ignore lost tracks
+        alive = np.flatnonzero(visible[frame - 1])
+        if alive.size:
+            moved, ok = _lk_step(prev, next_, uv[frame - 1, alive])
+            uv[frame, alive[ok]] = moved[ok]
+            visible[frame, alive[ok]] = True
+        step = _dominant_motion_step(uv, visible, frame)
+        if step is None:  # the chain breaks (a cut, a blank frame): start a new one here
+            chain.append(np.eye(3))
+            chain_segment.append(chain_segment[-1] + 1)
+        else:
+            chain.append(step @ chain[-1])
+            chain_segment.append(chain_segment[-1])
+        lost = np.flatnonzero(~visible[frame])
+        if lost.size:
+            flow_step = functools.partial(dense_flow.displace, prev, next_)
+            chain_so_far = (np.stack(chain), np.asarray(chain_segment))
+            predicted = _predict_lost(uv, visible, anchor, frame, lost, neighbours, flow_step, chain_so_far)
+            # Guarantee finite positions (a degenerate homography could divide by ~0).
+            unusable = ~np.isfinite(predicted).all(axis=1)
+            predicted[unusable] = uv[frame - 1, lost[unusable]]
+            uv[frame, lost] = predicted
+            _retry_predicted(greys, anchor, uv, visible, frame, lost, next_)
+        anchor[visible[frame]] = frame
         prev = next_
     report(progress, 1.0, "tracking done")
     return PointTracks(uv=uv, visible=visible, method=LK_METHOD)
 
 
 # --------------------------------------------------------------------------------------------
-# CoTracker (optional)
+# CoTracker3
 # --------------------------------------------------------------------------------------------
+
+logger = logging.getLogger(__name__)
 
 
 def tracker_checkpoints_dir() -> Path:
     """Folder holding tracker checkpoints: ``$DAS_TRACKER_CHECKPOINTS`` or ``checkpoints/cotracker``."""
     override = os.environ.get(CHECKPOINTS_ENV)
     return Path(override) if override else DEFAULT_TRACKER_CHECKPOINTS
+
+
+def torch_hub_dir() -> Path:
+    """``torch.hub``'s folder, found the way torch finds it (``$TORCH_HOME/hub``, else
+    ``$XDG_CACHE_HOME/torch/hub``, else ``~/.cache/torch/hub``) without importing torch."""
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    torch_home = os.environ.get("TORCH_HOME") or os.path.join(xdg, "torch")
+    return Path(torch_home).expanduser() / "hub"
+
+
+def cotracker_hub_code_dir() -> Path:
+    """Where ``torch.hub`` keeps CoTracker's code (``hubconf.py``)."""
+    return torch_hub_dir() / COTRACKER_HUB_FOLDER
 
 
 def _cotracker_checkpoint() -> Optional[Path]:
@@ -462,8 +966,108 @@ def _cotracker_checkpoint() -> Optional[Path]:
     return None
 
 
+@dataclass(frozen=True)
+class CoTrackerSource:
+    """Where CoTracker3 would be loaded from.
+
+    Attributes:
+        kind: ``"checkpoint"`` (the ``cotracker`` package + a local ``.pth``), ``"hub-cache"``
+            (``torch.hub``'s cached code and weights; no network) or ``"hub-download"`` (fetch
+            code and weights with ``torch.hub``).
+        location: the ``.pth`` file, the cached code folder, or the GitHub repository.
+    """
+
+    kind: str
+    location: str
+
+    @property
+    def downloads(self) -> bool:
+        """Whether loading from here downloads something."""
+        return self.kind == "hub-download"
+
+
+def cotracker_source(allow_download: bool = False) -> Optional[CoTrackerSource]:
+    """Where CoTracker3 would come from (see the module doc), or ``None`` when it is not usable
+    here; never touches the network or loads anything.
+
+    Args:
+        allow_download: may it be fetched with ``torch.hub`` (ignored when offline).
+    """
+    checkpoint = _cotracker_checkpoint()
+    if checkpoint is not None:
+        return CoTrackerSource("checkpoint", str(checkpoint))
+    if importlib.util.find_spec("torch") is None:
+        return None
+    code = cotracker_hub_code_dir()
+    weights = torch_hub_dir() / "checkpoints" / COTRACKER_HUB_WEIGHTS
+    if (code / "hubconf.py").is_file() and weights.is_file():
+        return CoTrackerSource("hub-cache", str(code))
+    if allow_download and not is_offline():
+        return CoTrackerSource("hub-download", COTRACKER_HUB_REPO)
+    return None
+
+
+def load_cotracker(source: CoTrackerSource, device: str, progress: Optional[ProgressFn] = None):
+    """Load CoTracker3 from ``source`` onto ``device``, in eval mode.
+
+    A ``"hub-download"`` source is announced first (what and about how big) through
+    ``progress`` and the log; ``torch.hub`` shows its own download bars on the console. The
+    repository is trusted explicitly (it is the one DaS loads). A ``"hub-cache"`` source loads
+    the cached code as a local ``torch.hub`` repository (a ``github`` load would ask GitHub for
+    the default branch first).
+
+    Returns:
+        The model: ``model(video (1, T, 3, H, W) float 0–255, queries=(1, N, 3) [t, x, y])``
+        → ``(tracks (1, T, N, 2), visibility (1, T, N))``.
+    """
+    import torch
+
+    if source.kind == "checkpoint":
+        from cotracker.predictor import CoTrackerPredictor
+
+        model = CoTrackerPredictor(checkpoint=source.location)
+    elif source.kind == "hub-cache":
+        model = torch.hub.load(source.location, COTRACKER_HUB_ENTRY, source="local")
+    else:
+        announce_download(
+            "CoTracker3 (offline point tracker)", f"github.com/{COTRACKER_HUB_REPO}", COTRACKER3_APPROX_GB, progress
+        )
+        try:
+            model = torch.hub.load(COTRACKER_HUB_REPO, COTRACKER_HUB_ENTRY, trust_repo=True)
+        except (OSError, RuntimeError, ValueError, ImportError) as error:  # no connection, refused, broken code
+            raise CoTrackerDownloadError(
+                f"CoTracker3 could not be downloaded from {COTRACKER_HUB_REPO} ({type(error).__name__}: {error}). "
+                "Run `python -m core.download --models tracker` on a machine that is online and copy the torch.hub "
+                "cache, or use the built-in tracker (lk) / --offline."
+            ) from error
+    return model.to(device).eval()
+
+
+class CoTrackerDownloadError(PointTrackingError):
+    """CoTracker3 was to be downloaded and could not be (``"auto"`` then uses the built-in tracker)."""
+
+
+def prefetch_cotracker(progress: Optional[ProgressFn] = None) -> str:
+    """Download CoTracker3's code and weights into the ``torch.hub`` cache unless a usable copy
+    is here (``python -m core.download``); returns where it is.
+
+    Raises:
+        PointTrackingError: torch is missing, or offline with no copy here.
+    """
+    source = cotracker_source(allow_download=True)
+    if source is None:
+        raise PointTrackingError("CoTracker3 cannot be fetched: torch is not installed, or this machine is offline")
+    if source.downloads:
+        load_cotracker(source, "cpu", progress)
+        return str(cotracker_hub_code_dir())
+    return source.location
+
+
 _COTRACKER_MODELS: dict[str, object] = {}
 _COTRACKER_LOCK = threading.Lock()
+
+CoTrackerLoader = Callable[[CoTrackerSource, str, Optional[ProgressFn]], object]
+"""``loader(source, device, progress) -> model``; :func:`load_cotracker` by default."""
 
 
 def track_points_cotracker(
@@ -473,11 +1077,16 @@ def track_points_cotracker(
     device: Optional[str] = None,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
+    allow_download: bool = False,
+    loader: Optional[CoTrackerLoader] = None,
 ) -> PointTracks:
-    """Track frame-0 points with CoTracker (offline model, whole clip at once).
+    """Track frame-0 points with CoTracker3 (offline model, whole clip at once).
 
     Args:
         frames: ``(T, H, W, 3)`` uint8; query_uv: ``(N, 2)`` frame-0 positions.
+        allow_download: may the model be fetched with ``torch.hub`` when not here.
+        loader: how to load it (default :func:`load_cotracker`); loaded models are cached per
+            source and device for the process.
 
     Returns:
         :class:`PointTracks` with CoTracker's positions for every frame (hidden ones
@@ -486,28 +1095,27 @@ def track_points_cotracker(
     """
     import torch
 
-    checkpoint = _cotracker_checkpoint()
-    if checkpoint is None:
+    source = cotracker_source(allow_download)
+    if source is None:
         raise PointTrackingError(
-            f"CoTracker needs the 'cotracker' package and a checkpoint in {tracker_checkpoints_dir()} "
-            f"(one of {', '.join(COTRACKER_CHECKPOINT_FILES)})"
+            f"CoTracker3 is not on this machine: put the 'cotracker' package and a checkpoint in "
+            f"{tracker_checkpoints_dir()} (one of {', '.join(COTRACKER_CHECKPOINT_FILES)}), run "
+            "`python -m core.download --models tracker` on a machine that is online, or allow downloads"
         )
     device_name = device or ("cuda" if torch.cuda.is_available() else "cpu")
     check_cancel(cancel, "point tracking")
-    report(progress, 0.0, "loading CoTracker")
+    report(progress, 0.0, "loading CoTracker3")
     with _COTRACKER_LOCK:
-        key = f"{checkpoint}:{device_name}"
+        key = f"{source.kind}:{source.location}:{device_name}"
         if key not in _COTRACKER_MODELS:
-            from cotracker.predictor import CoTrackerPredictor
-
-            _COTRACKER_MODELS[key] = CoTrackerPredictor(checkpoint=str(checkpoint)).to(device_name).eval()
+            _COTRACKER_MODELS[key] = (loader or load_cotracker)(source, device_name, progress)
         model = _COTRACKER_MODELS[key]
-        report(progress, 0.1, "tracking points (CoTracker)")
+        report(progress, 0.1, "tracking points (CoTracker3)")
         video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)[None].float().to(device_name)
         # CoTracker puts pixel centres at integer coordinates (align_corners sampling).
         queries = np.concatenate([np.zeros((query_uv.shape[0], 1), np.float32), query_uv - 0.5], axis=1)
         with torch.inference_mode():
-            tracks, visibility = model(video, queries=torch.from_numpy(queries)[None].to(device_name))
+            tracks, visibility = model(video, queries=torch.from_numpy(queries.astype(np.float32))[None].to(device_name))
     uv = tracks[0].float().cpu().numpy() + 0.5
     scores = visibility[0].cpu().numpy().reshape(uv.shape[:2])
     # The predictor thresholds visibility itself; a raw score is thresholded as it would be.
@@ -524,13 +1132,36 @@ def track_points_cotracker(
 # --------------------------------------------------------------------------------------------
 
 
-def available_point_trackers() -> dict[str, str]:
-    """Usable point trackers, name → description, best first (``"auto"`` takes the first)."""
+def available_point_trackers(allow_download: bool = False) -> dict[str, str]:
+    """Usable point trackers, name → description, best first (``"auto"`` takes the first).
+
+    Args:
+        allow_download: also list CoTracker3 when it would be fetched on first use.
+    """
     trackers = {}
-    if _cotracker_checkpoint() is not None:
-        trackers[COTRACKER_METHOD] = "CoTracker3 (learned, robust to occlusion; needs its checkpoint)"
+    source = cotracker_source(allow_download)
+    if source is not None:
+        note = "downloads ~100 MB on first use" if source.downloads else "learned, robust to occlusion"
+        trackers[COTRACKER_METHOD] = f"CoTracker3 ({note})"
     trackers[LK_METHOD] = "Lucas–Kanade optical flow with forward–backward check (built in, no weights)"
     return trackers
+
+
+def resolve_point_tracker(method: str = "auto", allow_download: bool = False) -> str:
+    """The tracker ``method`` stands for (``"auto"`` → CoTracker3 when usable, else the built-in
+    one), without loading anything.
+
+    Raises:
+        PointTrackingError: unknown, or not usable here.
+    """
+    available = available_point_trackers(allow_download)
+    name = next(iter(available)) if method == "auto" else method
+    if name not in available:
+        known = {LK_METHOD, COTRACKER_METHOD}
+        if name in known:
+            raise PointTrackingError(f"point tracker {name!r} is not available here; use one of {list(available)}")
+        raise PointTrackingError(f"unknown point tracker {name!r}; choose one of {list(available)} or 'auto'")
+    return name
 
 
 def track_points(
@@ -541,6 +1172,7 @@ def track_points(
     method: str = "auto",
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
+    allow_download: bool = False,
 ) -> PointTracks:
     """Track a regular grid of frame-0 points through a video.
 
@@ -551,6 +1183,7 @@ def track_points(
         mask: optional ``(H, W)`` object mask on frame 0 (white = object).
         method: ``"auto"`` or a key of :func:`available_point_trackers`.
         progress, cancel: see :mod:`core.progress`; cancel is checked between frames.
+        allow_download: may CoTracker3 be fetched with ``torch.hub`` when not here.
 
     Returns:
         :class:`PointTracks` with ``uv (T, N, 2)`` float32 and ``visible (T, N)`` bool.
@@ -567,13 +1200,14 @@ def track_points(
         raise PointTrackingError("the video has no frames")
     height, width = frames.shape[1:3]
     query_uv = _query_points(height, width, grid_size, mask)
-    available = available_point_trackers()
-    name = next(iter(available)) if method == "auto" else method
-    if name not in available:
-        known = {LK_METHOD, COTRACKER_METHOD}
-        if name in known:
-            raise PointTrackingError(f"point tracker {name!r} is not available here; use one of {list(available)}")
-        raise PointTrackingError(f"unknown point tracker {name!r}; choose one of {list(available)} or 'auto'")
+    name = resolve_point_tracker(method, allow_download)
     if name == COTRACKER_METHOD:
-        return track_points_cotracker(frames, query_uv, progress=progress, cancel=cancel)
+        try:
+            return track_points_cotracker(frames, query_uv, progress=progress, cancel=cancel, allow_download=allow_download)
+        except CoTrackerDownloadError as error:
+            if method != "auto":
+                raise
+            # The build info then names the tracker actually used (lk).
+            logger.warning("%s; using the built-in tracker", error)
+            report(progress, 0.0, "CoTracker3 could not be downloaded; using the built-in tracker")
     return track_points_lk(frames, query_uv, progress=progress, cancel=cancel)

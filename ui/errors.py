@@ -1,11 +1,12 @@
-"""Turning failures into messages a user can act on (SPEC issue 6, item 8).
+"""Turning failures into messages a user can act on.
 
-Every user mistake the core can detect raises a ``ValueError`` subclass whose message says
-what to do (``CameraMotionError``, ``ObjectMotionError``, ``MediaError``, ``MeshError``,
-``TaskInputError``, ``CheckpointError``, ``GenerationInputError``, ``RepaintError`` ...). The
-handlers run inside :func:`user_errors`, which turns those into ``gr.Error`` toasts, turns a
-cancellation into a short notice, and turns anything unexpected into a generic message while
-the traceback goes to the server log — never into the page.
+Every user mistake the core can detect raises a :class:`core.errors.UserError` subclass whose
+message says what to do (``CameraMotionError``, ``ObjectMotionError``, ``MediaError``,
+``MeshError``, ``TaskInputError``, ``CheckpointError``, ``GenerationInputError``,
+``RepaintError`` ...). The handlers run inside :func:`user_errors`, which turns those into
+``gr.Error`` toasts, turns a cancellation into a short notice, and turns anything else — a
+``ValueError`` from numpy included — into a generic message while the traceback goes to the
+server log, never into the page.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Optional
 
 import gradio as gr
 
+from core.errors import UserError
 from core.progress import Cancelled
 
 logger = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def user_errors(action: str) -> Iterator[None]:
 
     Raises:
         gr.Error: always, when the body failed: the core's message for a user mistake,
-            "cancelled" for a cancellation, a generic message otherwise.
+            "cancelled" for a cancellation, a generic message for anything else (a bug).
     """
     try:
         yield
@@ -67,8 +69,8 @@ def user_errors(action: str) -> Iterator[None]:
         raise
     except Cancelled as error:
         raise gr.Error(f"{action} was cancelled; nothing was written.", title="Cancelled", print_exception=False) from error
-    except ValueError as error:
-        # User mistakes (all core input errors subclass ValueError): the message is the fix.
+    except UserError as error:
+        # A user mistake: the message is the fix.
         logger.info("%s refused: %s", action, error)
         raise gr.Error(friendly(error), title=f"{action} failed", duration=ERROR_TOAST_SECONDS, print_exception=False) from error
     except MemoryError as error:

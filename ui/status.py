@@ -1,4 +1,5 @@
-"""The status line: device, model (loaded or not, from where, tiny or real) and the GPU queue."""
+"""The status line: device, model (loaded or not, from where, tiny or real), the depth model and
+point tracker a build will use (with a warning when that is the built-in depth) and the GPU queue."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from core.checkpoints import format_download_size
+from core.errors import UserError
+from trackers.depth import APPROXIMATE_DEPTH_ADVICE, BUILTIN_METHOD, depth_download_pending, resolve_depth_method
+from trackers.points import COTRACKER3_APPROX_GB, LK_METHOD, cotracker_source, resolve_point_tracker
 from ui.studio import Studio
 
 logger = logging.getLogger(__name__)
@@ -57,6 +62,34 @@ def describe_queue(counts: Optional[QueueCounts]) -> str:
     return ", ".join(parts)
 
 
+def _with_download_note(name: str, approx_gb) -> str:
+    if approx_gb is None:
+        return f"`{name}`"
+    return f"`{name}` (downloads {format_download_size(approx_gb)} on first use)"
+
+
+def tracking_models_status(allow_download: bool) -> list[str]:
+    """Status-line parts naming the depth model(s) and the point tracker the next build will
+    use — resolved from what is on this machine and the download policy, nothing loaded — and,
+    when the depth is the built-in approximation, a warning that says how to get a real one."""
+    try:
+        still = resolve_depth_method("auto", allow_download, purpose="still")
+        video = resolve_depth_method("auto", allow_download, purpose="video")
+        tracker = resolve_point_tracker("auto", allow_download)
+    except UserError as error:
+        return [f"⚠️ **Depth / tracker unavailable:** {html.escape(str(error))}"]
+    still_text = _with_download_note(still, depth_download_pending(still) if allow_download else None)
+    video_text = _with_download_note(video, depth_download_pending(video) if allow_download else None)
+    depth = still_text if still == video else f"{still_text} for photos, {video_text} for videos"
+    source = cotracker_source(allow_download)
+    tracker_size = COTRACKER3_APPROX_GB if source is not None and source.downloads and tracker != LK_METHOD else None
+    tracker_text = _with_download_note(tracker, tracker_size) + (" (built in)" if tracker == LK_METHOD else "")
+    parts = [f"**Depth:** {depth}", f"**Tracker:** {tracker_text}"]
+    if BUILTIN_METHOD in (still, video):
+        parts.append(f"⚠️ **Approximate depth:** {html.escape(APPROXIMATE_DEPTH_ADVICE)}")
+    return parts
+
+
 def studio_status(studio: Studio) -> str:
     """The status line as Markdown (HTML-escaped values), e.g.
 
@@ -64,7 +97,7 @@ def studio_status(studio: Studio) -> str:
     """
     try:
         status = studio.engine.status()
-    except ValueError as error:  # a bad engine configuration: say so instead of failing the page
+    except UserError as error:  # a bad engine configuration: say so instead of failing the page
         return f"⚠️ **Engine unavailable:** {html.escape(str(error))}"
     model_state = "loaded" if status.loaded else "not loaded yet — loads on the first Generate"
     parts = [
@@ -72,5 +105,6 @@ def studio_status(studio: Studio) -> str:
         f"**Model:** `{html.escape(status.checkpoint)}` ({model_state})",
     ]
     parts += [f"⚠️ **{html.escape(warning)}**" for warning in status.warnings]
+    parts += tracking_models_status(studio.options.allow_download)
     parts.append(f"**GPU queue:** {describe_queue(gpu_queue_counts(studio.app))}")
     return " · ".join(parts)

@@ -34,7 +34,9 @@ class StudioOptions:
     Attributes:
         max_file_bytes: largest accepted upload (``None`` = no limit).
         preview_root: folder for the preview files of builds (old ones are pruned).
-        allow_download: let depth/repaint models download from the Hub on first use (never in tests).
+        allow_download: let depth, point-tracker and repaint models download on first use.
+            ``python webui.py`` passes :func:`core.checkpoints.downloads_allowed` (on unless
+            ``--offline``); the default here is False, so tests and the Python API never download.
         default_steps: the denoising-steps slider's start value, and the steps of a request
             that sends none.
     """

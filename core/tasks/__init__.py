@@ -3,7 +3,8 @@ first frame and what the UI shows), ready for :meth:`core.engine.Engine.generate
 
 =========================  ===================================================================
 :func:`motion_transfer`     video → grid tracks + aligned depth → tracking video
-:func:`camera_control`      image/video + camera-motion string → tracking video
+:func:`camera_control`      image/video + camera-motion string (+ camera mode) → tracking video
+:func:`camera_from_video`   photo + reference video → the video's camera moves through the photo
 :func:`object_manipulation` image/video + :class:`ObjectMove` (+ camera motion)
 :func:`mesh_animation`      animated (or procedurally moved) mesh + camera → tracking video
 :func:`from_tracking_video` a tracking video rendered elsewhere (Blender) + a first frame
@@ -16,10 +17,10 @@ checkpoint, ``clip=ClipOptions(...)`` for how the source is read and
 :class:`core.errors.UserError` subclasses whose message says what to do:
 :class:`core.camera.CameraMotionError`, :class:`core.object_motion.ObjectMotionError`,
 :class:`core.media.MediaError`, ``trackers.mesh.MeshError``, :class:`TaskInputError`,
-:class:`core.options.OptionError`.
+:class:`core.options.OptionError`, :class:`core.source_camera.SourceCameraError`.
 """
 
-from core.options import SOURCE_MODES, ClipOptions, ObjectMove, OptionError, TrackingOptions, WorkingSize
+from core.options import CAMERA_MODES, SOURCE_MODES, ClipOptions, ObjectMove, OptionError, TrackingOptions, WorkingSize
 from core.tasks.animation import from_tracking_video, mesh_animation
 from core.tasks.result import (
     FIRST_FRAME_MESH_RENDER,
@@ -30,11 +31,13 @@ from core.tasks.result import (
     TrackingResult,
 )
 from core.tasks.scene import camera_control, load_mask, motion_transfer, object_manipulation
+from core.tasks.camera_copy import camera_from_video
 
 TASKS = ("motion_transfer", "camera_control", "object_manipulation", "mesh_animation", "from_tracking_video")
 """Task names, as in ``TrackingResult.task``."""
 
 __all__ = [
+    "CAMERA_MODES",
     "FIRST_FRAME_MESH_RENDER",
     "FIRST_FRAME_REPAINTED",
     "FIRST_FRAME_SOURCE",
@@ -49,6 +52,7 @@ __all__ = [
     "TrackingResult",
     "WorkingSize",
     "camera_control",
+    "camera_from_video",
     "from_tracking_video",
     "load_mask",
     "mesh_animation",

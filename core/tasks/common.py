@@ -1,5 +1,5 @@
 """Building blocks shared by the task recipes: lifting a still or a video into a 3D
-:class:`Scene`, sampling, projection + rendering, first-frame choice. Conventions: SPEC §3 /
+:class:`Scene`, projection + rendering, first-frame choice. Conventions: SPEC §3 /
 :mod:`core.geometry`."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 import trackers.depth
 import trackers.points
 from core import geometry
+from core.geometry import sample_nearest
 from core.media import load_image
 from core.options import TrackingOptions
 from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
@@ -25,33 +26,6 @@ DENSE_FOOTPRINT = "dense"
 """Footprint of a still's one-point-per-pixel cloud (SPEC §5)."""
 GRID_FOOTPRINT = "grid"
 """Footprint of a video's grid tracks (SPEC §5)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Sampling
-# --------------------------------------------------------------------------------------------
-
-
-def sample_nearest(maps: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Per-frame maps read at the pixel each continuous position falls in.
-
-    Depth at a track is read from one pixel, as DaS does: interpolating between a near and a
-    far pixel at a depth edge would invent a point floating between the two surfaces (with its
-    own parallax under camera motion and a blue between theirs).
-
-    Args:
-        maps: ``(T, H, W)`` values (e.g. depth).
-        uv: ``(T, N, 2)`` pixel positions (pixel ``(r, c)`` covers ``[c, c+1) × [r, r+1)``,
-            SPEC §3); positions outside the frame or non-finite are clamped to the border.
-
-    Returns:
-        ``(T, N)`` float32.
-    """
-    maps = np.asarray(maps, dtype=np.float32)
-    num_frames, height, width = maps.shape
-    column = np.clip(np.floor(np.nan_to_num(uv[..., 0], nan=0.0)), 0, width - 1).astype(np.int64)
-    row = np.clip(np.floor(np.nan_to_num(uv[..., 1], nan=0.0)), 0, height - 1).astype(np.int64)
-    return maps[np.arange(num_frames)[:, None], row, column]
 
 
 def intrinsics_or_fov(K: Optional[np.ndarray], width: int, height: int, fov_deg: float) -> tuple[np.ndarray, str]:
@@ -119,7 +93,7 @@ class Scene:
         return self.depth[0]
 
 
-def lift_still(image: np.ndarray, tracking: TrackingOptions) -> Scene:
+def lift_still(image: np.ndarray, tracking: TrackingOptions, *, progress: Optional[ProgressFn] = None) -> Scene:
     """Depth (+ intrinsics when the estimator gives them, else a pinhole of ``tracking.fov_deg``)
     → one point per pixel.
 
@@ -130,7 +104,9 @@ def lift_still(image: np.ndarray, tracking: TrackingOptions) -> Scene:
         TaskInputError: the estimator found no usable depth anywhere.
     """
     height, width = image.shape[:2]
-    result = trackers.depth.estimate_depth(image, tracking.depth_method, device=tracking.device, allow_download=tracking.allow_download)
+    result = trackers.depth.estimate_depth(
+        image, tracking.depth_method, device=tracking.device, allow_download=tracking.allow_download, progress=progress
+    )
     K, intrinsics_source = intrinsics_or_fov(result.intrinsics, width, height, tracking.fov_deg)
     depth = np.asarray(result.depth, dtype=np.float32)
     grid = geometry.pixel_grid(height, width).reshape(-1, 2).astype(np.float32)
@@ -143,6 +119,7 @@ def lift_still(image: np.ndarray, tracking: TrackingOptions) -> Scene:
         )
     metadata = {
         "depth_source": result.source,
+        "depth_model": result.model,
         "depth_approximate": bool(result.approximate),
         "depth_metric": bool(result.metric),
         "intrinsics": intrinsics_source,
@@ -181,7 +158,12 @@ def lift_video(
     """
     num_frames, height, width = frames.shape[:3]
     tracks = trackers.points.track_points(
-        frames, tracking.grid_size, method=tracking.tracker, progress=scaled(progress, 0.0, TRACKING_PROGRESS_SHARE), cancel=cancel
+        frames,
+        tracking.grid_size,
+        method=tracking.tracker,
+        allow_download=tracking.allow_download,
+        progress=scaled(progress, 0.0, TRACKING_PROGRESS_SHARE),
+        cancel=cancel,
     )
     depth, K, depth_source = trackers.depth.estimate_video_depth(
         frames,
@@ -236,7 +218,7 @@ def lift_scene(
     or the whole clip as a video (:func:`lift_video`), with progress reported into [0, 1]."""
     if still:
         report(progress, 0.0, "estimating depth")
-        scene = lift_still(frames[0], tracking)
+        scene = lift_still(frames[0], tracking, progress=progress)
         check_cancel(cancel, "estimating depth")
         return scene
     return lift_video(frames, tracking, progress=progress, cancel=cancel)

@@ -21,6 +21,41 @@ FIRST_FRAME_REPAINTED = "repainted (FLUX.1-Depth-dev)"
 """The first frame was repainted from the scene depth (:mod:`core.repaint`)."""
 
 
+CAMERA_PATH_SAMPLES_PER_FRAME = 24
+"""Points drawn along each frame-to-frame segment of a camera path in the 3D preview."""
+CAMERA_PATH_START_COLOR = (40, 220, 90)
+CAMERA_PATH_END_COLOR = (230, 40, 40)
+"""The path's colour runs from green (frame 0) to red (last frame), so its direction shows."""
+
+
+def camera_path_points(camera_path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A camera path as a densified, coloured polyline for a point-cloud preview.
+
+    Args:
+        camera_path: ``(T, 3)`` camera centres.
+
+    Returns:
+        ``points (S, 3)`` float32 along the straight segments between consecutive centres
+        (:data:`CAMERA_PATH_SAMPLES_PER_FRAME` per segment, the last centre included) and
+        ``colors (S, 3)`` uint8 running from :data:`CAMERA_PATH_START_COLOR` to
+        :data:`CAMERA_PATH_END_COLOR`; empty for an empty path.
+    """
+    centres = np.asarray(camera_path, dtype=np.float64).reshape(-1, 3)
+    if len(centres) == 0:
+        return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8)
+    if len(centres) == 1:
+        points, along = centres, np.zeros(1)
+    else:
+        steps = np.arange(CAMERA_PATH_SAMPLES_PER_FRAME) / CAMERA_PATH_SAMPLES_PER_FRAME
+        starts, ends = centres[:-1, None], centres[1:, None]
+        points = (starts + steps[None, :, None] * (ends - starts)).reshape(-1, 3)
+        points = np.concatenate([points, centres[-1:]])
+        along = np.linspace(0.0, 1.0, len(points))
+    start, end = np.asarray(CAMERA_PATH_START_COLOR, np.float64), np.asarray(CAMERA_PATH_END_COLOR, np.float64)
+    colors = np.round(start + along[:, None] * (end - start)).astype(np.uint8)
+    return points.astype(np.float32), colors
+
+
 class TaskInputError(UserError):
     """A task was given inputs it cannot use (missing first frame, wrong mode, ...)."""
 
@@ -58,6 +93,10 @@ class TrackingResult:
             the frame (``visible``), as DaS does; ``None`` for other sources.
         check: the controllability check (:func:`core.quality.check_tracking`): figures and
             plain-words warnings to read before Generate; also in ``metadata["check"]``.
+        camera_path: ``(T, 3)`` float32 camera centres in the space of ``points`` (frame-0
+            camera space), for the 3D preview: the source video's estimated camera for the
+            ``override`` / ``stabilise`` camera modes, the copied camera for
+            :func:`core.tasks.camera_from_video`; ``None`` otherwise.
     """
 
     frames: np.ndarray
@@ -78,6 +117,18 @@ class TrackingResult:
     approximate_depth: bool = False
     tracked_visible: Optional[np.ndarray] = None
     check: Optional[ControlCheck] = None
+    camera_path: Optional[np.ndarray] = None
+
+    def preview_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """``points`` and ``point_colors`` with the camera path (when known) appended as a
+        coloured polyline (:func:`camera_path_points`): what a 3D preview shows."""
+        if self.camera_path is None:
+            return self.points, self.point_colors
+        path, path_colors = camera_path_points(self.camera_path)
+        return (
+            np.concatenate([np.asarray(self.points, np.float32).reshape(-1, 3), path]),
+            np.concatenate([np.asarray(self.point_colors, np.uint8).reshape(-1, 3), path_colors]),
+        )
 
     @property
     def num_frames(self) -> int:

@@ -20,9 +20,10 @@ from core.object_motion import (
     object_motion_transforms,
     select_points,
 )
-from core.options import ClipOptions, ObjectMove, TrackingOptions, WorkingSize
+from core.options import CAMERA_APPEND, CAMERA_STABILISE, ClipOptions, ObjectMove, TrackingOptions, WorkingSize
 from core.quality import check_tracking
 from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
+from core.source_camera import SourceCameraEstimate, estimate_source_poses, lift_to_world
 from core.tasks.common import (
     Scene,
     choose_first_frame,
@@ -106,9 +107,11 @@ def _result(
     visible: np.ndarray,
     colors: np.ndarray,
     metadata: dict[str, Any],
+    camera_path: Optional[np.ndarray] = None,
 ) -> TrackingResult:
     """The :class:`TrackingResult` of a recipe that lifted ``clip`` into ``scene``, with its
-    controllability check (:func:`core.quality.check_tracking`)."""
+    controllability check (:func:`core.quality.check_tracking`); ``camera_path`` ``(T, 3)``
+    camera centres for the 3D preview (see ``TrackingResult.camera_path``)."""
     check = check_tracking(
         frames,
         uvz,
@@ -138,6 +141,7 @@ def _result(
         tracker=scene.tracker,
         approximate_depth=scene.approximate_depth,
         tracked_visible=scene.tracked_visible,
+        camera_path=None if camera_path is None else np.asarray(camera_path, dtype=np.float32),
     )
 
 
@@ -350,6 +354,7 @@ def _scene_recipe(
     if clip.source_mode == "video" and loaded.is_image:
         raise TaskInputError("source_mode='video' needs a video, but a still image was given")
     still = bool(loaded.is_image) or clip.source_mode == "image"
+    _check_camera_mode(clip.camera_mode, still, camera_motion)
     mask = mask_from = None
     if move is not None:
         mask, mask_from = load_mask(move.mask, height, width, resize_mode=clip.resize_mode, source_size=_source_size(source))
@@ -361,12 +366,23 @@ def _scene_recipe(
     if still:
         metadata.update(scene.metadata, mode="image", num_points=int(scene.points.shape[0]))
     else:
-        metadata.update(scene.metadata, mode="video", camera_mode="append")
+        metadata.update(scene.metadata, mode="video", camera_mode=clip.camera_mode)
+    estimate = None
+    if clip.camera_mode != CAMERA_APPEND:
+        # Estimated from the tracks as the tracker saw them, before a rigid object's depth is re-fitted.
+        report(progress, render_start, "estimating the source camera")
+        estimate = estimate_source_poses(scene.uvz, scene.tracked_visible, scene.K)
+        metadata.update(source_camera_metadata(estimate))
+        check_cancel(cancel, "estimating the source camera")
 
     selected = None
     if move is not None:
         selected = select_points(mask, scene.uv0, height, width)
         scene = _rigid_object(scene, mask, selected)
+    if estimate is not None:
+        # World = frame-0 camera space: points0, and so the scene scale below, are unchanged.
+        world = lift_to_world(scene.points, estimate.cam_to_world, static=estimate.static)
+        scene = dataclasses.replace(scene, points=world.astype(np.float32))
 
     # Camera translations are in units of the median frame-0 depth of the points that are drawn.
     scale = scene_scale(scene.points0[scene.keep])
@@ -401,7 +417,43 @@ def _scene_recipe(
     return _result(
         task, scene, loaded, size, clip, first_frame,
         frames=rendered, uvz=uvz, visible=visible, colors=colors, metadata=metadata,
+        camera_path=None if estimate is None else estimate.camera_centres,
     )
+
+
+def _check_camera_mode(camera_mode: str, still: bool, camera_motion: Optional[str]) -> None:
+    """Refuse camera-mode combinations that cannot mean anything, before any heavy work.
+
+    Raises:
+        TaskInputError: ``override`` / ``stabilise`` on a still (it has no camera of its own to
+            replace), or ``stabilise`` with a camera-motion string (a still camera has no path).
+    """
+    if camera_mode == CAMERA_APPEND:
+        return
+    if still:
+        raise TaskInputError(
+            f"camera mode {camera_mode!r} replaces a video's own camera, but the source is used as a still "
+            "(an image, or source_mode='image'), which has none: use camera mode 'append' for a still"
+        )
+    if camera_mode == CAMERA_STABILISE and (camera_motion or "").strip():
+        raise TaskInputError(
+            f"camera mode 'stabilise' holds the camera still, so the camera motion {camera_motion!r} cannot apply: "
+            "clear the camera motion, or use camera mode 'override' to follow it instead of the source camera"
+        )
+
+
+def source_camera_metadata(estimate: SourceCameraEstimate) -> dict[str, Any]:
+    """JSON-ready facts about an estimated source camera, for the settings export: how many
+    tracks were judged static, the median per-frame reprojection error (pixels) and the
+    camera centres (frame-0 camera space, units of the frame-0 depth)."""
+    residual = np.asarray(estimate.residual_px, dtype=np.float64)
+    finite = residual[np.isfinite(residual)]
+    return {
+        "source_static_tracks": int(np.count_nonzero(estimate.static)),
+        "source_residual_px": round(float(np.median(finite)), 4) if finite.size else None,
+        "source_residual_max_px": round(float(np.max(finite)), 4) if finite.size else None,
+        "source_camera_path": np.round(estimate.camera_centres, 5).tolist(),
+    }
 
 
 def camera_control(
@@ -421,8 +473,16 @@ def camera_control(
       them, else a pinhole of ``tracking.fov_deg``) → one point per pixel → ``p_t = M_t · p_0``
       with translations in units of the median frame-0 depth → project → ``dense`` footprint.
     - **Video**: grid tracks + aligned depth, each frame's tracks lifted into that frame's
-      camera, the camera motion appended on top (``p_t = M_t · p_t^source``) → project →
-      ``grid`` footprint; every track is drawn wherever it lands inside the frame.
+      camera, then the camera mode ``clip.camera_mode`` (:data:`core.options.CAMERA_MODES`):
+      ``append`` adds the camera motion on top of the source camera (``p_t = M_t · p_t^source``);
+      ``override`` estimates the source camera (:func:`core.source_camera.estimate_source_poses`),
+      lifts every frame's tracks to world (= frame-0 camera space) with it and views them from
+      the camera motion instead (``p_t = M_t · C_t · p_t^source``); ``stabilise`` is ``override``
+      with a still camera (no camera motion allowed) → project → ``grid`` footprint; every track
+      is drawn wherever it lands inside the frame. Translations are in units of the median
+      frame-0 depth in every mode. ``override`` / ``stabilise`` also set
+      ``TrackingResult.camera_path`` (the estimated source camera centres) and the metadata
+      ``source_static_tracks``, ``source_residual_px``, ``source_camera_path``.
 
     Args:
         source: image or video (path, array, PIL image).
@@ -433,7 +493,10 @@ def camera_control(
 
     Raises:
         CameraMotionError: invalid motion string (checked before any heavy work).
-        MediaError, TaskInputError, Cancelled.
+        TaskInputError: ``override`` / ``stabilise`` on a still, or ``stabilise`` with a camera
+            motion (checked before any heavy work).
+        SourceCameraError: the source camera cannot be estimated (``override`` / ``stabilise``).
+        MediaError, Cancelled.
     """
     return _scene_recipe(
         "camera_control",
@@ -473,11 +536,15 @@ def object_manipulation(
         move: the mask (at the working size, or at the source's own size — then resized the
             same way as the source), the motion and the amount; see :class:`core.options.ObjectMove`.
         camera_motion: optional camera-motion string applied after the object motion.
+        clip: as :func:`camera_control`, including ``clip.camera_mode`` for a video: with
+            ``override`` / ``stabilise`` the object moves in world space (frame-0 camera space)
+            and the result is seen from the new camera.
 
     Raises:
         ObjectMotionError: empty or misaligned mask (a missing mask, an unknown motion or a bad
             amount are refused when the :class:`~core.options.ObjectMove` is built).
-        CameraMotionError, MediaError, TaskInputError, Cancelled.
+        CameraMotionError, MediaError, TaskInputError, SourceCameraError, Cancelled: as
+            :func:`camera_control`.
     """
     return _scene_recipe(
         "object_manipulation",

@@ -12,6 +12,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from core import defaults
+from core.errors import UserError
+
 MIXED_PRECISION_CHOICES = ("auto", "no", "bf16", "fp16")
 SAVE_DTYPE_CHOICES = ("auto", "fp32", "bf16", "fp16")
 LR_SCHEDULER_CHOICES = (
@@ -39,11 +42,11 @@ DEFAULT_IMAGE_NOISE_LOG_STD = 0.5
 DEFAULT_IMAGE_DROPOUT = 0.05
 """Probability that both first-frame latents of a sample are zeroed (DaS's "noised image dropout")."""
 DEFAULT_CHECKPOINTING_STEPS = 500
-DEFAULT_VALIDATION_INFERENCE_STEPS = 50
-DEFAULT_VALIDATION_GUIDANCE = 6.0
+DEFAULT_VALIDATION_INFERENCE_STEPS = defaults.NUM_INFERENCE_STEPS
+DEFAULT_VALIDATION_GUIDANCE = defaults.GUIDANCE_SCALE
 
 
-class TrainConfigError(ValueError):
+class TrainConfigError(UserError):
     """Training settings that cannot work together; the message says which and why."""
 
 
@@ -122,7 +125,7 @@ class TrainConfig:
     gradient_checkpointing: bool = True
     mixed_precision: str = "auto"
     fp32_trainable: bool = True
-    seed: int = 42
+    seed: int = defaults.SEED
     image_noise_log_mean: float = DEFAULT_IMAGE_NOISE_LOG_MEAN
     image_noise_log_std: float = DEFAULT_IMAGE_NOISE_LOG_STD
     image_dropout: float = DEFAULT_IMAGE_DROPOUT
@@ -240,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         optim, "fp32-trainable", True, "trained weights and AdamW state in fp32 (--no-fp32-trainable: bf16 as DaS)"
     )
     _bool_flag(optim, "allow-tf32", True, "TF32 matmuls on Ampere+ GPUs")
-    optim.add_argument("--seed", type=int, default=42)
+    optim.add_argument("--seed", type=int, default=defaults.SEED)
 
     objective = parser.add_argument_group("objective (DaS defaults)")
     objective.add_argument("--image-noise-log-mean", type=float, default=DEFAULT_IMAGE_NOISE_LOG_MEAN)

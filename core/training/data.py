@@ -19,6 +19,8 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from core.dataset_index import DatasetEntry, DatasetError
+from core.media import MediaError, read_video_frames
+from core.training.objective import latent_moments
 
 PIXEL_SCALE = 127.5
 """uint8 → [-1, 1]: ``x / 127.5 − 1`` (DaS normalises with mean 0.5, std 0.5)."""
@@ -41,8 +43,6 @@ def read_clip(path: Path, num_frames: int, height: int, width: int, what: str) -
     Raises:
         DatasetError: unreadable, or not ``num_frames × height × width``.
     """
-    from core.media import MediaError, read_video_frames
-
     try:
         frames, _ = read_video_frames(path)
     except MediaError as error:
@@ -199,8 +199,6 @@ def precompute_sample(
         encode_prompt: ``list[str] -> (B, L, D)`` prompt embeddings.
         storage_dtype: dtype of the stored moments and embeddings (bf16 halves the disk use).
     """
-    from core.training.objective import latent_moments
-
     item = dataset[index]
     video = item["video"].unsqueeze(0)
     tracking = item["tracking"].unsqueeze(0)

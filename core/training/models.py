@@ -24,6 +24,16 @@ from typing import Any, Optional
 
 import torch
 
+from core.checkpoints import (
+    TINY_INDEX_KEY,
+    TINY_MARKER_FILE,
+    check_das_checkpoint,
+    find_model,
+    is_tiny_checkpoint,
+    is_tracking_transformer,
+)
+from core.errors import CheckpointError
+
 logger = logging.getLogger(__name__)
 
 FROZEN_COMPONENTS = ("vae", "text_encoder", "tokenizer", "scheduler")
@@ -40,7 +50,7 @@ FROZEN_COMPONENT_CLASSES = {
 MAX_SHARD_SIZE = "5GB"
 
 
-class TrainingCheckpointError(ValueError):
+class TrainingCheckpointError(CheckpointError):
     """The ``--base`` folder cannot be trained from; the message says what is missing."""
 
 
@@ -68,31 +78,27 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise TrainingCheckpointError(f"{path} is missing or unreadable ({error})") from error
 
 
-def _has_tracking_weights(folder: Path) -> bool:
-    """Whether ``folder/transformer`` holds tracking blocks (a DaS checkpoint whose config
-    lacks ``num_tracking_blocks``); reads only the safetensors header or index."""
-    from core.pipeline import tracking_block_count
-
-    return bool(tracking_block_count(folder / TRANSFORMER_DIR))
-
-
-def is_tracking_transformer_config(config: dict[str, Any]) -> bool:
-    """Whether a ``transformer/config.json`` describes a DaS tracking transformer."""
-    from core.transformer import CogVideoXTransformer3DModelTracking
-
-    return "num_tracking_blocks" in config or config.get("_class_name") == CogVideoXTransformer3DModelTracking.__name__
+def _is_das_checkpoint(folder: Path) -> bool:
+    """Whether ``folder/transformer`` is DaS's tracking transformer (its config says so, or its
+    weights hold tracking blocks); reads only the config and the safetensors header or index."""
+    try:
+        return is_tracking_transformer(folder / TRANSFORMER_DIR)
+    except (OSError, ValueError, KeyError) as error:
+        raise TrainingCheckpointError(f"{folder / TRANSFORMER_DIR} is unreadable ({error})") from error
 
 
 def resolve_base(base: str | Path) -> Path:
-    """A local folder with ``transformer/``, ``vae/``, ``text_encoder/``, ``tokenizer/``, ``scheduler/``.
+    """A local folder with ``transformer/``, ``vae/``, ``text_encoder/``, ``tokenizer/``, ``scheduler/``:
+    ``base`` itself, or the Hub-cache copy of the Hub id ``base`` (never downloaded).
 
     Raises:
         TrainingCheckpointError: naming every missing folder.
     """
-    folder = Path(base).expanduser()
-    if not folder.is_dir():
+    folder = find_model(base)
+    if folder is None:
         raise TrainingCheckpointError(
-            f"--base {base} is not a folder. Give a local CogVideoX-5B-I2V folder (e.g. "
+            f"--base {base} is not a folder (nor a Hub model in the local Hugging Face cache). "
+            "Give a local CogVideoX-5B-I2V folder (e.g. "
             "`hf download THUDM/CogVideoX-5b-I2V --local-dir checkpoints/CogVideoX-5b-I2V`) "
             "or a Diffusion-as-Shader checkpoint folder (`python -m core.download`)."
         )
@@ -123,17 +129,17 @@ def load_components(
     from diffusers import AutoencoderKLCogVideoX, CogVideoXDPMScheduler, CogVideoXTransformer3DModel
     from transformers import AutoTokenizer, T5EncoderModel
 
-    from core.pipeline import CheckpointError, load_tracking_transformer
+    from core.pipeline import load_tracking_transformer
     from core.transformer import DEFAULT_NUM_TRACKING_BLOCKS, CogVideoXTransformer3DModelTracking
 
     folder = resolve_base(base)
-    transformer_config = _read_json(folder / TRANSFORMER_DIR / "config.json")
-    if is_tracking_transformer_config(transformer_config) or _has_tracking_weights(folder):
+    _read_json(folder / TRANSFORMER_DIR / "config.json")  # a clear message for a missing or broken config
+    if _is_das_checkpoint(folder):
         try:
             # The app's own loader: the same checks (no missing or unexpected key) and the
             # tracking-block count from the weights when the config lacks it.
             transformer = load_tracking_transformer(folder, torch_dtype=dtype)
-        except CheckpointError as error:
+        except CheckpointError as error:  # the loader's message, as a --base problem
             raise TrainingCheckpointError(f"--base {folder}: {error}") from error
         existing = transformer.config.num_tracking_blocks
         if num_tracking_blocks is not None and num_tracking_blocks != existing:
@@ -265,8 +271,7 @@ def export_checkpoint(
     Returns:
         ``output_dir`` as a Path.
     """
-    from core.pipeline import DiffusionAsShaderPipeline, check_checkpoint
-    from core.tiny import TINY_INDEX_KEY, TINY_MARKER_FILE, is_tiny_checkpoint
+    from core.pipeline import DiffusionAsShaderPipeline
 
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
@@ -315,5 +320,5 @@ def export_checkpoint(
         index[TINY_INDEX_KEY] = True
         shutil.copy2(components.base_dir / TINY_MARKER_FILE, output / TINY_MARKER_FILE)
     index_path.write_text(json.dumps(index, indent=2, sort_keys=True), encoding="utf-8")
-    check_checkpoint(output)
+    check_das_checkpoint(output)
     return output

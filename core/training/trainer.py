@@ -33,9 +33,12 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
+from core import defaults
 from core.dataset_index import DatasetError, read_dataset_index, validate_dataset
 from core.jobs import use_cpu
+from core.media import write_video
 from core.progress import CancelFn, Cancelled, ProgressFn, report
 from core.training import objective
 from core.training.config import TrainConfig, TrainConfigError
@@ -71,9 +74,9 @@ LOG_FILE = "log.jsonl"
 CONFIG_FILE = "config.json"
 STATE_FILE = "training_state.json"
 TRACKING_WEIGHTS_FILE = "tracking_branch.safetensors"
-VAE_SPATIAL_FACTOR = 8
+VAE_SPATIAL_FACTOR = defaults.VAE_SPATIAL_FACTOR
 """CogVideoX's VAE downsamples 8× in space; transformer configs store sizes in latent pixels."""
-VALIDATION_FPS = 8.0
+VALIDATION_FPS = defaults.FPS
 MAX_LISTED_PROBLEMS = 20
 """Dataset problems quoted in the start-up error (``core.dataset validate`` lists them all)."""
 
@@ -321,8 +324,6 @@ class _Trainer:
 
     def _prepare_validation(self) -> None:
         """Frames, tracking video and (pre-encoded when the text encoder goes) prompt of the validation sample."""
-        from core.pipeline import DEFAULT_NEGATIVE_PROMPT
-
         self.validation = None
         if self.config.validation_steps <= 0 or not self.accelerator.is_main_process:
             return
@@ -337,7 +338,7 @@ class _Trainer:
         }
         if self.config.precompute:
             self.validation["prompt_embeds"] = self._encode_prompts([entry.prompt])
-            self.validation["negative_prompt_embeds"] = self._encode_prompts([DEFAULT_NEGATIVE_PROMPT])
+            self.validation["negative_prompt_embeds"] = self._encode_prompts([defaults.NEGATIVE_PROMPT])
 
     def _prepare_optimisation(self) -> None:
         from diffusers.optimization import get_scheduler
@@ -367,8 +368,6 @@ class _Trainer:
 
     def _save_hook(self, models: list[Any], weights: list[Any], output_dir: str) -> None:
         """Save only the tracking branch (the frozen 5B base would be ~11 GB per checkpoint)."""
-        from safetensors.torch import save_file
-
         if self.accelerator.is_main_process:
             save_file(
                 trainable_state_dict(self.accelerator.unwrap_model(models[0])),
@@ -377,8 +376,6 @@ class _Trainer:
         weights.clear()  # nothing left for accelerate to save as model weights
 
     def _load_hook(self, models: list[Any], input_dir: str) -> None:
-        from safetensors.torch import load_file
-
         model = models.pop()
         load_trainable_state_dict(
             self.accelerator.unwrap_model(model), load_file(str(Path(input_dir) / TRACKING_WEIGHTS_FILE))
@@ -524,8 +521,6 @@ class _Trainer:
 
     def _validate(self, global_step: int) -> None:
         """Render the validation sample with the transformer being trained (main process only)."""
-        from core.media import write_video
-
         accelerator = self.accelerator
         if self.validation is not None and accelerator.is_main_process:
             sample = self.validation

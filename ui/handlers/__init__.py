@@ -9,6 +9,8 @@ running studio take a :class:`ui.studio.Studio` first (``studio.handler(fn)`` bi
 - :mod:`ui.handlers.staleness` — which tracking video is still valid for Generate.
 - :mod:`ui.handlers.camera` — the camera-motion check, path plot, presets and step builder.
 - :mod:`ui.handlers.visibility` — which widgets a selector shows.
+- :mod:`ui.handlers.camera_modes` — the camera-mode radio and the copy-a-camera source (which mode and
+  motion text a build uses).
 
 They never do tensor math or load a model: they call ``core``. Failures become ``gr.Error``
 messages through :func:`ui.errors.user_errors`.

@@ -22,8 +22,9 @@ import gradio as gr
 import numpy as np
 
 from core.defaults import DEFAULT_RESIZE_MODE, GRID_SIZE
-from core.options import AUTO
+from core.options import AUTO, CAMERA_APPEND
 from core.progress import Cancelled
+from core.windows import long_size
 from core.tasks import (
     ClipOptions,
     ObjectMove,
@@ -31,13 +32,15 @@ from core.tasks import (
     TrackingResult,
     WorkingSize,
     camera_control,
+    camera_from_video,
     from_tracking_video,
     mesh_animation,
     motion_transfer,
     object_manipulation,
 )
 from ui.errors import user_error
-from ui.handlers.inputs import checked_upload, mask_from_inputs, source_path
+from ui.handlers.camera_modes import effective_camera_mode, effective_camera_motion
+from ui.handlers.inputs import SOURCE_IMAGE, checked_upload, mask_from_inputs, source_path
 from ui.handlers.jobs import core_progress, studio_job
 from ui.handlers.outputs import NamedOutputs
 from ui.session import session_id
@@ -183,8 +186,10 @@ def build_result(studio: Studio, tracking: TrackingResult) -> BuildResult:
         source_video = str(write_video(tracking.source_frames, folder / "source.mp4", tracking.fps))
     point_cloud = None
     if len(tracking.points):
+        # With the camera path (estimated source camera, copied camera) drawn into the cloud.
+        points, colors = tracking.preview_points()
         try:
-            point_cloud = str(export_point_cloud(tracking.points, tracking.point_colors, folder / "point_cloud.glb"))
+            point_cloud = str(export_point_cloud(points, colors, folder / "point_cloud.glb"))
         except ExportError as error:  # a preview nicety: the tracking video is still usable
             logger.warning("no point-cloud preview: %s", error)
     return BuildResult(
@@ -219,8 +224,10 @@ class TrackingWidgets:
             allow_download=studio.options.allow_download,
         )
 
-    def clip_options(self, resize_mode: str) -> ClipOptions:
-        return ClipOptions(resize_mode=resize_mode, start_s=self.start_s if self.start_s not in (None, "") else 0.0)
+    def clip_options(self, resize_mode: str, camera_mode: str = CAMERA_APPEND) -> ClipOptions:
+        return ClipOptions(
+            resize_mode=resize_mode, start_s=self.start_s if self.start_s not in (None, "") else 0.0, camera_mode=camera_mode
+        )
 
 
 @dataclass(frozen=True)
@@ -249,10 +256,27 @@ def _run_motion_transfer(
 
 def _run_camera_control(
     studio: Studio, job: BuildJob, source: str, camera_motion: str, first_frame: Optional[str],
-    tracking: TrackingWidgets,
+    tracking: TrackingWidgets, camera_mode: str = CAMERA_APPEND,
 ) -> TrackingResult:
     return camera_control(
         source,
+        camera_motion,
+        size=job.size,
+        clip=tracking.clip_options(job.resize_mode, camera_mode),
+        tracking=tracking.tracking_options(studio),
+        first_frame=first_frame,
+        progress=core_progress(job.progress),
+        cancel=job.cancel,
+    )
+
+
+def _run_camera_from_video(
+    studio: Studio, job: BuildJob, photo: str, reference: str, camera_motion: str, first_frame: Optional[str],
+    tracking: TrackingWidgets,
+) -> TrackingResult:
+    return camera_from_video(
+        photo,
+        reference,
         camera_motion,
         size=job.size,
         clip=tracking.clip_options(job.resize_mode),
@@ -266,13 +290,14 @@ def _run_camera_control(
 def _run_object_manipulation(
     studio: Studio, job: BuildJob, source: str, mask: Any, motion: str, amount: float,
     camera_motion: Optional[str], first_frame: Optional[str], tracking: TrackingWidgets,
+    camera_mode: str = CAMERA_APPEND,
 ) -> TrackingResult:
     return object_manipulation(
         source,
         ObjectMove(mask, motion, amount),
         camera_motion=camera_motion,
         size=job.size,
-        clip=tracking.clip_options(job.resize_mode),
+        clip=tracking.clip_options(job.resize_mode, camera_mode),
         tracking=tracking.tracking_options(studio),
         first_frame=first_frame,
         progress=core_progress(job.progress),
@@ -308,8 +333,12 @@ def _run_from_tracking_video(job: BuildJob, video: str, first_frame: str) -> Tra
     )
 
 
-def _build_job(studio: Studio, resize_mode: str, progress: Any, cancel: Callable[[], bool]) -> BuildJob:
-    return BuildJob(WorkingSize.from_native(studio.working_size()), resize_mode, progress, cancel)
+def _build_job(studio: Studio, resize_mode: str, progress: Any, cancel: Callable[[], bool], windows: Any = 1) -> BuildJob:
+    """``windows`` > 1: a long clip of that many chained model windows (:func:`core.windows.long_size`)."""
+    size = WorkingSize.from_native(studio.working_size())
+    if windows not in (None, 1):
+        size = long_size(size, windows)
+    return BuildJob(size, resize_mode, progress, cancel)
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,13 +394,14 @@ def build_motion_transfer(
     scope: str = "motion_transfer",
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(track_tqdm=True),
+    windows: Any = 1,
 ) -> BuildResult:
     """Motion Transfer: a source video → its tracking video."""
     with studio_job(studio, BUILD_ACTION, scope, request, BUILD_JOB) as cancel:
         source = checked_upload(studio, video, "source video")
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
         tracking = _run_motion_transfer(
-            studio, _build_job(studio, resize_mode, progress, cancel), source, first,
+            studio, _build_job(studio, resize_mode, progress, cancel, windows), source, first,
             TrackingWidgets(depth_method, tracker, grid_size, start_s),
         )
         return build_result(studio, tracking)
@@ -390,18 +420,33 @@ def build_camera_control(
     tracker: str = "auto",
     grid_size: int = GRID_SIZE,
     start_s: float = 0.0,
+    camera_mode: str = CAMERA_APPEND,
+    reference_video: Any = None,
     scope: str = "camera_control",
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(track_tqdm=True),
+    windows: Any = 1,
 ) -> BuildResult:
-    """Camera Control: an image or video + a camera-motion string → tracking video."""
+    """Camera Control: an image or video + a camera-motion string → tracking video.
+
+    ``camera_mode`` (append / override / stabilise) applies to a video source (a photo is
+    always ``append``; ``stabilise`` does not use the motion text). A photo with a
+    ``reference_video`` copies that video's camera (the motion text applies on top)."""
     with studio_job(studio, BUILD_ACTION, scope, request, BUILD_JOB) as cancel:
         source = source_path(studio, source_mode, image, video)
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
-        tracking = _run_camera_control(
-            studio, _build_job(studio, resize_mode, progress, cancel), source, camera_motion or "", first,
-            TrackingWidgets(depth_method, tracker, grid_size, start_s),
-        )
+        job = _build_job(studio, resize_mode, progress, cancel, windows)
+        widgets = TrackingWidgets(depth_method, tracker, grid_size, start_s)
+        reference = None
+        if source_mode == SOURCE_IMAGE:
+            reference = checked_upload(studio, reference_video, "reference video (camera to copy)", required=False)
+        if reference is not None:
+            tracking = _run_camera_from_video(studio, job, source, reference, camera_motion or "", first, widgets)
+        else:
+            tracking = _run_camera_control(
+                studio, job, source, effective_camera_motion(source_mode, camera_mode, camera_motion), first, widgets,
+                effective_camera_mode(source_mode, camera_mode),
+            )
         return build_result(studio, tracking)
 
 
@@ -422,18 +467,22 @@ def build_object_manipulation(
     tracker: str = "auto",
     grid_size: int = GRID_SIZE,
     start_s: float = 0.0,
+    camera_mode: str = CAMERA_APPEND,
     scope: str = "object_manipulation",
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(track_tqdm=True),
+    windows: Any = 1,
 ) -> BuildResult:
-    """Object Manipulation: a masked object moved rigidly (plus an optional camera motion)."""
+    """Object Manipulation: a masked object moved rigidly (plus an optional camera motion;
+    ``camera_mode`` for a video source as in :func:`build_camera_control`)."""
     with studio_job(studio, BUILD_ACTION, scope, request, BUILD_JOB) as cancel:
         source = source_path(studio, source_mode, image, video)
         mask = mask_from_inputs(studio, mask_editor, mask_upload)
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
         tracking = _run_object_manipulation(
-            studio, _build_job(studio, resize_mode, progress, cancel), source, mask, motion, amount,
-            camera_motion or None, first, TrackingWidgets(depth_method, tracker, grid_size, start_s),
+            studio, _build_job(studio, resize_mode, progress, cancel, windows), source, mask, motion, amount,
+            effective_camera_motion(source_mode, camera_mode, camera_motion) or None, first,
+            TrackingWidgets(depth_method, tracker, grid_size, start_s), effective_camera_mode(source_mode, camera_mode),
         )
         tracking = with_object_mask(tracking, mask, resize_mode)
         return build_result(studio, tracking)
@@ -454,6 +503,7 @@ def build_mesh_animation(
     scope: str = "mesh_animation",
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(track_tqdm=True),
+    windows: Any = 1,
 ) -> BuildResult:
     """Mesh Animation: a mesh sequence, one mesh + procedural motion, or an uploaded tracking video.
 
@@ -461,7 +511,7 @@ def build_mesh_animation(
         A :class:`BuildResult` whose first frame is the mesh's own render (or the uploaded first frame).
     """
     with studio_job(studio, BUILD_ACTION, scope, request, BUILD_JOB) as cancel:
-        job = _build_job(studio, resize_mode, progress, cancel)
+        job = _build_job(studio, resize_mode, progress, cancel, windows)
         override = checked_upload(studio, first_frame, "first-frame image", required=False)
         if mode == MESH_TRACKING_VIDEO:
             video = checked_upload(studio, tracking_video, "tracking video")
@@ -477,8 +527,8 @@ def build_mesh_animation(
                 source_height, source_width = tracking.metadata["source_size"]
                 gr.Warning(
                     f"The tracking video is {source_width}×{source_height}, another aspect than the model's "
-                    f"{job.width}×{job.height}: it and the first frame were stretched to fit (its colours encode "
-                    f"positions in the frame, so it is not cropped). Render at {job.width}×{job.height} to avoid "
+                    f"{job.size.width}×{job.size.height}: it and the first frame were stretched to fit (its colours encode "
+                    f"positions in the frame, so it is not cropped). Render at {job.size.width}×{job.size.height} to avoid "
                     "the distortion."
                 )
         elif mode in (MESH_SEQUENCE, MESH_PROCEDURAL):

@@ -6,7 +6,8 @@ from typing import Any
 
 import gradio as gr
 
-from ui.handlers import builds, camera, visibility
+from ui.handlers import builds, camera, camera_modes, visibility
+from ui.handlers.camera_modes import CameraControlSourceControls, MotionForMode
 from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_MODES, SOURCE_VIDEO
 from ui.handlers.visibility import BuilderVisibility, SourceVisibility
 from ui.studio import Studio
@@ -27,8 +28,8 @@ KEY = "camera_control"
 TITLE = "Camera Control"
 
 INTRO = (
-    "Move a virtual camera through a **photo** (depth → 3D point cloud) or a **video** (its tracks, with the "
-    "motion added on top). Pick a preset, compose steps with the builder, or type a motion string; the path "
+    "Move a virtual camera through a **photo** (depth → 3D point cloud; or copy a video's camera onto it) or a "
+    "**video** (its tracks: the motion added on top, replacing its own camera, or a stabilised camera). Pick a preset, compose steps with the builder, or type a motion string; the path "
     "is checked and plotted as you type."
 )
 DEFAULT_MOTION = "orbit 20"
@@ -90,6 +91,18 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                 image = ImageFile(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=260,
                                  sources=["upload", "clipboard"])
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=260)
+                camera_mode = gr.Radio(
+                    camera_modes.CAMERA_MODE_CHOICES, value=camera_modes.CAMERA_APPEND, label="Camera mode (video)",
+                    info=camera_modes.CAMERA_MODE_INFO, visible=False, elem_id=f"{KEY}-camera-mode",
+                )
+                with gr.Accordion("Copy a camera from a video", open=False, elem_id=f"{KEY}-copy") as copy_camera:
+                    gr.Markdown(
+                        "Upload a **reference video**: its camera path (estimated from the video) moves through the "
+                        "photo instead, with its travel rescaled by the ratio of the two scenes' median depths. "
+                        "The camera motion below is applied on top: clear it to copy the camera alone."
+                    )
+                    reference_video = gr.Video(label="Reference video (its camera is copied)", sources=["upload"],
+                                               elem_id=f"{KEY}-reference-video", height=200)
                 motion, message = camera_motion_field(studio, value=DEFAULT_MOTION, elem_id=f"{KEY}-motion")
                 prompt = gr.Textbox(
                     label="Prompt", lines=3, elem_id=f"{KEY}-prompt",
@@ -130,6 +143,13 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
             trigger(gradio_values(visibility.source_visibility), inputs=[source_mode],
                     outputs=SourceVisibility.components(image=image, video=video),
                     api_visibility="private", queue=False)
+        for trigger in (source_mode.change, examples.load_input_event.then):
+            trigger(gradio_values(camera_modes.camera_control_source_controls), inputs=[source_mode],
+                    outputs=CameraControlSourceControls.components(camera_mode=camera_mode, reference=copy_camera),
+                    api_visibility="private", queue=False)
+        gr.on([source_mode.change, camera_mode.change], gradio_values(camera_modes.motion_for_mode),
+              inputs=[source_mode, camera_mode], outputs=MotionForMode.components(camera_motion=motion),
+              api_visibility="private", queue=False)
         motion.change(
             studio.handler(camera.check_camera_motion), inputs=[motion],
             outputs=camera.MotionCheck.components(message=message, plot=plot), api_name="check_camera_motion",
@@ -140,7 +160,10 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
             key=KEY,
             build_button=build,
             build_fn=builds.build_camera_control,
-            build_inputs=[source_mode, image, video, motion, advanced.resize_mode, advanced.first_frame, *tracking.inputs()],
+            build_inputs=[
+                source_mode, image, video, motion, advanced.resize_mode, advanced.first_frame, *tracking.inputs(),
+                camera_mode, reference_video,
+            ],
             prompt=prompt,
             preview=preview,
             advanced=advanced,

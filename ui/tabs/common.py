@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
@@ -17,6 +18,7 @@ import gradio as gr
 
 from core.defaults import (
     DEFAULT_RESIZE_MODE,
+    FPS,
     GRID_SIZE,
     GUIDANCE_SCALE,
     NEGATIVE_PROMPT,
@@ -24,6 +26,7 @@ from core.defaults import (
     RESIZE_MODES,
     USE_DYNAMIC_CFG,
 )
+from core.windows import max_windows, seconds_for_windows, total_frames
 from ui.handlers import generation, staleness
 from ui.handlers.builds import BuildResult
 from ui.handlers.camera import camera_motion_message
@@ -101,10 +104,11 @@ def tracking_settings(studio: Studio, *, uses_video: bool = True) -> TrackingSet
         depth_method = gr.Dropdown(
             _choices(available_depth_methods(allow_download=studio.options.allow_download)), value="auto",
             label="Depth model",
-            info="Which depth estimator lifts pixels to 3D (only installed ones are listed).",
+            info="Which depth estimator lifts pixels to 3D (installed ones, and those the studio may download).",
         )
         tracker = gr.Dropdown(
-            _choices(available_point_trackers()), value="auto", label="Point tracker", visible=uses_video,
+            _choices(available_point_trackers(allow_download=studio.options.allow_download)), value="auto",
+            label="Point tracker", visible=uses_video,
             info="2D tracker for video sources.",
         )
         grid_size = RawSlider(
@@ -125,6 +129,20 @@ class AdvancedSettings:
     resize_mode: gr.Radio
     first_frame: gr.Image
     repaint: gr.Button
+    windows: Optional[gr.Slider] = None
+    """The Length: how many model windows the video chains (a build input)."""
+
+
+def length_info(native_frames: int, fps: float = FPS) -> str:
+    """The Length slider's help: frames and seconds of each choice."""
+    choices = ", ".join(
+        f"{count} = {total_frames(native_frames, count)} frames ({seconds_for_windows(count, native_frames, fps):.1f} s)"
+        for count in range(1, max_windows(native_frames) + 1)
+    )
+    return (
+        f"Windows of {native_frames} frames, each starting from the last frame of the previous one: {choices}. "
+        "The tracks and the camera path span the whole length; rebuild after changing it."
+    )
 
 
 def advanced_settings(studio: Studio, key: str) -> AdvancedSettings:
@@ -143,6 +161,11 @@ def advanced_settings(studio: Studio, key: str) -> AdvancedSettings:
                                  info="DaS: 6.")
             dynamic_cfg = gr.Checkbox(USE_DYNAMIC_CFG, label="Dynamic CFG", info="CogVideoX's cosine guidance schedule.")
         negative_prompt = gr.Textbox(NEGATIVE_PROMPT, lines=2, label="Negative prompt")
+        native_frames = studio.working_size()[0]
+        windows = gr.Slider(
+            1, max_windows(native_frames), value=1, step=1, label="Length (windows)", elem_id=f"{key}-windows",
+            info=length_info(native_frames), interactive=max_windows(native_frames) > 1,
+        )
         resize_mode = gr.Radio(
             list(RESIZE_MODES), value=DEFAULT_RESIZE_MODE, label="Resize mode",
             info="How sources of another aspect ratio fit the model's frame: crop the centre, stretch, or pad.",
@@ -158,7 +181,7 @@ def advanced_settings(studio: Studio, key: str) -> AdvancedSettings:
         repaint = gr.Button(
             "Repaint first frame from prompt", size="sm", interactive=False, elem_id=f"{key}-repaint",
         )
-    return AdvancedSettings(seed, steps, guidance, dynamic_cfg, negative_prompt, resize_mode, first_frame, repaint)
+    return AdvancedSettings(seed, steps, guidance, dynamic_cfg, negative_prompt, resize_mode, first_frame, repaint, windows)
 
 
 @dataclass
@@ -260,6 +283,25 @@ def _remembering_inputs(build_fn: Callable, watched_positions: Sequence[int]) ->
     return build
 
 
+def _with_length(bound_build: Callable, position: int) -> Callable:
+    """``bound_build`` (a build handler, studio bound) taking one more input at ``position`` —
+    right after the tab's own inputs, so the API's parameters keep their order and the new one
+    is last — passed on as its ``windows`` keyword (default 1 for API callers that omit it)."""
+    signature = inspect.signature(bound_build)
+    # The handler's own keyword-only-in-practice ``windows`` (after ``progress``) moves to ``position``.
+    parameters = [parameter for parameter in signature.parameters.values() if parameter.name != "windows"]
+    windows = inspect.Parameter("windows", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=1)
+
+    @functools.wraps(bound_build)
+    def build(*args: Any, **kwargs: Any) -> Any:
+        values = list(args)
+        count = values.pop(position) if len(values) > position else kwargs.pop("windows", 1)
+        return bound_build(*values, windows=count, **kwargs)
+
+    build.__signature__ = signature.replace(parameters=[*parameters[:position], windows, *parameters[position:]])
+    return build
+
+
 def wire_tab(
     studio: Studio,
     *,
@@ -287,13 +329,20 @@ def wire_tab(
     scope = gr.State(key)
     watched_positions = [index for index, component in enumerate(build_inputs) if component is not advanced.first_frame]
     watched = [build_inputs[index] for index in watched_positions]
+    length_inputs = [] if advanced.windows is None else [advanced.windows]
+    if length_inputs:  # the Length is a build input: changing it retires the tracking video too
+        watched_positions.append(len(build_inputs))
+        watched.append(advanced.windows)
+        build_fn_bound = _with_length(bind_studio(build_fn, studio), len(build_inputs))
+    else:
+        build_fn_bound = bind_studio(build_fn, studio)
     validity_outputs = TrackingValidity.components(
         tracking=tracking_state, generate=result.generate, repaint=advanced.repaint, info=preview.info
     )
 
     build = build_button.click(
-        gradio_values(_remembering_inputs(bind_studio(build_fn, studio), watched_positions)),
-        inputs=[*build_inputs, scope],
+        gradio_values(_remembering_inputs(build_fn_bound, watched_positions)),
+        inputs=[*build_inputs, *length_inputs, scope],
         outputs=BuildResult.components(tracking=tracking_state, built_from=built_from, **preview.by_name()),
         api_name=f"{key}_build",
         # One progress bar (and, on failure, one error badge) on the tracking video, not on every preview.

@@ -7,7 +7,8 @@ from typing import Any
 import gradio as gr
 
 from core.object_motion import OBJECT_MOTIONS
-from ui.handlers import builds, camera, inputs, visibility
+from ui.handlers import builds, camera, camera_modes, inputs, visibility
+from ui.handlers.camera_modes import CameraModeControl, MotionForMode
 from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_MODES, SOURCE_VIDEO
 from ui.handlers.outputs import gradio_values
 from ui.handlers.visibility import SourceVisibility
@@ -68,6 +69,10 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                 with gr.Row():
                     motion = gr.Dropdown(list(OBJECT_MOTIONS), value="right", label="Object motion", elem_id=f"{KEY}-motion")
                     amount = RawNumber(0.25, label="Amount", info=AMOUNT_HELP, elem_id=f"{KEY}-amount")
+                camera_mode = gr.Radio(
+                    camera_modes.CAMERA_MODE_CHOICES, value=camera_modes.CAMERA_APPEND, label="Camera mode (video)",
+                    info=camera_modes.CAMERA_MODE_INFO, visible=False, elem_id=f"{KEY}-camera-mode",
+                )
                 camera_motion, camera_message = camera_motion_field(
                     studio, "Camera motion on top (optional)", elem_id=f"{KEY}-camera-motion"
                 )
@@ -107,6 +112,12 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
             trigger(gradio_values(visibility.source_visibility), inputs=[source_mode],
                     outputs=SourceVisibility.components(image=image, video=video),
                     api_visibility="private", queue=False)
+        for trigger in (source_mode.change, examples.load_input_event.then):
+            trigger(gradio_values(camera_modes.camera_mode_control), inputs=[source_mode],
+                    outputs=CameraModeControl.components(camera_mode=camera_mode), api_visibility="private", queue=False)
+        gr.on([source_mode.change, camera_mode.change], gradio_values(camera_modes.motion_for_mode),
+              inputs=[source_mode, camera_mode], outputs=MotionForMode.components(camera_motion=camera_motion),
+              api_visibility="private", queue=False)
         # One event for all its triggers (an example changes three at once): always_last then
         # loads the editor's background once, instead of racing copies of the same image.
         gr.on(
@@ -125,7 +136,7 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
             build_fn=builds.build_object_manipulation,
             build_inputs=[
                 source_mode, image, video, mask_editor, mask_upload, motion, amount, camera_motion,
-                advanced.resize_mode, advanced.first_frame, *tracking.inputs(),
+                advanced.resize_mode, advanced.first_frame, *tracking.inputs(), camera_mode,
             ],
             prompt=prompt,
             preview=preview,
