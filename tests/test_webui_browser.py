@@ -372,8 +372,9 @@ def test_layout_examples_downloads_and_stale_result(page, artifacts_dir):
     key = "camera_control"
     open_tab(page, key)
     # Examples sit right under the Build button, above the settings and the motion tools. The
-    # Object Manipulation tab needs its mask inputs above them, so they start lower there.
-    lowest = {"object_manipulation": 1.9 * VIEWPORT["height"]}
+    # Object Manipulation tab needs its mask inputs above them, and Camera Control its camera
+    # mode and copy-camera controls, so they start lower there.
+    lowest = {"object_manipulation": 1.9 * VIEWPORT["height"], "camera_control": 1.35 * VIEWPORT["height"]}
     for tab in TABS:
         open_tab(page, tab)
         box = page.locator(f"#{tab}-examples").bounding_box()

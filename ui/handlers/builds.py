@@ -354,6 +354,17 @@ def cancelled_build() -> BuildResult:
     )
 
 
+def _caused_by_cancel(error: BaseException) -> bool:
+    """Whether a cancel is anywhere in ``error``'s chain of causes (a tracker may wrap it)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, Cancelled):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def build_handler(fn: Callable) -> Callable:
     """Make ``fn`` (a build handler taking ``studio`` first and ``scope``/``request``) keep
     the studio's :class:`ui.session.BuildLedger`: the session's tracking video of that tab is
@@ -371,7 +382,7 @@ def build_handler(fn: Callable) -> Callable:
         try:
             result = fn(studio, *args, **kwargs)
         except gr.Error as error:
-            if isinstance(error.__cause__, Cancelled):
+            if _caused_by_cancel(error):
                 return cancelled_build()
             raise
         studio.builds.restore(session, scope)
