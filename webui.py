@@ -95,7 +95,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Gradio is imported only to run the studio, so `--help` and argument errors stay quick.
     from ui.app import build_app, launch_options, parse_size
+    from ui.server import port_is_taken, port_taken_message
 
+    if args.port and port_is_taken(args.host, args.port):  # say so before loading anything
+        sys.exit(f"error: {port_taken_message(args.host, args.port)}")
     try:
         parse_size(args.max_file_size)
     except UserError as error:  # parse_size's own refusal of the text (FileSizeError)
@@ -115,8 +118,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except Exception as error:  # noqa: BLE001 - the start-up boundary: anything else is a bug
         logger.exception("the studio could not be built")
         sys.exit(f"error: the studio could not start ({type(error).__name__}); the traceback is in the log above")
-    demo.launch(**launch_options(host=args.host, port=args.port, share=args.share, auth=args.auth,
-                                 max_file_size=args.max_file_size, output_dir=args.output_dir))
+    try:
+        demo.launch(**launch_options(host=args.host, port=args.port, share=args.share, auth=args.auth,
+                                     max_file_size=args.max_file_size, output_dir=args.output_dir))
+    except OSError as error:  # the port was taken between the check and the launch
+        sys.exit(f"error: {port_taken_message(args.host, args.port)} ({error})")
 
 
 if __name__ == "__main__":

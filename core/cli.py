@@ -615,7 +615,23 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--seed", type=int, default=0)
     status = commands.add_parser("status", help="print the device, checkpoint, native size and available models")
     _add_engine_options(status)
+    rerun = commands.add_parser("rerun", help="generate a result again from its settings.json (same seed and settings)")
+    rerun.add_argument("--settings", type=Path, required=True, metavar="FILE",
+                       help="the settings.json of a result folder (its tracking video and first frame next to it)")
+    _add_engine_options(rerun)
     return parser
+
+
+def _rerun_command(args: argparse.Namespace) -> int:
+    """``rerun --settings FILE``: a new result folder from a recorded run (core.reproduce)."""
+    from core.engine import Engine, remove_stale_staging
+    from core.reproduce import rerun
+
+    remove_stale_staging(args.output_dir)
+    result = rerun(Engine(_engine_config(args)), args.settings, progress=ConsoleProgress("rerun"))
+    _print_record({"video": result.video_path, "settings": result.settings_path, "seed": result.seed,
+                   "output_dir": result.output_dir})
+    return EXIT_OK
 
 
 def _engine_config(args: argparse.Namespace):
@@ -705,6 +721,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "status":
         return _status_command(args)
+    if args.command == "rerun":
+        return _rerun_command(args)
     config = _engine_config(args)
     if args.command == "batch":
         return run_batch(

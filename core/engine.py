@@ -374,6 +374,30 @@ def staged_result_folder(final_dir: Path) -> Iterator[Path]:
         raise
 
 
+STALE_STAGING_AGE_S = 3600.0
+"""A staging folder older than this is left over from a killed process: a result is staged only
+while its files are written (seconds), never across the denoising."""
+
+
+def remove_stale_staging(output_dir: str | Path, max_age_s: float = STALE_STAGING_AGE_S) -> list[Path]:
+    """Delete the ``.incomplete-*`` folders in ``output_dir`` older than ``max_age_s`` (left by a
+    hard kill while a result was being written); returns those removed. Young ones may belong
+    to a process writing right now and are kept."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return []
+    cutoff = time.time() - max_age_s
+    removed = []
+    for staging in folder.glob(f"{STAGING_PREFIX}*"):
+        try:
+            if staging.is_dir() and staging.stat().st_mtime < cutoff:
+                shutil.rmtree(staging)
+                removed.append(staging)
+        except OSError as error:  # another process removed it first, or it is not ours to remove
+            logger.debug("kept %s: %s", staging, error)
+    return removed
+
+
 # --------------------------------------------------------------------------------------------
 # Devices and memory modes
 # --------------------------------------------------------------------------------------------

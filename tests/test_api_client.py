@@ -162,9 +162,56 @@ def test_repaint_explains_missing_weights(studio_url, tab):
         call(client, f"/{tab}_repaint", prompt="a new look")
 
 
+def _cancel_notice(client, tab: str) -> str:
+    """The notice of the tab's Cancel (its first output)."""
+    return client.predict(api_name=f"/{tab}_cancel")[0]
+
+
 @pytest.mark.parametrize("tab", TABS)
 def test_cancel_with_nothing_running(studio_url, tab):
-    assert "nothing was running" in client_for(studio_url).predict(api_name=f"/{tab}_cancel")
+    assert "Nothing was running" in _cancel_notice(client_for(studio_url), tab)
+
+
+def test_an_idle_cancel_does_not_cancel_the_next_generation(studio_url):
+    client = client_for(studio_url)
+    call(client, "/camera_control_build", **_with_files(BUILDS["camera_control"]))
+    assert "Nothing was running" in _cancel_notice(client, "camera_control")
+    video, _, seed_used, info = call(client, "/camera_control_generate", prompt="right after", seed=4, steps=FAST_STEPS)
+    assert video and seed_used == 4 and "Cancelled" not in info
+
+
+def test_generate_after_a_failed_build_is_refused(studio_url):
+    """Through the API no browser event empties the state after a failed build: the build
+    retires the session's tracking video itself, so Generate refuses with a message."""
+    from gradio_client.exceptions import AppError
+
+    client = client_for(studio_url)
+    call(client, "/camera_control_build", **_with_files(BUILDS["camera_control"]))
+    with pytest.raises(AppError, match="step 1"):
+        call(client, "/camera_control_build", source_mode=SOURCE_IMAGE, image=_file(asset("landscape.jpg")),
+             camera_motion="spin 20")
+    with pytest.raises(AppError, match="failed, was cancelled or is still running"):
+        call(client, "/camera_control_generate", prompt="stale", seed=1, steps=FAST_STEPS)
+    _build_and_generate(client, "camera_control", _with_files(BUILDS["camera_control"]), seed=6)
+
+
+def test_bad_numbers_and_files_get_our_messages(studio_url, tmp_path):
+    """Values Gradio would choke on in its own preprocessing reach the validation layer."""
+    from gradio_client.exceptions import AppError
+
+    client = client_for(studio_url)
+    call(client, "/camera_control_build", **_with_files(BUILDS["camera_control"]))
+    for seed, words in (("abc", "'abc' is not a number"), (2**63, "seed must be")):
+        with pytest.raises(AppError, match=f"(?i){words}"):
+            call(client, "/camera_control_generate", prompt="x", seed=seed, steps=FAST_STEPS)
+    with pytest.raises(AppError, match="(?i)steps must be"):
+        call(client, "/camera_control_generate", prompt="x", seed=1, steps=0)
+    with pytest.raises(AppError, match="(?i)prompt is empty"):
+        call(client, "/camera_control_generate", prompt="\x00\x07", seed=1, steps=FAST_STEPS)
+    text = tmp_path / "notes.png"
+    text.write_text("not an image at all")
+    with pytest.raises(AppError, match="notes"):
+        call(client, "/camera_control_build", source_mode=SOURCE_IMAGE, image=_file(str(text)), camera_motion="")
 
 
 def test_cancel_stops_a_running_generation(studio_url):
@@ -177,10 +224,14 @@ def test_cancel_stops_a_running_generation(studio_url):
     while time.monotonic() < deadline and job.status().code not in (Status.PROCESSING, Status.PROGRESS):
         time.sleep(0.1)
     assert job.status().code in (Status.PROCESSING, Status.PROGRESS), "the generation never started"
-    # Running, or (in the instant Gradio has dequeued it but the handler has not started)
-    # about to: either way this stops it (the latter through the registry's pending cancel).
-    assert client.predict(api_name="/camera_control_cancel").startswith("Cancelling")
+    # Gradio may have dequeued it a moment before the handler registers: a Cancel that finds
+    # nothing running cancels nothing, so ask again until it reaches the job.
     started = time.monotonic()
+    notice = _cancel_notice(client, "camera_control")
+    while "Nothing was running" in notice and time.monotonic() - started < 30:
+        time.sleep(0.1)
+        notice = _cancel_notice(client, "camera_control")
+    assert notice == "**Cancelled** the generation."
     video, downloads, seed, info = job.result(timeout=60)
     assert video is None and downloads is None and "Cancelled" in info
     assert time.monotonic() - started < 20

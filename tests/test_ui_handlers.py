@@ -25,7 +25,7 @@ from ui.handlers import builds, camera, generation, inputs, staleness, visibilit
 from ui.handlers.builds import MESH_PROCEDURAL, MESH_SEQUENCE, MESH_TRACKING_VIDEO, BuildResult
 from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_VIDEO
 from ui.handlers.outputs import NamedOutputs, for_gradio
-from ui.session import PENDING_CANCEL_WINDOW_S, CancelRegistry
+from ui.session import BuildLedger, CancelRegistry
 from ui.studio import Studio, StudioOptions
 from ui.tabs.assets import asset
 
@@ -183,7 +183,11 @@ def test_cancel_stops_a_generation_within_a_step(studio, camera_tracking):
     worker = threading.Thread(target=run)
     worker.start()
     assert started.wait(60), "the generation never started denoising"
-    assert "Cancelling 1" in generation.cancel_jobs(studio, "cancel-test")
+    # Cancel waits for the job to stop, then says so and empties the result (Gradio may drop
+    # the cancelled event's own outputs).
+    cancelled = generation.cancel_jobs(studio, "cancel-test")
+    assert cancelled.notice == "**Cancelled** the generation."
+    assert cancelled.video is None and cancelled.result_info == generation.CANCELLED_INFO
     worker.join(30)
     assert not worker.is_alive()
     # A cancel is not an error: the result widgets are cleared (no stale video, downloads or
@@ -195,31 +199,72 @@ def test_cancel_stops_a_generation_within_a_step(studio, camera_tracking):
     assert set(studio.engine.output_dir.iterdir()) == before, "a cancelled run must not leave a result folder"
 
 
-def test_a_cancel_just_before_a_job_registers_still_stops_it(studio, camera_tracking):
-    """Gradio may dequeue a generation a moment before the Cancel click lands: the cancel is
-    remembered briefly and the job starting right after stops before any denoising."""
-    steps_seen: list[str] = []
-    assert "nothing was running" in generation.cancel_jobs(studio, "early-cancel")
-    returned = generation.generate_video(
-        studio, camera_tracking, "a valley", seed=3, steps=50, scope="early-cancel",
-        progress=lambda fraction, desc=None: steps_seen.append(desc or ""),
-    )
-    assert returned.info == generation.CANCELLED_INFO
-    assert not any(desc.startswith("denoising") for desc in steps_seen)
-    # The pending cancel was used up: the next generation runs normally.
-    result = generation.generate_video(studio, camera_tracking, "a valley", seed=3, steps=1, scope="early-cancel")
+def test_an_idle_cancel_cancels_nothing_later(studio, camera_tracking):
+    """A Cancel that finds nothing running says so and leaves the next job alone."""
+    outcome = generation.cancel_jobs(studio, "idle-cancel")
+    assert outcome.notice == generation.NOTHING_RUNNING_NOTICE
+    result = generation.generate_video(studio, camera_tracking, "a valley", seed=3, steps=1, scope="idle-cancel")
     assert result.video is not None and result.seed_used == 3
+
+
+def test_a_cancelled_build_says_cancelled_and_clears_the_preview(studio):
+    started = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def progress(fraction, desc=None):
+        started.set()
+        time.sleep(0.05)
+
+    def run():
+        outcome["build"] = builds.build_camera_control(
+            studio, SOURCE_IMAGE, asset("landscape.jpg"), None, "orbit 20", scope="build-cancel", progress=progress
+        )
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert started.wait(60), "the build never reported progress"
+    cancelled = generation.cancel_jobs(studio, "build-cancel")
+    worker.join(60)
+    assert not worker.is_alive()
+    assert cancelled.notice == "**Cancelled** the build."
+    assert cancelled.tracking is None and cancelled.tracking_video is None and cancelled.first_frame is None
+    assert cancelled.preview_info == builds.BUILD_CANCELLED_INFO
+    assert cancelled.generate["interactive"] is False
+    returned = outcome["build"]
+    assert returned.tracking is None and returned.tracking_video is None and returned.info == builds.BUILD_CANCELLED_INFO
+
+
+def test_generate_after_a_failed_build_refuses_the_old_tracking_video(studio, camera_tracking):
+    """An API caller's state still holds the previous tracking video after a failed build; the
+    build itself retired it, so Generate says to build again instead of using it."""
+    scope = "stale-test"
+    good = builds.build_camera_control(studio, SOURCE_IMAGE, asset("landscape.jpg"), None, "orbit 20", scope=scope)
+    _message(builds.build_camera_control, studio, SOURCE_IMAGE, asset("landscape.jpg"), None, "rot q 1", scope=scope)
+    message = _message(generation.generate_video, studio, good.tracking, "a valley", seed=1, steps=1, scope=scope)
+    assert "failed" in message and "build again" in message
+    # Another tab of the same session is not affected, and a good build restores this one.
+    assert generation.generate_video(studio, camera_tracking, "a valley", seed=1, steps=1, scope="other-tab").video
+    again = builds.build_camera_control(studio, SOURCE_IMAGE, asset("landscape.jpg"), None, "orbit 20", scope=scope)
+    assert generation.generate_video(studio, again.tracking, "a valley", seed=1, steps=1, scope=scope).video
+
+
+def test_build_ledger_is_per_session_and_scope():
+    ledger = BuildLedger()
+    ledger.retire("a", "tab")
+    assert ledger.is_retired("a", "tab") and not ledger.is_retired("b", "tab") and not ledger.is_retired("a", "other")
+    ledger.restore("a", "tab")
+    assert not ledger.is_retired("a", "tab")
 
 
 def test_studios_do_not_share_jobs_or_options(studio, tmp_path):
     """A cancel in one studio does not reach another's jobs, and each reads its own options."""
     other = Studio(studio.engine, StudioOptions(max_file_bytes=1000, preview_root=tmp_path))
-    assert "nothing was running" in generation.cancel_jobs(other, "shared-scope")
+    assert len(other.cancels.cancel("local", "shared-scope")) == 0
     with studio.cancels.running("local", "shared-scope") as cancelled:
         assert not cancelled()
-        assert "nothing was running" in generation.cancel_jobs(other, "shared-scope")
+        assert len(other.cancels.cancel("local", "shared-scope")) == 0
         assert not cancelled()
-        assert "Cancelling 1" in generation.cancel_jobs(studio, "shared-scope")
+        assert studio.cancels.cancel("local", "shared-scope").kinds == ("job",)
         assert cancelled()
     assert "MiB" in _message(builds.build_motion_transfer, other, asset("moving_scene.mp4"))
     assert studio.options.max_file_bytes == MAX_UPLOAD_BYTES
@@ -264,7 +309,63 @@ def test_bad_inputs_say_what_is_wrong(studio, camera_tracking, tmp_path):
     assert _message(builds.build_motion_transfer, studio, str(corrupt))
 
     assert "prompt" in _message(generation.generate_video, studio, camera_tracking, "   ").lower()
+    assert "prompt" in _message(generation.generate_video, studio, camera_tracking, "\x00\x1b\x07").lower()
     assert "seed" in _message(generation.generate_video, studio, camera_tracking, "a valley", seed="abc").lower()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("seed", "abc", "seed must be -1 for a random seed"),
+        ("seed", float("nan"), "seed must be"),
+        ("seed", 2**63, "seed must be"),
+        ("steps", float("nan"), "steps must be"),
+        ("steps", "many", "steps must be"),
+        ("steps", 0, "steps must be a whole number from 1"),
+        ("guidance", float("inf"), "guidance must be a finite number"),
+        ("guidance", "x", "guidance must be"),
+    ],
+)
+def test_every_bad_number_gets_the_validation_message(studio, camera_tracking, field, value, words):
+    """The studio refuses with core.validation's words (the CLI's and the API's), naming the
+    field, the range and the value; nothing is generated."""
+    before = set(studio.engine.output_dir.iterdir())
+    message = _message(generation.generate_video, studio, camera_tracking, "a valley", **{field: value})
+    assert words in message.lower()
+    assert set(studio.engine.output_dir.iterdir()) == before
+
+
+def test_the_largest_seed_the_engine_accepts_is_accepted(studio, camera_tracking):
+    settings = generation.generation_settings(studio, 2**63 - 1, "1", 6, True, None)
+    assert settings.seed == 2**63 - 1 and settings.num_inference_steps == 1
+    assert generation.generation_settings(studio, None, None, None, True, None).seed == -1
+
+
+def test_unreadable_images_name_the_file(studio, tmp_path):
+    """Text, empty and random bytes in an image slot reach core.media, whose message names the file."""
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    noise = tmp_path / "noise.jpg"
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    for bad in (text, empty, noise):
+        message = _message(builds.build_camera_control, studio, SOURCE_IMAGE, str(bad), None, "")
+        assert bad.name in message, message
+
+
+def test_a_blank_mesh_amount_means_the_motions_default(studio):
+    blank = builds.build_mesh_animation(studio, MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", "", "", None, None)
+    default = builds.build_mesh_animation(studio, MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", None, "", None, None)
+    still = builds.build_mesh_animation(studio, MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", "0", "", None, None)
+    assert np.array_equal(blank.tracking.frames, default.tracking.frames)
+    # The default (a full turn) turns the mesh: half-way it looks different; an amount of 0 stays still.
+    middle = blank.tracking.num_frames // 2
+    assert not np.array_equal(blank.tracking.frames[0], blank.tracking.frames[middle])
+    assert np.array_equal(still.tracking.frames[0], still.tracking.frames[middle])
+    assert "Amount of 'turntable'" in _message(
+        builds.build_mesh_animation, studio, MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", "abc", "", None, None
+    )
 
 
 def test_oversized_upload_is_refused(studio):
@@ -451,29 +552,23 @@ def test_status_line_names_device_model_and_tiny_warning(studio):
 
 def test_cancel_registry_is_per_session_and_scope():
     registry = CancelRegistry()
-    with registry.running("a", "tab1") as cancel_a1, registry.running("a", "tab2") as cancel_a2, \
+    with registry.running("a", "tab1", "build") as cancel_a1, registry.running("a", "tab2") as cancel_a2, \
             registry.running("b", "tab1") as cancel_b1:
-        assert registry.cancel("a", "tab1") == 1
+        reached = registry.cancel("a", "tab1")
+        assert reached.kinds == ("build",) and len(reached) == 1
         assert cancel_a1() and not cancel_a2() and not cancel_b1()
         assert registry.running_count() == 3
+        assert not reached.wait(0.01)  # still registered: not stopped yet
+    assert reached.wait(0.01)
     assert registry.running_count() == 0
-    assert registry.cancel("a") == 0
+    assert len(registry.cancel("a")) == 0
 
 
-def test_a_cancel_with_nothing_running_applies_only_briefly_and_only_to_its_tab():
-    now = [100.0]
-    registry = CancelRegistry(clock=lambda: now[0])
-    assert registry.cancel("a", "tab1") == 0
-    with registry.running("b", "tab1") as other_session, registry.running("a", "tab2") as other_tab:
-        assert not other_session() and not other_tab()
+def test_a_cancel_with_nothing_running_cancels_nothing_later():
+    registry = CancelRegistry()
+    assert len(registry.cancel("a", "tab1")) == 0
     with registry.running("a", "tab1") as starting_now:
-        assert starting_now()  # registered within the window: starts cancelled
-    with registry.running("a", "tab1") as next_job:
-        assert not next_job()  # the pending cancel was used once
-    registry.cancel("a", "tab1")
-    now[0] += PENDING_CANCEL_WINDOW_S + 0.1
-    with registry.running("a", "tab1") as much_later:
-        assert not much_later()  # a generation started deliberately later is not cancelled
+        assert not starting_now()
 
 
 def test_build_app_exposes_every_endpoint(studio):
@@ -593,3 +688,146 @@ def test_gpu_handlers_use_spaces_gpu_when_importable(monkeypatch):
     monkeypatch.setitem(sys.modules, "spaces", fake_spaces)
     assert on_gpu(handler)() == "ran"
     assert wrapped and wrapped[0][0] is handler
+
+
+# --------------------------------------------------------------------------------------------
+# Reproducing a result, disk hygiene, the port, small widgets
+# --------------------------------------------------------------------------------------------
+
+
+def _decoded(path) -> np.ndarray:
+    from core.media import load_media
+
+    return load_media(str(path), 9, 48, 72, resize_mode="stretch").frames
+
+
+def test_a_result_is_made_again_from_its_settings(studio, camera_tracking, tmp_path):
+    """Load settings (studio) and `rerun --settings` (CLI) give the same video as the original."""
+    from core.cli import main
+
+    first = generation.generate_video(studio, camera_tracking, "a valley at dawn", seed=11, steps=FAST_STEPS, guidance=4.5,
+                                      scope="rerun")
+    folder = Path(first.video).parent
+    assert (folder / "tracking_frames.npz").is_file()
+    assert str(folder.resolve()) in first.info  # the full path of the result
+    upload = tmp_path / "upload" / "settings.json"  # what Gradio hands over: a copy of the file
+    upload.parent.mkdir()
+    upload.write_bytes((folder / "settings.json").read_bytes())
+    loaded = generation.load_settings(studio, str(upload), scope="rerun")
+    assert (loaded.prompt, loaded.seed, loaded.steps, loaded.guidance) == ("a valley at dawn", 11, FAST_STEPS, 4.5)
+    assert np.array_equal(loaded.tracking.frames, camera_tracking.frames)
+    again = generation.generate_video(
+        studio, loaded.tracking, loaded.prompt, seed=loaded.seed, steps=loaded.steps, guidance=loaded.guidance,
+        dynamic_cfg=loaded.dynamic_cfg, negative_prompt=loaded.negative_prompt, scope="rerun",
+    )
+    assert Path(again.video).parent != folder
+    assert np.array_equal(_decoded(again.video), _decoded(first.video))
+
+    cli_out = tmp_path / "cli"
+    code = main(["rerun", "--settings", str(folder / "settings.json"), "--checkpoint", str(studio.engine.checkpoint),
+                 "--output-dir", str(cli_out), "--device", "cpu", "--offline"])
+    assert code == 0
+    (cli_video,) = cli_out.glob("*/video.mp4")
+    assert np.array_equal(_decoded(cli_video), _decoded(first.video))
+
+    stranger = tmp_path / "stranger.json"
+    stranger.write_text(json.dumps({"prompt": "x", "settings": {"seed": 1}}))
+    assert "python -m core rerun" in _message(generation.load_settings, studio, str(stranger))
+    not_json = tmp_path / "broken.json"
+    not_json.write_text("{")
+    assert "broken.json is not a settings JSON" in _message(generation.load_settings, studio, str(not_json))
+
+
+def test_the_object_mask_is_stored_with_the_result(studio):
+    built = builds.build_object_manipulation(
+        studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None, None, asset("ball_mask.png"), "right", 0.2
+    )
+    mask = built.tracking.object_mask
+    assert mask.shape == built.tracking.size and 0 < mask.sum() < mask.size
+    result = generation.generate_video(studio, built.tracking, "a ball", seed=2, steps=1, scope="mask-store")
+    stored = np.asarray(Image.open(Path(result.video).parent / "object_mask.png")) > 127
+    assert np.array_equal(stored, mask)
+
+
+def test_stale_staging_folders_are_removed_at_start(tmp_path):
+    import os
+
+    from core.engine import STALE_STAGING_AGE_S, remove_stale_staging
+
+    old = tmp_path / ".incomplete-20250101-old"
+    young = tmp_path / ".incomplete-20250101-young"
+    result = tmp_path / "20250101-result"
+    for folder in (old, young, result):
+        folder.mkdir()
+        (folder / "video.mp4").write_bytes(b"x")
+    long_ago = time.time() - STALE_STAGING_AGE_S - 60
+    os.utime(old, (long_ago, long_ago))
+    os.utime(result, (long_ago, long_ago))
+    assert remove_stale_staging(tmp_path) == [old]
+    assert not old.exists() and young.exists() and result.exists()
+
+
+def test_a_taken_port_gets_a_message_not_a_traceback():
+    import socket
+
+    from ui.server import LOOPBACK, port_is_taken, port_taken_message
+
+    with socket.socket() as listener:
+        listener.bind((LOOPBACK, 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert port_is_taken(LOOPBACK, port)
+        assert f"--port {port + 1}" in port_taken_message(LOOPBACK, port)
+    assert not port_is_taken(LOOPBACK, port)
+
+
+def test_the_app_prunes_gradios_upload_cache(studio):
+    from ui.app import UPLOAD_CACHE_CLEANUP, build_studio_app
+
+    demo = build_studio_app(studio, make_assets=False)
+    assert demo.delete_cache == UPLOAD_CACHE_CLEANUP
+
+
+def test_an_uploaded_mask_is_shown_over_the_first_frame(studio):
+    from core.tasks import load_mask
+
+    plain = inputs.mask_editor_frame(studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None)
+    shown = inputs.mask_editor_frame(studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None, "crop", 0.0, asset("ball_mask.png"))
+    selected, _ = load_mask(asset("ball_mask.png"), *plain.shape[:2], resize_mode="crop")
+    assert np.array_equal(shown[~selected], plain[~selected])  # only the object is tinted
+    alpha = inputs.MASK_OVERLAY_RGBA[3] / 255
+    expected = np.round((1 - alpha) * plain[selected] + alpha * np.array(inputs.MASK_OVERLAY_RGBA[:3])).astype(np.uint8)
+    assert np.array_equal(shown[selected], expected)
+
+
+def test_the_motion_check_shows_warnings(studio):
+    assert "⚠ the camera sees none of the scene" in camera.camera_motion_message(studio, "trans 5 0 0").text
+    assert "⚠" not in camera.camera_motion_message(studio, "orbit 20").text
+
+
+def test_the_mesh_preview_label_follows_the_input():
+    assert visibility.mesh_mode_visibility(MESH_TRACKING_VIDEO).first_frame["label"] == "First frame (uploaded)"
+    assert visibility.mesh_mode_visibility(MESH_PROCEDURAL).first_frame["label"] == "Rendered first frame"
+
+
+def test_a_changed_input_clears_the_old_result():
+    built_from = staleness.inputs_fingerprint("a", 1)
+    assert staleness.reset_result_if_inputs_changed(built_from, "a", 1) == staleness.KEEP_RESULT
+    cleared = staleness.reset_result_if_inputs_changed(built_from, "b", 1)
+    assert cleared.video is None and cleared.downloads is None and cleared.info == ""
+
+
+def test_webui_exits_with_a_message_when_the_port_is_taken(capsys):
+    import socket
+
+    import webui
+    from ui.server import LOOPBACK
+
+    with socket.socket() as listener:
+        listener.bind((LOOPBACK, 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with pytest.raises(SystemExit) as exited:
+            webui.main(["--port", str(port), "--host", LOOPBACK])
+    assert f"port {port}" in str(exited.value) and "already in use" in str(exited.value)
+    assert "Traceback" not in capsys.readouterr().err

@@ -240,7 +240,45 @@ def test_presets_builder_and_plot(page):
     assert page.locator(f"#{key}-plot img, #{key}-plot canvas, #{key}-plot svg").count() > 0
 
 
-def test_cancel_stops_a_generation(page):
+@pytest.fixture
+def slow_jobs(monkeypatch):
+    """Builds and generations that report progress slowly (as on a loaded machine), so a Cancel
+    clicked once they run reaches them: the tiny model otherwise finishes in a blink. The
+    server runs in this process, so patching its handlers' progress adapter slows them."""
+    import time
+
+    from ui.handlers import builds, generation
+
+    def slow_progress(progress):
+        def report(fraction, message):
+            time.sleep(0.25)
+            if progress is not None:
+                progress(fraction, desc=message)
+
+        return report
+
+    monkeypatch.setattr(builds, "core_progress", slow_progress)
+    monkeypatch.setattr(generation, "core_progress", slow_progress)
+
+
+def cancel_until_reached(page, key: str, timeout_s: float = 30.0) -> str:
+    """Click Cancel until it reaches a running job (a job still being dequeued is not yet
+    running, and a Cancel that finds nothing cancels nothing); returns the final notice."""
+    import time
+
+    notice = page.locator(f"#{key}-notice")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.locator(f"#{key}-cancel").click()
+        expect(notice).to_contain_text("ancel", timeout=PAGE_TIMEOUT_MS)  # "Cancelled" / "cancelled"
+        text = notice.inner_text()
+        if "Nothing was running" not in text:
+            return text
+        assert time.monotonic() < deadline, "Cancel never reached the running job"
+        page.wait_for_timeout(300)
+
+
+def test_cancel_stops_a_generation(page, slow_jobs):
     key = "camera_control"
     open_tab(page, key)
     click_example(page, key)
@@ -250,16 +288,116 @@ def test_cancel_stops_a_generation(page):
     steps.fill("100")
     steps.press("Enter")
     page.locator(f"#{key}-generate").click()
-    # Cancel as soon as the request shows progress (queued, encoding or denoising): 100 tiny
-    # steps take only a few seconds, so waiting for a particular step would race the end.
     page.locator(f"#{key}-result [data-testid='status-tracker']:not(.hide)").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
-    page.locator(f"#{key}-cancel").click()
     notice = page.locator(f"#{key}-notice")
-    expect(notice).to_contain_text("Cancelling")
-    page.wait_for_timeout(6000)  # longer than the whole uncancelled run would take
+    assert "Cancelled the generation" in cancel_until_reached(page, key)
+    expect(page.locator(f"#{key}-result-info")).to_contain_text("nothing was generated")
+    page.wait_for_timeout(3000)
     assert page.locator(f"#{key}-result video").count() == 0, "a cancelled generation must not show a result"
-    # The app keeps serving: a short generation right after works.
+    # The app keeps serving: a short generation right after works, and an idle Cancel
+    # before it cancels nothing.
+    page.locator(f"#{key}-cancel").click()
+    expect(notice).to_contain_text("Nothing was running")
     steps.fill("2")
     steps.press("Enter")
     generate(page, key)
 
+
+def test_cancel_stops_a_build_and_clears_the_preview(page, artifacts_dir, slow_jobs):
+    key = "motion_transfer"
+    open_tab(page, key)
+    click_example(page, key)
+    build_tracking(page, key)  # a first preview, which the cancelled build must not leave behind
+    page.locator(f"#{key}-build").click()
+    page.locator(f"#{key}-tracking [data-testid='status-tracker']:not(.hide)").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+    assert "Cancelled the build" in cancel_until_reached(page, key)
+    page.wait_for_timeout(2000)
+    expect(page.locator(f"#{key}-notice")).to_contain_text("Cancelled the build")  # it stays resolved
+    expect(page.locator(f"#{key}-tracking-info")).to_contain_text("Cancelled")
+    assert page.locator(f"#{key}-tracking video").count() == 0
+    assert page.locator(f"#{key}-generate").is_disabled()
+    keep_screenshot(page, artifacts_dir, "cancelled-build")
+
+
+def test_mesh_amount_left_blank_sends_blank_and_means_the_default(page, artifacts_dir):
+    """The field shows what the browser sends: untouched it is empty, the request carries "",
+    and the build uses the motion's default (a turntable turns)."""
+    import json
+
+    key = "mesh_animation"
+    open_tab(page, key)
+    click_example(page, key)
+    page.get_by_label("one mesh + procedural motion").check()
+    amount = page.locator(f"#{key}-amount textarea, #{key}-amount input").first
+    amount.wait_for(state="visible")
+    assert amount.input_value() == ""
+    with page.expect_request(lambda request: "queue/join" in request.url and request.method == "POST") as sent:
+        page.locator(f"#{key}-build").click()
+    data = json.loads(sent.value.post_data)["data"]
+    assert data[3] == "", f"the amount sent was {data[3]!r}"
+    assert_playable(page, f"#{key}-tracking")
+    expect(page.locator(f"#{key}-first-frame")).to_contain_text("Rendered first frame")
+    keep_screenshot(page, artifacts_dir, "mesh-amount-blank")
+    # The preview's label follows the input mode.
+    page.get_by_label("tracking video made elsewhere").check()
+    expect(page.locator(f"#{key}-first-frame")).to_contain_text("First frame (uploaded)")
+
+
+def test_uploaded_mask_is_shown_over_the_image(page, artifacts_dir):
+    import io
+    import time
+
+    import numpy as np
+    from PIL import Image
+
+    key = "object_manipulation"
+    open_tab(page, key)
+    click_example(page, key)
+    editor = page.locator(f"#{key}-mask-editor")
+    editor.scroll_into_view_if_needed()
+    canvas = editor.locator("canvas").first
+    canvas.wait_for()
+    deadline = time.monotonic() + 30
+    while True:
+        pixels = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB"), dtype=np.int16)
+        red = (pixels[..., 0] > 210) & (pixels[..., 1] < 110) & (pixels[..., 2] < 110)  # brighter than the ball
+        if red.mean() > 0.002:
+            break
+        assert time.monotonic() < deadline, "the uploaded mask is not drawn over the first frame"
+        page.wait_for_timeout(500)
+    editor.screenshot(path=str(artifacts_dir / "ui-mask-overlay.png"))
+
+
+def test_layout_examples_downloads_and_stale_result(page, artifacts_dir):
+    key = "camera_control"
+    open_tab(page, key)
+    # Examples sit right under the Build button, above the settings and the motion tools. The
+    # Object Manipulation tab needs its mask inputs above them, and Camera Control its camera
+    # mode and copy-camera controls, so they start lower there.
+    lowest = {"object_manipulation": 1.9 * VIEWPORT["height"], "camera_control": 1.35 * VIEWPORT["height"]}
+    for tab in TABS:
+        open_tab(page, tab)
+        box = page.locator(f"#{tab}-examples").bounding_box()
+        limit = lowest.get(tab, 1.2 * VIEWPORT["height"])
+        assert box is not None and box["y"] < limit, f"{tab}: examples at y={box and box['y']}"
+    open_tab(page, key)
+    click_example(page, key)
+    build_tracking(page, key)
+    assert_point_cloud_drawn(page, key)
+    page.locator(f"#{key}-point-cloud").screenshot(path=str(artifacts_dir / "ui-point-cloud-framing.png"))
+    generate(page, key)
+    # The result line names the full folder; the three downloads fit without a scrollbar.
+    assert "/" in page.locator(f"#{key}-result-info code").first.inner_text()
+    downloads = page.locator(f"#{key}-downloads")
+    expect(downloads.locator("tr")).to_have_count(3)
+    clipped = downloads.evaluate(
+        "el => [...el.querySelectorAll('*')].some(n => n.scrollHeight > n.clientHeight + 1 "
+        "&& ['auto', 'scroll'].includes(getComputedStyle(n).overflowY))"
+    )
+    page.locator(f"#{key}-downloads").screenshot(path=str(artifacts_dir / "ui-downloads.png"))
+    assert not clipped, "the downloads list scrolls (a row is clipped)"
+    # A changed input clears the old result.
+    page.locator(f"#{key}-motion textarea").fill("trans 0 0 -0.3")
+    expect(page.locator(f"#{key}-result video")).to_have_count(0)
+    expect(page.locator(f"#{key}-result-info")).to_have_text("")
+    keep_screenshot(page, artifacts_dir, "stale-result-cleared")

@@ -17,7 +17,7 @@ import gradio as gr
 
 from core import __version__ as core_version
 from core.defaults import NUM_INFERENCE_STEPS
-from core.engine import EngineConfig
+from core.engine import EngineConfig, remove_stale_staging
 from core.errors import UserError
 from ui.status import studio_status
 from ui.studio import Studio
@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 TITLE = "Diffusion as Shader studio"
 STATUS_REFRESH_S = 3.0
 """How often the status line (model state, GPU queue) refreshes in an open page."""
+UPLOAD_CACHE_CLEANUP = (3600, 6 * 3600)
+"""Gradio's ``delete_cache`` (every hour, files older than 6 h): uploads and previews Gradio
+copies to its cache (``$GRADIO_TEMP_DIR``, default ``/tmp/gradio``) are deleted, like the
+studio's own preview folders (``ui.handlers.builds.PREVIEW_MAX_AGE_S``)."""
 QUEUE_MAX_SIZE = 64
 """Requests beyond this many waiting are refused with a 'queue full' message instead of piling up."""
 DEFAULT_CONCURRENCY_LIMIT = 4
@@ -114,9 +118,11 @@ def build_studio_app(studio: Studio, *, preload: bool = False, make_assets: bool
         _ensure_assets()
     if preload:
         studio.engine.load()
+    for leftover in remove_stale_staging(studio.engine.output_dir):
+        logger.info("removed %s, left by a run killed while writing its result", leftover)
 
     status_line = studio.handler(studio_status)
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=UPLOAD_CACHE_CLEANUP) as demo:
         gr.Markdown(HEADER)
         status = gr.Markdown(status_line(), label="Status", elem_id="status-line")
         with gr.Tabs(elem_id="task-tabs"):

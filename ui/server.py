@@ -25,6 +25,24 @@ def free_port(host: str = LOOPBACK) -> int:
         return int(probe.getsockname()[1])
 
 
+def port_is_taken(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port`` (so a launch there would fail)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def port_taken_message(host: str, port: int) -> str:
+    """What to do when the studio's port is taken (another studio, or another program)."""
+    return (
+        f"port {port} on {host} is already in use (is another studio running? open http://{host}:{port}). "
+        f"Stop that program, or start this one on another port: python webui.py --port {port + 1}"
+    )
+
+
 @contextmanager
 def running_studio(studio: Studio, *, port: Optional[int] = None, make_assets: bool = False) -> Iterator[str]:
     """Build and serve ``studio`` on ``127.0.0.1``; yields its URL and closes it afterwards."""

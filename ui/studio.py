@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 from core.defaults import NUM_INFERENCE_STEPS
 from core.engine import Engine, EngineConfig
 from ui.handlers.outputs import for_gradio
-from ui.session import CancelRegistry
+from ui.session import BuildLedger, CancelRegistry
 
 DEFAULT_MAX_FILE_BYTES = 200 * 2**20
 """Largest accepted upload unless the studio is told otherwise (200 MiB)."""
@@ -55,6 +55,10 @@ class Studio:
         engine: the engine that generates (``Studio.create`` makes one from an ``EngineConfig``).
         options: see :class:`StudioOptions`.
         cancels: the cancel registry (a fresh one by default).
+
+    Attributes:
+        builds: which session's tab has no valid tracking video after a failed or cancelled
+            build (see :class:`ui.session.BuildLedger`).
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class Studio:
         self.engine = engine
         self.options = options or StudioOptions()
         self.cancels = cancels or CancelRegistry()
+        self.builds = BuildLedger()
         self._app: Optional[weakref.ReferenceType] = None
 
     @classmethod

@@ -7,6 +7,9 @@ values, these functions pass them to the recipe.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import logging
 import shutil
 import time
@@ -20,6 +23,7 @@ import numpy as np
 
 from core.defaults import DEFAULT_RESIZE_MODE, GRID_SIZE
 from core.options import AUTO, CAMERA_APPEND
+from core.progress import Cancelled
 from core.windows import long_size
 from core.tasks import (
     ClipOptions,
@@ -39,11 +43,15 @@ from ui.handlers.camera_modes import effective_camera_mode, effective_camera_mot
 from ui.handlers.inputs import SOURCE_IMAGE, checked_upload, mask_from_inputs, source_path
 from ui.handlers.jobs import core_progress, studio_job
 from ui.handlers.outputs import NamedOutputs
+from ui.session import session_id
 from ui.studio import Studio
 
 logger = logging.getLogger(__name__)
 
 BUILD_ACTION = "Building the tracking video"
+BUILD_JOB = "build"
+"""The kind under which builds register for Cancel (``ui.session.CancelRegistry``)."""
+BUILD_CANCELLED_INFO = "**Cancelled** — the tracking video was not built; build it again when you are ready."
 PREVIEW_MAX_AGE_S = 6 * 3600
 """Preview folders (tracking/source mp4, point cloud) older than this are removed."""
 
@@ -77,6 +85,34 @@ class BuildResult(NamedOutputs):
     first_frame: np.ndarray
     point_cloud: Optional[str]
     info: str
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+@dataclass
+class MaskedTracking(TrackingResult):
+    """A tracking result of Object Manipulation that keeps the object mask it was built with
+    (``(H, W)`` bool at the working size), so Generate can store it next to the result
+    (``core.reproduce.MASK_NAME``) and the manipulation can be rebuilt from the same selection."""
+
+    object_mask: Optional[np.ndarray] = None
+
+
+def with_object_mask(tracking: TrackingResult, mask: Any, resize_mode: str) -> TrackingResult:
+    """``tracking`` carrying the object mask as the recipe read it (unchanged if it cannot be read)."""
+    from core.errors import UserError
+    from core.tasks import load_mask
+
+    height, width = tracking.size
+    try:
+        selected, _ = load_mask(mask, height, width, resize_mode=resize_mode)
+    except UserError as error:  # the recipe read it, so this is not expected; the result stays usable
+        logger.warning("the object mask is not stored with the result: %s", error)
+        return tracking
+    values = {item.name: getattr(tracking, item.name) for item in dataclasses.fields(TrackingResult)}
+    return MaskedTracking(**values, object_mask=np.asarray(selected, dtype=bool))
 
 
 def procedural_motions() -> dict[str, str]:
@@ -310,6 +346,53 @@ def _build_job(studio: Studio, resize_mode: str, progress: Any, cancel: Callable
 # --------------------------------------------------------------------------------------------
 
 
+def cancelled_build() -> BuildResult:
+    """What a cancelled build shows: no tracking video, an empty preview, and why."""
+    return BuildResult(
+        tracking=None, tracking_video=None, source_video=None, first_frame=None, point_cloud=None,
+        info=BUILD_CANCELLED_INFO,
+    )
+
+
+def _caused_by_cancel(error: BaseException) -> bool:
+    """Whether a cancel is anywhere in ``error``'s chain of causes (a tracker may wrap it)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, Cancelled):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def build_handler(fn: Callable) -> Callable:
+    """Make ``fn`` (a build handler taking ``studio`` first and ``scope``/``request``) keep
+    the studio's :class:`ui.session.BuildLedger`: the session's tracking video of that tab is
+    retired when the build starts and restored only when it succeeds, within this one event,
+    so Generate refuses after a failed or cancelled build even for API callers. A cancelled
+    build returns :func:`cancelled_build` instead of an error."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def build(studio: Studio, *args: Any, **kwargs: Any) -> BuildResult:
+        bound = signature.bind(studio, *args, **kwargs)
+        bound.apply_defaults()
+        session, scope = session_id(bound.arguments["request"]), str(bound.arguments["scope"])
+        studio.builds.retire(session, scope)
+        try:
+            result = fn(studio, *args, **kwargs)
+        except gr.Error as error:
+            if _caused_by_cancel(error):
+                return cancelled_build()
+            raise
+        studio.builds.restore(session, scope)
+        return result
+
+    return build
+
+
+
+@build_handler
 def build_motion_transfer(
     studio: Studio,
     video: Any,
@@ -325,7 +408,7 @@ def build_motion_transfer(
     windows: Any = 1,
 ) -> BuildResult:
     """Motion Transfer: a source video → its tracking video."""
-    with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
+    with studio_job(studio, BUILD_ACTION, scope, request, BUILD_JOB) as cancel:
         source = checked_upload(studio, video, "source video")
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
         tracking = _run_motion_transfer(
@@ -335,6 +418,7 @@ def build_motion_transfer(
         return build_result(studio, tracking)
 
 
+@build_handler
 def build_camera_control(
     studio: Studio,
     source_mode: str,
@@ -359,7 +443,7 @@ def build_camera_control(
     ``camera_mode`` (append / override / stabilise) applies to a video source (a photo is
     always ``append``; ``stabilise`` does not use the motion text). A photo with a
     ``reference_video`` copies that video's camera (the motion text applies on top)."""
-    with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
+    with studio_job(studio, BUILD_ACTION, scope, request, BUILD_JOB) as cancel:
         source = source_path(studio, source_mode, image, video)
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
         job = _build_job(studio, resize_mode, progress, cancel, windows)
@@ -377,6 +461,7 @@ def build_camera_control(
         return build_result(studio, tracking)
 
 
+@build_handler
 def build_object_manipulation(
     studio: Studio,
     source_mode: str,
@@ -401,7 +486,7 @@ def build_object_manipulation(
 ) -> BuildResult:
     """Object Manipulation: a masked object moved rigidly (plus an optional camera motion;
     ``camera_mode`` for a video source as in :func:`build_camera_control`)."""
-    with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
+    with studio_job(studio, BUILD_ACTION, scope, request, BUILD_JOB) as cancel:
         source = source_path(studio, source_mode, image, video)
         mask = mask_from_inputs(studio, mask_editor, mask_upload)
         first = checked_upload(studio, first_frame, "first-frame image", required=False)
@@ -410,9 +495,11 @@ def build_object_manipulation(
             effective_camera_motion(source_mode, camera_mode, camera_motion) or None, first,
             TrackingWidgets(depth_method, tracker, grid_size, start_s), effective_camera_mode(source_mode, camera_mode),
         )
+        tracking = with_object_mask(tracking, mask, resize_mode)
         return build_result(studio, tracking)
 
 
+@build_handler
 def build_mesh_animation(
     studio: Studio,
     mode: str,
@@ -434,7 +521,7 @@ def build_mesh_animation(
     Returns:
         A :class:`BuildResult` whose first frame is the mesh's own render (or the uploaded first frame).
     """
-    with studio_job(studio, BUILD_ACTION, scope, request) as cancel:
+    with studio_job(studio, BUILD_ACTION, scope, request, BUILD_JOB) as cancel:
         job = _build_job(studio, resize_mode, progress, cancel, windows)
         override = checked_upload(studio, first_frame, "first-frame image", required=False)
         if mode == MESH_TRACKING_VIDEO:
@@ -462,8 +549,9 @@ def build_mesh_animation(
                 job,
                 mesh,
                 procedural=procedural if mode == MESH_PROCEDURAL else None,
-                # A blank amount means the motion's own default (e.g. 360° for a turntable).
-                amount=float(amount) if mode == MESH_PROCEDURAL and amount not in (None, "") else None,
+                # A blank amount means the motion's own default (e.g. 360° for a turntable); any
+                # other value goes to core.validation.mesh_amount as sent.
+                amount=amount if mode == MESH_PROCEDURAL and not _blank(amount) else None,
                 camera_motion=camera_motion or None,
                 first_frame=override,
             )

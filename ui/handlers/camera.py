@@ -44,12 +44,17 @@ class MotionCheck(NamedOutputs):
 
 
 def camera_motion_message(studio: Studio, text: Optional[str]) -> MotionMessage:
-    """A description of a valid motion string, or the parser's error (starting with ``❌``)."""
-    from core.camera import CameraMotionError, describe_camera_motion
+    """A description of a valid motion string followed by its warnings
+    (:func:`core.camera.camera_motion_warnings`, each on a ``⚠`` line), or the parser's error
+    (starting with ``❌``)."""
+    from core.camera import CameraMotionError, camera_motion_warnings, describe_camera_motion
 
-    num_frames, _, _ = studio.working_size()
+    num_frames, height, width = studio.working_size()
     try:
-        return MotionMessage(describe_camera_motion(text or "", num_frames), True)
+        description = describe_camera_motion(text or "", num_frames)
+        warnings = camera_motion_warnings(text or "", num_frames, height=height, width=width)
+        lines = [description] + [f"⚠ {html.escape(warning, quote=False)}" for warning in warnings]
+        return MotionMessage("\n\n".join(lines), True)
     except CameraMotionError as error:
         # Markdown would take the grammar's placeholders (<dz>, <degrees>) for HTML tags.
         return MotionMessage(f"❌ {html.escape(str(error), quote=False)}", False)

@@ -7,7 +7,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.defaults import DEFAULT_RESIZE_MODE, RANDOM_SEED
+from core import validation
+from core.defaults import DEFAULT_RESIZE_MODE
 from ui.errors import user_error, user_errors
 from ui.studio import Studio
 
@@ -63,16 +64,9 @@ def source_path(studio: Studio, source_mode: Any, image: Any, video: Any) -> str
 
 
 def seed_value(seed: Any) -> int:
-    """The seed box's value as an int (−1 = random); blank means random."""
-    if seed is None or (isinstance(seed, str) and not seed.strip()):
-        return RANDOM_SEED
-    try:
-        value = int(float(seed))
-    except (TypeError, ValueError):
-        raise user_error(f"The seed must be a whole number (or -1 for a random one), not {seed!r}.") from None
-    if value < RANDOM_SEED:
-        raise user_error("The seed must be 0 or more, or -1 for a random one.")
-    return value
+    """The seed box's value as an int: -1 (or blank) = random, else 0 … 2^63 − 1, the range the
+    engine takes (``core.validation.seed``; text such as ``"abc"`` or NaN gets its message)."""
+    return validation.seed(seed, blank_means_random=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -144,11 +138,19 @@ def painted_mask_digest(mask_editor: Any) -> Optional[str]:
     return digest.hexdigest()
 
 
+MASK_OVERLAY_RGBA = (255, 59, 48, 191)
+"""How an uploaded mask is shown over the first frame: the brush's red at 75 % opacity."""
+
+
 def mask_editor_frame(
     studio: Studio, source_mode: str, image: Any, video: Any, resize_mode: str = DEFAULT_RESIZE_MODE,
-    start_s: float = 0.0,
+    start_s: Any = 0.0, mask_upload: Any = None,
 ) -> Any:
-    """The first frame at the working size, as the mask editor's background (``None`` = no source)."""
+    """The first frame at the working size, as the mask editor's background (``None`` = no
+    source); with an uploaded mask, the frame with that mask drawn over it in red, so the user
+    sees which pixels it selects. The mask goes into the background, not the paint layer: the
+    editor does not show layers it is given (``layers=False``), and the paint layer stays the
+    user's own strokes (an uploaded mask wins over them anyway)."""
     from core.media import load_media
 
     if path_of(image if source_mode == SOURCE_IMAGE else video) is None:
@@ -156,5 +158,23 @@ def mask_editor_frame(
     with user_errors("Loading the first frame"):
         source = source_path(studio, source_mode, image, video)
         _, height, width = studio.working_size()
-        clip = load_media(source, 1, height, width, resize_mode=resize_mode, start_s=float(start_s or 0.0))
-        return clip.frames[0]
+        start = 0.0 if start_s in (None, "") else validation.start_time(start_s)
+        frame = load_media(source, 1, height, width, resize_mode=resize_mode, start_s=start).frames[0]
+        mask = checked_upload(studio, mask_upload, "mask image", required=False)
+        if mask is None:
+            return frame
+        return with_mask_overlay(frame, mask, resize_mode)
+
+
+def with_mask_overlay(frame: np.ndarray, path: str, resize_mode: str = DEFAULT_RESIZE_MODE) -> np.ndarray:
+    """``frame`` ``(H, W, 3)`` uint8 with :data:`MASK_OVERLAY_RGBA` blended in where the mask
+    image at ``path`` selects (as ``core.tasks.load_mask`` reads it at the frame's size)."""
+    from core.tasks import load_mask
+
+    height, width = frame.shape[:2]
+    selected, _ = load_mask(path, height, width, resize_mode=resize_mode)
+    selected = np.asarray(selected, dtype=bool)
+    colour, alpha = np.asarray(MASK_OVERLAY_RGBA[:3], dtype=np.float32), MASK_OVERLAY_RGBA[3] / 255.0
+    shown = np.asarray(frame[..., :3], dtype=np.float32).copy()
+    shown[selected] = (1.0 - alpha) * shown[selected] + alpha * colour
+    return np.round(shown).astype(np.uint8)

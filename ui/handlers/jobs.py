@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional
 
 from core.progress import ProgressFn
 from ui.errors import user_errors
-from ui.session import session_id
+from ui.session import JOB, session_id
 from ui.studio import Studio
 
 
@@ -24,8 +24,11 @@ def core_progress(progress: Any) -> Optional[ProgressFn]:
 
 
 @contextmanager
-def studio_job(studio: Studio, action: str, scope: str, request: Any) -> Iterator[Callable[[], bool]]:
-    """Run a handler body as a job of the request's session and ``scope`` (a tab); yields the
-    ``cancel`` callback for the core. Failures become ``gr.Error`` titled after ``action``."""
-    with user_errors(action), studio.cancels.running(session_id(request), scope) as cancel:
+def studio_job(
+    studio: Studio, action: str, scope: str, request: Any, kind: str = JOB
+) -> Iterator[Callable[[], bool]]:
+    """Run a handler body as a job (of ``kind``: ``"build"``, ``"generate"`` …) of the request's
+    session and ``scope`` (a tab); yields the ``cancel`` callback for the core. Failures become
+    ``gr.Error`` titled after ``action``."""
+    with user_errors(action), studio.cancels.running(session_id(request), scope, kind) as cancel:
         yield cancel

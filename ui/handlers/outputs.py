@@ -64,12 +64,17 @@ def bind_studio(fn: Callable, studio: Any) -> Callable:
 
 
 def gradio_values(fn: Callable) -> Callable:
-    """``fn`` returning its :class:`NamedOutputs` as the tuple of outputs (other values as is)."""
+    """``fn`` returning its :class:`NamedOutputs` as the tuple of outputs (a single output's bare
+    value; other results as is)."""
 
     @functools.wraps(fn)
     def event(*args: Any, **kwargs: Any) -> Any:
         result = fn(*args, **kwargs)
-        return result.gradio_values() if isinstance(result, NamedOutputs) else result
+        if not isinstance(result, NamedOutputs):
+            return result
+        values = result.gradio_values()
+        # An event with one output takes the bare value: Gradio would read a 1-tuple as the value.
+        return values[0] if len(values) == 1 else values
 
     return event
 

@@ -128,3 +128,29 @@ def build_failed() -> BuildFailure:
     """A build failed: nothing from an earlier build may stay usable or on screen."""
     update = gr.update(interactive=False)
     return BuildFailure(None, update, update, None, None, None, None, BUILD_FAILED_INFO)
+
+
+@dataclass(frozen=True)
+class ResultReset(NamedOutputs):
+    """The result area: the video, its downloads, the seed used and the result line."""
+
+    video: Any
+    downloads: Any
+    seed_used: Any
+    info: Any
+
+
+KEEP_RESULT = ResultReset(gr.skip(), gr.skip(), gr.skip(), gr.skip())
+
+
+def reset_result() -> ResultReset:
+    """An empty result area (a new build started: the old result belongs to other inputs)."""
+    return ResultReset(None, None, gr.update(value=None, visible=False), "")
+
+
+def reset_result_if_inputs_changed(built_from: Optional[str], *values: Any) -> ResultReset:
+    """Empty the result area when the inputs now differ from those of the last build, so an old
+    video never sits next to inputs it was not made from; unchanged inputs keep it."""
+    if built_from is not None and inputs_fingerprint(*values) == built_from:
+        return KEEP_RESULT
+    return reset_result()

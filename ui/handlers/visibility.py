@@ -13,6 +13,12 @@ from ui.handlers.camera import BUILDER_ORBIT, BUILDER_ROTATION, BUILDER_SPIRAL, 
 from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_VIDEO
 from ui.handlers.outputs import NamedOutputs
 
+MESH_FIRST_FRAME_LABELS = {
+    MESH_SEQUENCE: "Rendered first frame",
+    MESH_PROCEDURAL: "Rendered first frame",
+    MESH_TRACKING_VIDEO: "First frame (uploaded)",
+}
+"""The preview's first-frame label per mesh input: only meshes are rendered here."""
 ROTATION_AXIS_CHOICES = ["x", "y", "z"]
 ORBIT_AXIS_CHOICES = ["x", "y"]
 DEFAULT_AXIS = "y"
@@ -30,6 +36,7 @@ class MeshModeVisibility(NamedOutputs):
     procedural: Any
     camera_motion: Any
     tracking_video: Any
+    first_frame: Any
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,8 @@ def source_visibility(source_mode: str) -> SourceVisibility:
 
 
 def mesh_mode_visibility(mode: str) -> MeshModeVisibility:
-    """The mesh file (relabelled for a sequence), the procedural group, the camera-motion group
-    and the tracking-video group, following the mesh input selector."""
+    """The mesh file (relabelled for a sequence), the procedural group, the camera-motion group,
+    the tracking-video group and the preview's first-frame label, following the mesh input selector."""
     uses_mesh = mode in (MESH_SEQUENCE, MESH_PROCEDURAL)
     return MeshModeVisibility(
         mesh_file=gr.update(
@@ -58,6 +65,7 @@ def mesh_mode_visibility(mode: str) -> MeshModeVisibility:
         procedural=gr.update(visible=mode == MESH_PROCEDURAL),
         camera_motion=gr.update(visible=uses_mesh),
         tracking_video=gr.update(visible=mode == MESH_TRACKING_VIDEO),
+        first_frame=gr.update(label=MESH_FIRST_FRAME_LABELS.get(mode, "First frame")),
     )
 
 

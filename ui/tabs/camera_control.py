@@ -22,6 +22,7 @@ from ui.tabs.common import (
     tracking_settings,
     wire_tab,
 )
+from ui.tabs.widgets import ImageFile
 
 KEY = "camera_control"
 TITLE = "Camera Control"
@@ -87,7 +88,7 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
                 source_mode = gr.Radio(list(SOURCE_MODES), value=SOURCE_IMAGE, label="Start from")
-                image = gr.Image(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=260,
+                image = ImageFile(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=260,
                                  sources=["upload", "clipboard"])
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=260)
                 camera_mode = gr.Radio(
@@ -103,17 +104,11 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     reference_video = gr.Video(label="Reference video (its camera is copied)", sources=["upload"],
                                                elem_id=f"{KEY}-reference-video", height=200)
                 motion, message = camera_motion_field(studio, value=DEFAULT_MOTION, elem_id=f"{KEY}-motion")
-                gr.Markdown("**Presets** (a click replaces the motion string)")
-                preset_buttons(motion)
-                step_builder(studio, motion)
-                plot = gr.Plot(camera.camera_path_figure(studio, DEFAULT_MOTION), label="Camera path", show_label=False, elem_id=f"{KEY}-plot")
                 prompt = gr.Textbox(
                     label="Prompt", lines=3, elem_id=f"{KEY}-prompt",
                     placeholder="Describe the video to generate, e.g. 'a drone shot over green hills at sunset'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                tracking = tracking_settings(studio, uses_video=True)
-                advanced = advanced_settings(studio, KEY)
                 examples = gr.Examples(
                     existing(
                         [
@@ -133,6 +128,12 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     api_visibility="private",
                     elem_id=f"{KEY}-examples",
                 )
+                gr.Markdown("**Presets** (a click replaces the motion string)")
+                preset_buttons(motion)
+                step_builder(studio, motion)
+                plot = gr.Plot(camera.camera_path_figure(studio, DEFAULT_MOTION), label="Camera path", show_label=False, elem_id=f"{KEY}-plot")
+                tracking = tracking_settings(studio, uses_video=True)
+                advanced = advanced_settings(studio, KEY)
             with gr.Column(scale=7):
                 preview = preview_section(KEY)
                 result = result_section(KEY)

@@ -31,9 +31,10 @@ from ui.handlers import generation, staleness
 from ui.handlers.builds import BuildResult
 from ui.handlers.camera import camera_motion_message
 from ui.handlers.outputs import bind_studio, gradio_values
-from ui.handlers.staleness import BuildFailure, TrackingValidity
+from ui.handlers.staleness import BuildFailure, ResultReset, TrackingValidity
 from ui.status import GPU_CONCURRENCY_ID, TRACKING_CONCURRENCY_ID, studio_status
 from ui.studio import Studio
+from ui.tabs.widgets import ImageFile, RawNumber, RawSlider
 
 GPU_CONCURRENCY_LIMIT = 1
 """One model, one GPU: GPU requests wait in line instead of colliding."""
@@ -52,6 +53,13 @@ GRID_SIZE_RANGE = (10, 100)
 STEPS_RANGE = (1, 100)
 GUIDANCE_RANGE = (0.0, 15.0)
 GUIDANCE_STEP = 0.5
+POINT_CLOUD_CAMERA = (90.0, 90.0, None)
+"""``gr.Model3D`` camera (alpha, beta, radius in Babylon.js's orbit convention): level, on the
+side of the frame-0 camera, so the cloud opens as the first frame looks (checked in Chromium
+with a test cloud: top, bottom, left and right where they belong); radius ``None`` = fit the
+whole cloud. Gradio's default (alpha -90°) views it from behind, mirrored."""
+DOWNLOADS_HEIGHT_PX = 240
+"""Tall enough for the three downloads (video, tracking video, settings JSON) without a scrollbar."""
 TRACKING_STATE_TTL_S = 3 * 3600
 """A session's tracking video is dropped after this long (it holds whole clips in memory)."""
 
@@ -103,11 +111,11 @@ def tracking_settings(studio: Studio, *, uses_video: bool = True) -> TrackingSet
             label="Point tracker", visible=uses_video,
             info="2D tracker for video sources.",
         )
-        grid_size = gr.Slider(
+        grid_size = RawSlider(
             *GRID_SIZE_RANGE, value=GRID_SIZE, step=1, label="Track grid (points per side)", visible=uses_video,
             info=f"DaS uses {GRID_SIZE} × {GRID_SIZE} tracks over the frame.",
         )
-        start_s = gr.Number(0.0, label="Start at (seconds into the video)", minimum=0, visible=uses_video)
+        start_s = RawNumber(0.0, label="Start at (seconds into the video)", visible=uses_video)
     return TrackingSettings(depth_method, tracker, grid_size, start_s)
 
 
@@ -141,14 +149,15 @@ def advanced_settings(studio: Studio, key: str) -> AdvancedSettings:
     """The 'Advanced settings' accordion of a tab."""
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
-            seed = gr.Number(
-                RANDOM_SEED, elem_id=f"{key}-seed", precision=0, minimum=RANDOM_SEED, label="Seed",
+            # Raw widgets: "abc", NaN or 2^63 − 1 reach core.validation, which names the field.
+            seed = RawNumber(
+                RANDOM_SEED, elem_id=f"{key}-seed", label="Seed",
                 info="-1 = a new random seed each time; the seed used is shown with the result.",
             )
-            steps = gr.Slider(*STEPS_RANGE, value=studio.options.default_steps, step=1, label="Denoising steps", info="DaS: 50.",
+            steps = RawSlider(*STEPS_RANGE, value=studio.options.default_steps, step=1, label="Denoising steps", info="DaS: 50.",
                               elem_id=f"{key}-steps")
         with gr.Row():
-            guidance = gr.Slider(*GUIDANCE_RANGE, value=GUIDANCE_SCALE, step=GUIDANCE_STEP, label="Guidance scale",
+            guidance = RawSlider(*GUIDANCE_RANGE, value=GUIDANCE_SCALE, step=GUIDANCE_STEP, label="Guidance scale",
                                  info="DaS: 6.")
             dynamic_cfg = gr.Checkbox(USE_DYNAMIC_CFG, label="Dynamic CFG", info="CogVideoX's cosine guidance schedule.")
         negative_prompt = gr.Textbox(NEGATIVE_PROMPT, lines=2, label="Negative prompt")
@@ -161,7 +170,7 @@ def advanced_settings(studio: Studio, key: str) -> AdvancedSettings:
             list(RESIZE_MODES), value=DEFAULT_RESIZE_MODE, label="Resize mode",
             info="How sources of another aspect ratio fit the model's frame: crop the centre, stretch, or pad.",
         )
-        first_frame = gr.Image(
+        first_frame = ImageFile(
             type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="First frame to start from (optional)", height=220, sources=["upload", "clipboard"],
             elem_id=f"{key}-first-frame-override",
         )
@@ -213,6 +222,9 @@ def preview_section(key: str, *, show_source: bool = True, first_frame_label: st
         point_cloud = gr.Model3D(
             label="3D point cloud (frame 0)", height=240, clear_color=(0.05, 0.05, 0.08, 1.0),
             display_mode="point_cloud", elem_id=f"{key}-point-cloud",
+            # Seen from where the frame-0 camera stood: the cloud looks like the first frame,
+            # and dragging turns it.
+            camera_position=POINT_CLOUD_CAMERA,
         )
     info = gr.Markdown("Build the tracking video to see it here.", label="Tracking info", elem_id=f"{key}-tracking-info")
     return Preview(source_video, tracking_video, first_frame, point_cloud, info)
@@ -227,6 +239,7 @@ class ResultSection:
     downloads: gr.File
     seed_used: gr.Number
     info: gr.Markdown
+    load_settings: gr.File
 
 
 def result_section(key: str) -> ResultSection:
@@ -239,12 +252,21 @@ def result_section(key: str) -> ResultSection:
     video = gr.Video(label="Result", interactive=False, autoplay=True, loop=True, height=400, elem_id=f"{key}-result")
     with gr.Row():
         downloads = gr.File(label="Downloads (video, tracking video, settings JSON)", file_count="multiple",
-                            interactive=False, elem_id=f"{key}-downloads", scale=3, height=190)
+                            interactive=False, elem_id=f"{key}-downloads", scale=3, height=DOWNLOADS_HEIGHT_PX)
         # Hidden until the first result: an empty number box would read as "seed 0".
         seed_used = gr.Number(None, label="Seed used", precision=0, interactive=False, visible=False,
                               elem_id=f"{key}-seed-used", scale=1)
     info = gr.Markdown("", label="Result info", elem_id=f"{key}-result-info")
-    return ResultSection(generate, cancel, notice, video, downloads, seed_used, info)
+    with gr.Accordion("Load settings (make a result again)", open=False, elem_id=f"{key}-load-settings-group"):
+        load_settings = gr.File(
+            label="A result's settings.json", file_types=[".json"], height=100, elem_id=f"{key}-load-settings",
+        )
+        gr.Markdown(
+            "Loads the result's tracking video, first frame, prompt, seed and settings (from the studio's "
+            "output folder); **Generate** then makes the same video again. For a result folder made "
+            "elsewhere: `python -m core rerun --settings path/to/settings.json`."
+        )
+    return ResultSection(generate, cancel, notice, video, downloads, seed_used, info, load_settings)
 
 
 def _remembering_inputs(build_fn: Callable, watched_positions: Sequence[int]) -> Callable:
@@ -358,10 +380,19 @@ def wire_tab(
                      api_visibility="private", queue=False, show_progress="hidden")
     generate.then(studio.handler(studio_status), outputs=[status], api_visibility="private", queue=False,
                   show_progress="hidden")
-    # The Cancel notice belongs to one request: clear it when a new one starts and when it ends.
-    for event in (result.generate.click, generate.then):
-        event(generation.clear_notice, outputs=[result.notice], api_visibility="private", queue=False,
-              show_progress="hidden")
+    # The Cancel notice belongs to one request: a build or generation that completes clears it,
+    # unless it completed by being cancelled. (Not on the button's click: Gradio re-applies the
+    # outputs of every listener of a trigger when the trigger's long event ends, which would
+    # blank Cancel's "Cancelled" again.)
+    for event, info in ((build, preview.info), (generate, result.info)):
+        event.success(generation.notice_after, inputs=[info], outputs=[result.notice], api_visibility="private",
+                      queue=False, show_progress="hidden")
+    result_outputs = ResultReset.components(
+        video=result.video, downloads=result.downloads, seed_used=result.seed_used, info=result.info
+    )
+    # A new build means new inputs: the previous result no longer belongs next to them.
+    build_button.click(gradio_values(staleness.reset_result), outputs=result_outputs, api_visibility="private", queue=False,
+                       show_progress="hidden")
 
     repaint = advanced.repaint.click(
         on_gpu(studio.handler(generation.repaint_first_frame)),
@@ -375,7 +406,12 @@ def wire_tab(
     cancel = result.cancel.click(
         studio.handler(generation.cancel_jobs),
         inputs=[scope],
-        outputs=[result.notice],
+        outputs=generation.CancelOutcome.components(
+            notice=result.notice, tracking=tracking_state, generate=result.generate, repaint=advanced.repaint,
+            tracking_video=preview.tracking_video, source_video=preview.source_video,
+            first_frame=preview.first_frame, point_cloud=preview.point_cloud, preview_info=preview.info,
+            video=result.video, downloads=result.downloads, seed_used=result.seed_used, result_info=result.info,
+        ),
         cancels=[build, generate, repaint],
         api_name=f"{key}_cancel",
         queue=False,
@@ -386,11 +422,29 @@ def wire_tab(
         gradio_values(staleness.retire_if_inputs_changed), inputs=[tracking_state, built_from, *watched],
         outputs=validity_outputs, api_visibility="private", queue=False, show_progress="hidden",
     )
+    gr.on(
+        [component.change for component in watched],
+        gradio_values(staleness.reset_result_if_inputs_changed), inputs=[built_from, *watched],
+        outputs=result_outputs, api_visibility="private", queue=False, show_progress="hidden",
+    )
     advanced.first_frame.change(
         gradio_values(staleness.retire_if_first_frame_removed), inputs=[tracking_state, advanced.first_frame],
         outputs=validity_outputs, api_visibility="private", queue=False, show_progress="hidden",
     )
-    return {"build": build, "generate": generate, "repaint": repaint, "cancel": cancel, "state": tracking_state}
+    loaded = result.load_settings.upload(
+        studio.handler(generation.load_settings),
+        inputs=[result.load_settings, scope],
+        outputs=generation.LoadedSettings.components(
+            tracking=tracking_state, generate=result.generate, repaint=advanced.repaint, **preview.by_name(),
+            prompt=prompt, seed=advanced.seed, steps=advanced.steps, guidance=advanced.guidance,
+            dynamic_cfg=advanced.dynamic_cfg, negative_prompt=advanced.negative_prompt,
+        ),
+        api_visibility="private",
+    )
+    return {
+        "build": build, "generate": generate, "repaint": repaint, "cancel": cancel, "state": tracking_state,
+        "load_settings": loaded,
+    }
 
 
 def camera_motion_field(

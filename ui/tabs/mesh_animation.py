@@ -21,14 +21,16 @@ from ui.tabs.common import (
     result_section,
     wire_tab,
 )
+from ui.tabs.widgets import ImageFile
 
 KEY = "mesh_animation"
 TITLE = "Mesh Animation"
 
 INTRO = (
     "Animate with **3D meshes**: upload a sequence of meshes with one topology (a .zip of .obj/.ply/.glb "
-    "files, one per frame), or one mesh with a procedural motion, plus a camera motion — no Blender needed. "
-    "A tracking video rendered elsewhere (e.g. by Blender, as DaS did) works too, with its first frame."
+    "files, one per frame), or one mesh with a procedural motion, plus a camera motion; both render here, "
+    "without Blender. Skeletal and morph-target animations (glTF) are not played: export them as one mesh per "
+    "frame. A tracking video rendered elsewhere (e.g. by Blender, as DaS did) works too, with its first frame."
 )
 MESH_TYPES = [".zip", ".obj", ".ply", ".glb", ".gltf", ".stl", ".off"]
 
@@ -50,8 +52,12 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     with gr.Row():
                         procedural = gr.Dropdown(names, value=default_motion, label="Procedural motion",
                                                  elem_id=f"{KEY}-procedural")
-                        amount = gr.Number(None, label="Amount (blank = the motion's default)", elem_id=f"{KEY}-amount")
-                    gr.Markdown("\n".join(f"- **{name}**: {text}" for name, text in motions.items()))
+                        # Text, not a number box: a number box shows blank but sends 0, which
+                        # would silently stop the motion; blank text reaches the build as blank.
+                        amount = gr.Textbox("", label="Amount (blank = the motion's default)", elem_id=f"{KEY}-amount",
+                                            placeholder="the motion's default")
+                    with gr.Accordion("What each motion does", open=False):
+                        gr.Markdown("\n".join(f"- **{name}**: {text}" for name, text in motions.items()))
                 with gr.Group(visible=True) as camera_group:
                     camera_motion, camera_message = camera_motion_field(
                         studio, "Camera motion (optional)", elem_id=f"{KEY}-camera-motion"
@@ -59,22 +65,21 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                 with gr.Group(visible=False) as tracking_group:
                     tracking_video = gr.Video(label="Tracking video rendered elsewhere", sources=["upload"],
                                               elem_id=f"{KEY}-tracking-video", height=200)
-                    tracking_first_frame = gr.Image(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="First frame of that video", height=200,
+                    tracking_first_frame = ImageFile(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="First frame of that video", height=200,
                                                     sources=["upload", "clipboard"], elem_id=f"{KEY}-tracking-first-frame")
                 prompt = gr.Textbox(
                     label="Prompt", lines=3, elem_id=f"{KEY}-prompt",
                     placeholder="Describe the video, e.g. 'a jelly creature bouncing on a wooden table'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                advanced = advanced_settings(studio, KEY)
                 examples = gr.Examples(
                     existing(
                         [
-                            [MESH_SEQUENCE, asset("bouncing_blob.zip"), default_motion, None, "orbit 20", None, None,
+                            [MESH_SEQUENCE, asset("bouncing_blob.zip"), default_motion, "", "orbit 20", None, None,
                              "a colourful jelly ball bouncing on a wooden table, studio light"],
-                            [MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", 180.0, "", None, None,
+                            [MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", "180", "", None, None,
                              "a small toy house with a red roof turning on a table"],
-                            [MESH_TRACKING_VIDEO, None, default_motion, None, "", asset("tracking_turntable.mp4"),
+                            [MESH_TRACKING_VIDEO, None, default_motion, "", "", asset("tracking_turntable.mp4"),
                              asset("tracking_turntable_first_frame.png"), "a wooden cabin with a red roof turning around"],
                         ],
                         file_columns=(1, 5, 6),
@@ -87,6 +92,7 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     api_visibility="private",
                     elem_id=f"{KEY}-examples",
                 )
+                advanced = advanced_settings(studio, KEY)
             with gr.Column(scale=7):
                 preview = preview_section(KEY, show_source=False, first_frame_label="Rendered first frame")
                 result = result_section(KEY)
@@ -95,7 +101,7 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
             trigger(gradio_values(visibility.mesh_mode_visibility), inputs=[mode],
                     outputs=MeshModeVisibility.components(
                         mesh_file=mesh_file, procedural=procedural_group, camera_motion=camera_group,
-                        tracking_video=tracking_group,
+                        tracking_video=tracking_group, first_frame=preview.first_frame,
                     ),
                     api_visibility="private", queue=False)
         camera_motion.change(studio.handler(camera.camera_motion_error_text), inputs=[camera_motion], outputs=[camera_message],

@@ -39,8 +39,6 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     placeholder="Describe the video to generate, e.g. 'a blue ball rolling on a snowy field'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                tracking = tracking_settings(studio, uses_video=True)
-                advanced = advanced_settings(studio, KEY)
                 gr.Examples(
                     existing(
                         [
@@ -55,6 +53,8 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     api_visibility="private",
                     elem_id=f"{KEY}-examples",
                 )
+                tracking = tracking_settings(studio, uses_video=True)
+                advanced = advanced_settings(studio, KEY)
             with gr.Column(scale=7):
                 preview = preview_section(KEY)
                 result = result_section(KEY)

@@ -23,6 +23,7 @@ from ui.tabs.common import (
     tracking_settings,
     wire_tab,
 )
+from ui.tabs.widgets import ImageFile, RawNumber
 
 KEY = "object_manipulation"
 TITLE = "Object Manipulation"
@@ -48,7 +49,7 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
                 source_mode = gr.Radio(list(SOURCE_MODES), value=SOURCE_IMAGE, label="Start from")
-                image = gr.Image(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=240,
+                image = ImageFile(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=240,
                                  sources=["upload", "clipboard"])
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=240)
                 _, _, width = studio.working_size()
@@ -61,13 +62,13 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     sources=(), height=300, elem_id=f"{KEY}-mask-editor",
                     placeholder="The first frame appears here once a source is loaded",
                 )
-                mask_upload = gr.Image(
+                mask_upload = ImageFile(
                     type="filepath", label="…or upload a mask (white = object)", image_mode=UPLOAD_IMAGE_MODE, height=160,
                     sources=["upload", "clipboard"], elem_id=f"{KEY}-mask-upload",
                 )
                 with gr.Row():
                     motion = gr.Dropdown(list(OBJECT_MOTIONS), value="right", label="Object motion", elem_id=f"{KEY}-motion")
-                    amount = gr.Number(0.25, label="Amount", info=AMOUNT_HELP, elem_id=f"{KEY}-amount")
+                    amount = RawNumber(0.25, label="Amount", info=AMOUNT_HELP, elem_id=f"{KEY}-amount")
                 camera_mode = gr.Radio(
                     camera_modes.CAMERA_MODE_CHOICES, value=camera_modes.CAMERA_APPEND, label="Camera mode (video)",
                     info=camera_modes.CAMERA_MODE_INFO, visible=False, elem_id=f"{KEY}-camera-mode",
@@ -80,8 +81,6 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     placeholder="Describe the video, e.g. 'a red ball rolling to the right on a meadow'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                tracking = tracking_settings(studio, uses_video=True)
-                advanced = advanced_settings(studio, KEY)
                 examples = gr.Examples(
                     existing(
                         [
@@ -102,6 +101,8 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     api_visibility="private",
                     elem_id=f"{KEY}-examples",
                 )
+                tracking = tracking_settings(studio, uses_video=True)
+                advanced = advanced_settings(studio, KEY)
             with gr.Column(scale=7):
                 preview = preview_section(KEY)
                 result = result_section(KEY)
@@ -120,8 +121,10 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
         # One event for all its triggers (an example changes three at once): always_last then
         # loads the editor's background once, instead of racing copies of the same image.
         gr.on(
-            [source_mode.change, image.change, video.change, advanced.resize_mode.change, tracking.start_s.change],
-            studio.handler(inputs.mask_editor_frame), inputs=[source_mode, image, video, advanced.resize_mode, tracking.start_s],
+            [source_mode.change, image.change, video.change, advanced.resize_mode.change, tracking.start_s.change,
+             mask_upload.change],
+            studio.handler(inputs.mask_editor_frame),
+            inputs=[source_mode, image, video, advanced.resize_mode, tracking.start_s, mask_upload],
             outputs=[mask_editor], api_visibility="private", show_progress="hidden", trigger_mode="always_last",
         )
         camera_motion.change(studio.handler(camera.camera_motion_error_text), inputs=[camera_motion], outputs=[camera_message],
