@@ -185,6 +185,18 @@ def parameter_count(pipe) -> dict[str, float]:
     }
 
 
+def _machine_facts(pipe, device: str) -> dict:
+    """The device name, working size and parameter counts a report starts with."""
+    import torch
+
+    num_frames, height, width = pipe.native_size
+    return {
+        "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
+        "size": f"{num_frames}×{height}×{width}",
+        "parameters_billions": {name: round(value, 3) for name, value in parameter_count(pipe).items()},
+    }
+
+
 def run_mode(pipe, mode: str, steps: int, device: str, config=None, decode: bool = True) -> dict[str, float]:
     """One generation with memory mode ``mode`` (or the whole engine ``config``); timings (s) and peak memory (GiB)."""
     import torch
@@ -304,12 +316,7 @@ def run_all(args, device: str, dtype) -> dict[str, object]:
         run_started = time.perf_counter()
         pipe = build_pipeline(args.tiny, device, dtype)
         if "device" not in report:
-            num_frames, height, width = pipe.native_size
-            report.update(
-                device=torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
-                size=f"{num_frames}×{height}×{width}",
-                parameters_billions={name: round(value, 3) for name, value in parameter_count(pipe).items()},
-            )
+            report.update(_machine_facts(pipe, device))
         if fields.get("offload", "none") != "none":
             pipe.to("cpu")
             free_memory()
@@ -539,13 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         pipe = build_pipeline(args.tiny, device, dtype)
         build_s = time.perf_counter() - started
         if "device" not in report:
-            num_frames, height, width = pipe.native_size
-            report.update(
-                device=torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
-                size=f"{num_frames}×{height}×{width}",
-                parameters_billions={name: round(value, 3) for name, value in parameter_count(pipe).items()},
-                build_s=build_s,
-            )
+            report.update(_machine_facts(pipe, device), build_s=build_s)
             print(f"{report['device']}: random DaS with {report['parameters_billions']} B parameters, {report['size']}, built in {build_s:.1f} s")
         if mode != "none":
             pipe.to("cpu")

@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -799,29 +799,42 @@ class Engine:
             write_video(tracking_frames, staging / TRACKING_NAME, fps)
             _write_png(first_frame, staging / FIRST_FRAME_NAME)
             elapsed = time.perf_counter() - started
-            record = {
-                "prompt": prompt,
-                "seed": seed,
-                "settings": {**settings.to_dict(), "seed": seed, "fps": fps},
-                "tracking": metadata,
-                "num_frames": int(tracking_frames.shape[0]),
-                "height": int(tracking_frames.shape[1]),
-                "width": int(tracking_frames.shape[2]),
-                "model": {
-                    "checkpoint": self._loaded_from,
-                    "is_tiny": _is_tiny(self._loaded_from or ""),
-                    "device": self._device_name,
-                    "dtype": self._dtype_name,
-                    "offload": self.config.offload,
-                },
-                "tracking_encoding_seed": TRACKING_ENCODING_SEED,
-                "versions": _versions(),
-                "files": {"video": VIDEO_NAME, "tracking": TRACKING_NAME, "first_frame": FIRST_FRAME_NAME},
-                "started_at": started_at.isoformat(),
-                "finished_at": datetime.now(timezone.utc).isoformat(),
-                "elapsed_s": round(elapsed, 3),
-            }
-            (staging / SETTINGS_NAME).write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
+            record = self._settings_record(prompt, seed, settings, fps, metadata, frames)
+            self._write_settings(staging, record, started_at, elapsed)
+        return self._result(final_dir, seed, elapsed, frames)
+
+    def _settings_record(
+        self, prompt: str, seed: int, settings: GenerationSettings, fps: float, metadata: dict, video: np.ndarray
+    ) -> dict[str, Any]:
+        """The settings JSON's description of one request (what reproduces it)."""
+        return {
+            "prompt": prompt,
+            "seed": seed,
+            "settings": {**settings.to_dict(), "seed": seed, "fps": fps},
+            "tracking": metadata,
+            "num_frames": int(video.shape[0]),
+            "height": int(video.shape[1]),
+            "width": int(video.shape[2]),
+        }
+
+    def _write_settings(self, staging: Path, record: dict[str, Any], started_at: datetime, elapsed: float) -> None:
+        """Complete ``record`` with the model, versions, files and timing; write ``settings.json``."""
+        files = {"video": VIDEO_NAME, "tracking": TRACKING_NAME, "first_frame": FIRST_FRAME_NAME, **record.pop("files", {})}
+        record.update(
+            model=self._model_record(),
+            tracking_encoding_seed=TRACKING_ENCODING_SEED,
+            versions=_versions(),
+            files=files,
+            started_at=started_at.isoformat(),
+            finished_at=datetime.now(timezone.utc).isoformat(),
+            elapsed_s=round(elapsed, 3),
+        )
+        (staging / SETTINGS_NAME).write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
+
+    @staticmethod
+    def _result(
+        final_dir: Path, seed: int, elapsed: float, frames: np.ndarray, window_names: Sequence[str] = ()
+    ) -> GenerationResult:
         return GenerationResult(
             video_path=final_dir / VIDEO_NAME,
             tracking_path=final_dir / TRACKING_NAME,
@@ -831,6 +844,7 @@ class Engine:
             output_dir=final_dir,
             elapsed_s=elapsed,
             frames=frames,
+            window_tracking_paths=tuple(final_dir / name for name in window_names),
         )
 
     # ---- long videos ------------------------------------------------------------------------
@@ -933,16 +947,10 @@ class Engine:
                 write_video(window_video, staging / name, fps)
             _write_png(first_frame, staging / FIRST_FRAME_NAME)
             elapsed = time.perf_counter() - started
-            record = {
-                "prompt": prompt,
-                "seed": seed,
-                "settings": {**settings.to_dict(), "seed": seed, "fps": fps},
-                "tracking": metadata,
-                "num_frames": int(video.shape[0]),
-                "height": int(video.shape[1]),
-                "width": int(video.shape[2]),
-                "native_frames": int(native_frames),
-                "windows": [
+            record = self._settings_record(prompt, seed, settings, fps, metadata, video)
+            record.update(
+                native_frames=int(native_frames),
+                windows=[
                     {
                         "index": window.number,
                         "frames": [window.start, window.stop],
@@ -952,31 +960,10 @@ class Engine:
                     }
                     for window, name in zip(plan, window_names)
                 ],
-                "model": self._model_record(),
-                "tracking_encoding_seed": TRACKING_ENCODING_SEED,
-                "versions": _versions(),
-                "files": {
-                    "video": VIDEO_NAME,
-                    "tracking": TRACKING_NAME,
-                    "first_frame": FIRST_FRAME_NAME,
-                    "window_tracking": window_names,
-                },
-                "started_at": started_at.isoformat(),
-                "finished_at": datetime.now(timezone.utc).isoformat(),
-                "elapsed_s": round(elapsed, 3),
-            }
-            (staging / SETTINGS_NAME).write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
-        return GenerationResult(
-            video_path=final_dir / VIDEO_NAME,
-            tracking_path=final_dir / TRACKING_NAME,
-            settings_path=final_dir / SETTINGS_NAME,
-            first_frame_path=final_dir / FIRST_FRAME_NAME,
-            seed=seed,
-            output_dir=final_dir,
-            elapsed_s=elapsed,
-            frames=video,
-            window_tracking_paths=tuple(final_dir / name for name in window_names),
-        )
+                files={"window_tracking": window_names},
+            )
+            self._write_settings(staging, record, started_at, elapsed)
+        return self._result(final_dir, seed, elapsed, video, window_names)
 
     def _model_record(self) -> dict[str, Any]:
         return {

@@ -7,6 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -61,3 +63,31 @@ def new_tiny_studio(tiny_checkpoint, tmp_path_factory):
         return Studio(Engine(config), StudioOptions(**options))
 
     return make
+
+
+BIG_SIDE_PX = 1024
+BIG_NUM_FRAMES = 600
+"""The bounded-memory tests' upload: 600 frames of 1024×1024 (1.8 GiB decoded)."""
+
+
+@pytest.fixture(scope="session")
+def big_tracking_video(tmp_path_factory) -> Path:
+    """600 frames of 1024×1024 with eight distinct pictures: a ~35 KB file that decodes to 1.8 GiB."""
+    path = tmp_path_factory.mktemp("big") / "tracking.mp4"
+    distinct = 8
+    pictures = []
+    for k in range(distinct):
+        yuv420 = np.full((BIG_SIDE_PX * 3 // 2, BIG_SIDE_PX), 128, np.uint8)
+        yuv420[:BIG_SIDE_PX, : (k + 1) * BIG_SIDE_PX // distinct] = 200  # a growing bright band
+        pictures.append(yuv420)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width = stream.height = BIG_SIDE_PX
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "40"}
+        for index in range(BIG_NUM_FRAMES):
+            frame = av.VideoFrame.from_ndarray(pictures[index * distinct // BIG_NUM_FRAMES], format="yuv420p")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path

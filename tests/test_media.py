@@ -260,8 +260,6 @@ def test_read_video_frames_refuses_more_bytes_than_allowed(one_second_clip, monk
 # Bounded memory: a tiny upload must not decode into gigabytes
 # --------------------------------------------------------------------------------------------
 
-BIG_SIDE_PX = 1024
-BIG_NUM_FRAMES = 600
 WORKING_FRAMES, WORKING_SIDE_PX = 49, 96
 DECODER_MARGIN_BYTES = 128 * 2**20
 """Fixed allowance for the decoder itself: FFmpeg's frame threads each hold about 3 MiB of
@@ -281,29 +279,6 @@ else:
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"growth_bytes": (after - before) * 1024, "clip_bytes": frames.nbytes}}))
 """.format(T=WORKING_FRAMES, S=WORKING_SIDE_PX)
-
-
-@pytest.fixture(scope="module")
-def big_tracking_video(tmp_path_factory) -> Path:
-    """600 frames of 1024×1024 with eight distinct pictures: a ~35 KB file that decodes to 1.8 GiB."""
-    path = tmp_path_factory.mktemp("big") / "tracking.mp4"
-    distinct = 8
-    pictures = []
-    for k in range(distinct):
-        yuv420 = np.full((BIG_SIDE_PX * 3 // 2, BIG_SIDE_PX), 128, np.uint8)
-        yuv420[:BIG_SIDE_PX, : (k + 1) * BIG_SIDE_PX // distinct] = 200  # a growing bright band
-        pictures.append(yuv420)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=24)
-        stream.width = stream.height = BIG_SIDE_PX
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "40"}
-        for index in range(BIG_NUM_FRAMES):
-            frame = av.VideoFrame.from_ndarray(pictures[index * distinct // BIG_NUM_FRAMES], format="yuv420p")
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
 
 
 @pytest.mark.parametrize("call", ["sample_video_frames", "load_video"])

@@ -15,7 +15,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -29,8 +28,6 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[1]
-BIG_SIDE_PX = 1024
-BIG_NUM_FRAMES = 600
 SERVER_MARGIN_BYTES = 192 * 2**20
 """Fixed allowance for one build in the server besides the working clip: the decoder's frame
 threads (~3 MiB each at 1024², up to 16), writing the preview mp4s and the request's own
@@ -38,27 +35,6 @@ buffers. Decoding the whole upload would take 1.8 GiB, and 49 full-size frames 1
 SERVER_START_TIMEOUT_S = 120
 RESET_PEAK_RSS = "5"
 """Writing 5 to /proc/PID/clear_refs resets the process's peak resident set size (VmHWM)."""
-
-
-def _write_big_video(path: Path) -> Path:
-    """600 frames of 1024×1024 with eight distinct pictures: a ~35 KB H.264 file."""
-    distinct = 8
-    pictures = []
-    for k in range(distinct):
-        yuv420 = np.full((BIG_SIDE_PX * 3 // 2, BIG_SIDE_PX), 128, np.uint8)
-        yuv420[:BIG_SIDE_PX, : (k + 1) * BIG_SIDE_PX // distinct] = 200
-        pictures.append(yuv420)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=24)
-        stream.width = stream.height = BIG_SIDE_PX
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "40"}
-        for index in range(BIG_NUM_FRAMES):
-            frame = av.VideoFrame.from_ndarray(pictures[index * distinct // BIG_NUM_FRAMES], format="yuv420p")
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
 
 
 def _proc_kib(pid: int, field: str) -> int:
@@ -97,13 +73,13 @@ def studio_process(tiny_checkpoint, tmp_path_factory):
         process.kill()
 
 
-def test_a_tiny_upload_of_many_large_frames_keeps_the_server_bounded(studio_process, tiny_checkpoint, tmp_path):
+def test_a_tiny_upload_of_many_large_frames_keeps_the_server_bounded(studio_process, tiny_checkpoint, big_tracking_video, tmp_path):
     from gradio_client import Client, handle_file
 
     from core.checkpoints import read_component_config
 
     process, url = studio_process
-    video = _write_big_video(tmp_path / "tracking.mp4")
+    video = big_tracking_video
     assert video.stat().st_size < 200_000
     first = tmp_path / "first.png"
     transformer = read_component_config(str(tiny_checkpoint), "transformer")

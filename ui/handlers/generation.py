@@ -25,6 +25,7 @@ from ui.handlers.builds import BUILD_CANCELLED_INFO, BUILD_JOB
 from ui.handlers.inputs import checked_upload, seed_value
 from ui.handlers.jobs import core_progress, studio_job
 from ui.handlers.outputs import NamedOutputs
+from ui.handlers.staleness import PreviewState
 from ui.session import session_id
 from ui.studio import Studio
 
@@ -278,19 +279,11 @@ def notice_after(info: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class LoadedSettings(NamedOutputs):
+class LoadedSettings(PreviewState):
     """What *Load settings* fills in, in its outputs' order: the tab's tracking state (the
     recorded tracking video), Generate/Repaint, the preview, the prompt and the sampling
     widgets. Generate then makes the same video again (same seed, settings and checkpoint)."""
 
-    tracking: Any
-    generate: Any
-    repaint: Any
-    tracking_video: Any
-    source_video: Any
-    first_frame: Any
-    point_cloud: Any
-    info: str
     prompt: str
     seed: int
     steps: int

@@ -38,8 +38,8 @@ class TrackingValidity(NamedOutputs):
 
 
 @dataclass(frozen=True)
-class BuildFailure(NamedOutputs):
-    """After a failed build: no tracking video, the buttons disabled, the preview emptied."""
+class PreviewState(NamedOutputs):
+    """A tab's tracking state, its Generate/Repaint buttons and its preview, in outputs' order."""
 
     tracking: Any
     generate: Any
@@ -49,6 +49,11 @@ class BuildFailure(NamedOutputs):
     first_frame: Any
     point_cloud: Any
     info: Any
+
+
+@dataclass(frozen=True)
+class BuildFailure(PreviewState):
+    """After a failed build: no tracking video, the buttons disabled, the preview emptied."""
 
 
 KEEP_TRACKING = TrackingValidity(gr.skip(), gr.skip(), gr.skip(), gr.skip())
