@@ -401,8 +401,8 @@ def _warnings(
     if figures["approximate_depth"]:
         found["approximate_depth"] = (
             "Depth is approximate: it comes from the built-in estimate (a ground-plane guess), not a depth model, "
-            "so parallax and what is near or far may be wrong. For real depth, put a depth model in "
-            "checkpoints/depth and choose it (docs/TRACKERS.md)."
+            "so parallax and what is near or far may be wrong. For real depth, let the models download (run "
+            "without --offline) or fetch them with `python -m core.download --models depth,tracker` (docs/TRACKERS.md)."
         )
     codes = tuple(code for code in WARNING_CODES if code in found)
     return codes, tuple(found[code] for code in codes)

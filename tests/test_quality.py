@@ -194,7 +194,7 @@ def test_mostly_predicted_tracks_and_approximate_depth_warn():
     assert check.predicted_share == pytest.approx(8 / 9, abs=1e-4)
     assert check.warning_codes == ("mostly_predicted", "approximate_depth")
     assert "predicted 89 %" in check.warnings[0]
-    assert "approximate" in check.warnings[1] and "checkpoints/depth" in check.warnings[1]
+    assert "approximate" in check.warnings[1] and "python -m core.download" in check.warnings[1]
 
 
 def test_dense_clouds_are_subsampled_without_changing_a_uniform_answer():
