@@ -261,7 +261,12 @@ def slow_jobs(monkeypatch):
     monkeypatch.setattr(generation, "core_progress", slow_progress)
 
 
-def cancel_until_reached(page, key: str, timeout_s: float = 30.0) -> str:
+CANCEL_REACH_TIMEOUT_S = 90.0
+"""How long Cancel is retried until the job is running: on a loaded 2-core machine a queued job
+can take tens of seconds to start."""
+
+
+def cancel_until_reached(page, key: str, timeout_s: float = CANCEL_REACH_TIMEOUT_S) -> str:
     """Click Cancel until it reaches a running job (a job still being dequeued is not yet
     running, and a Cancel that finds nothing cancels nothing); returns the final notice."""
     import time

@@ -70,11 +70,7 @@ def gradio_values(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def event(*args: Any, **kwargs: Any) -> Any:
         result = fn(*args, **kwargs)
-        if not isinstance(result, NamedOutputs):
-            return result
-        values = result.gradio_values()
-        # An event with one output takes the bare value: Gradio would read a 1-tuple as the value.
-        return values[0] if len(values) == 1 else values
+        return result.gradio_values() if isinstance(result, NamedOutputs) else result
 
     return event
 
