@@ -1,4 +1,4 @@
-"""Benchmark of the built-in point tracker (trackers/points.py): speed and accuracy.
+"""Benchmark of the built-in point tracker (trackers/lk_tracker.py): speed and accuracy.
 
 Usage (from the repository root)::
 
@@ -48,7 +48,7 @@ SOURCE_MARGIN_PX = 100
 """The photo is rendered this much larger on every side, so content enters the frame as it moves."""
 EDGE_MARGIN_PX = 10
 """Points nearer the frame edge than this are left out of the error (OpenCV sees reflected
-content there; documented in trackers/points.py)."""
+content there; documented in trackers/lk_tracker.py)."""
 REPORTED_FRAMES = (12, 24, 48)
 
 

@@ -8,6 +8,8 @@ import pytest
 from scipy import ndimage
 
 from core.progress import Cancelled
+from trackers import cotracker as cotracker_module
+from trackers import lk_tracker
 from trackers import points as pts
 
 HEIGHT, WIDTH = 120, 160
@@ -19,7 +21,7 @@ FRAME_SIZES = {
     "coarse-to-fine": (272, 368),
 }
 MAX_ERROR_PX = 1.0
-BORDER_MARGIN_PX = pts.LK_WINDOW_PX // 2 + 1
+BORDER_MARGIN_PX = lk_tracker.LK_WINDOW_PX // 2 + 1
 NEAR_BORDER_MAX_ERROR_PX = 3.0
 MEDIAN_ERROR_PX = 0.2
 WEAK_POINT_MAX_ERROR_PX = 1.5
@@ -191,11 +193,11 @@ def test_large_frames_are_tracked_on_a_half_size_copy():
         return real_pyr_lk(image_from, image_to, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pts.cv2, "calcOpticalFlowPyrLK", recording_pyr_lk)
+        patch.setattr(lk_tracker.cv2, "calcOpticalFlowPyrLK", recording_pyr_lk)
         automatic = pts.track_points_lk(frames, query)
         assert {shape for shape, _ in calls} == {(height // 2, width // 2), (height, width)}
         # The full-size calls are the small refinement window only.
-        assert {window for shape, window in calls if shape == (height, width)} == {(pts.LOCAL_WINDOW_PX,) * 2}
+        assert {window for shape, window in calls if shape == (height, width)} == {(lk_tracker.LOCAL_WINDOW_PX,) * 2}
         calls.clear()
         full_size = pts.track_points_lk(frames, query, coarse_to_fine=False)
         assert {shape for shape, _ in calls} == {(height, width)}
@@ -289,7 +291,7 @@ def test_cotracker_adapter_converts_pixels_and_keeps_per_frame_visibility(tmp_pa
     monkeypatch.setitem(sys.modules, "cotracker", package)
     monkeypatch.setitem(sys.modules, "cotracker.predictor", predictor)
     monkeypatch.setenv(pts.CHECKPOINTS_ENV, str(tmp_path))
-    monkeypatch.setattr(pts, "_COTRACKER_MODELS", {})
+    monkeypatch.setattr(cotracker_module, "_COTRACKER_MODELS", {})
     (tmp_path / "scaled_offline.pth").write_bytes(b"")
 
     assert list(pts.available_point_trackers())[0] == pts.COTRACKER_METHOD
@@ -421,7 +423,7 @@ def torch_home(tmp_path, monkeypatch):
     monkeypatch.setenv(pts.CHECKPOINTS_ENV, str(tmp_path / "no-cotracker"))
     monkeypatch.delenv("DAS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(pts, "_COTRACKER_MODELS", {})
+    monkeypatch.setattr(cotracker_module, "_COTRACKER_MODELS", {})
     return tmp_path / "torch" / "hub"
 
 
