@@ -47,7 +47,7 @@ DEPTH_ANYTHING_LARGE_APPROX_GB = 1.3
 """Approximate download size of Depth Anything V2 Large (GB)."""
 
 # Depth models load through `transformers` from `checkpoints/depth/<local_name>` (see
-# docs/TRACKERS.md); the names here are the folder names trackers/depth.py looks for.
+# docs/TRACKERS.md); the names here are the folder names trackers/depth_models.py looks for.
 DEPTH_MODELS: dict[str, ModelSpec] = {
     "depth-anything-v2-small": ModelSpec(
         "depth-anything/Depth-Anything-V2-Small-hf",

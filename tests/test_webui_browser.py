@@ -171,10 +171,15 @@ def test_painted_mask_drives_the_object(page, artifacts_dir):
     editor.locator("canvas").first.wait_for()
     editor.scroll_into_view_if_needed()
     editor.get_by_role("button", name="Brush", exact=True).click()
+    # The example also sets the editor's background (the source picture, with any uploaded
+    # mask tinted over it); a stroke painted while that is still loading is dropped with the
+    # old layer, so let the editor settle first.
+    page.wait_for_timeout(EDITOR_SETTLE_MS)
     box = editor.locator("canvas").first.bounding_box()
     # Paint a short stroke over the ball (left third, lower part of the picture).
     x, y = box["x"] + box["width"] * 0.36, box["y"] + box["height"] * 0.72
     paint_stroke(page, x, y)
+    page.wait_for_timeout(EDITOR_SETTLE_MS)
     build_tracking(page, key)
     info = page.locator(f"#{key}-tracking-info").inner_text()
     assert "object: right" in info
@@ -186,6 +191,10 @@ def test_painted_mask_drives_the_object(page, artifacts_dir):
     paint_stroke(page, x - 20, y - 10)
     page.locator(f"#{key}-generate[disabled]").wait_for()
     expect(page.locator(f"#{key}-tracking-info")).to_contain_text("inputs changed")
+
+
+EDITOR_SETTLE_MS = 2000
+"""Time for the mask editor to load a new background (and to register a stroke) on a busy machine."""
 
 
 def paint_stroke(page, x: float, y: float) -> None:
