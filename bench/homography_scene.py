@@ -83,13 +83,9 @@ class HomographyScene:
     frame_to_canvas: np.ndarray
 
     @property
-    def num_frames(self) -> int:
-        return int(self.frames.shape[0])
-
-    @property
     def size(self) -> tuple[int, int]:
         """``(H, W)``."""
-        return int(self.frames.shape[1]), int(self.frames.shape[2])
+        return self.frames.shape[1:3]
 
     def true_positions(self, uv0: np.ndarray, frame: int) -> np.ndarray:
         """Where the content at frame-0 positions ``uv0 (N, 2)`` is on ``frame`` (``(N, 2)``, our

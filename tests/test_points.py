@@ -330,12 +330,12 @@ def test_every_track_in_view_is_drawn_and_accurate_on_a_moving_photo(photo):
     tracks = pts.track_points(scene.frames, pts.DEFAULT_GRID_SIZE, method=pts.LK_METHOD)
     query = tracks.uv[0]
     assert np.isfinite(tracks.uv).all()
-    for frame in range(scene.num_frames):
+    for frame in range(len(scene.frames)):
         in_view = scene.in_view(query, frame)
         uv = tracks.uv[frame]
         drawn = (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
         assert (drawn & in_view).sum() >= MIN_SCENE_COVERAGE * in_view.sum(), f"frame {frame}"
-    last = scene.num_frames - 1
+    last = len(scene.frames) - 1
     in_view = scene.in_view(query, last)
     error = np.linalg.norm(tracks.uv[last] - scene.true_positions(query, last), axis=1)[in_view]
     assert np.median(error) <= SCENE_MEDIAN_ERROR_PX

@@ -107,16 +107,8 @@ from trackers.depth_models import (
     moge_fetch,
     moge_source,
 )
-from trackers.depth_result import (
-    RELATIVE_FAR_DEPTH,
-    RELATIVE_NEAR_DEPTH,
-    DepthError,
-    DepthEstimator,
-    DepthFactory,
-    DepthResult,
-    as_rgb_uint8,
-    positive_depth,
-)
+from trackers.depth_result import RELATIVE_FAR_DEPTH, RELATIVE_NEAR_DEPTH, DepthError, DepthEstimator
+from trackers.depth_result import DepthFactory, DepthResult, as_rgb_uint8, positive_depth
 from trackers.depth_video import (
     ALIGN_MODES,
     INVERSE_DEPTH_FLOOR_FRACTION,

@@ -15,7 +15,7 @@ from core.camera import describe_camera_motion, parse_camera_motion, scale_motio
 from core.geometry import in_frame, intrinsics_from_fov, transform_points
 from core.media import sample_video_frames
 from core.options import WorkingSize
-from core.quality import check_tracking
+from core.quality import ControlCheck, check_tracking
 from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
 from core.render import DENSE_SQUARE_SIDE
 from core.tasks.common import choose_first_frame, describe_source, render_tracks
@@ -90,6 +90,15 @@ def depth_from_tracks(uvz0: np.ndarray, visible0: np.ndarray, height: int, width
 # --------------------------------------------------------------------------------------------
 # Mesh animation
 # --------------------------------------------------------------------------------------------
+
+
+def _check_on_black(frames: np.ndarray, uvz: np.ndarray, drawn: np.ndarray, metadata: dict) -> ControlCheck:
+    """The controllability check of an object on black (a mesh, a tracking video made
+    elsewhere), where a mostly black frame is expected: only the scene-wide warnings apply.
+    Recorded in ``metadata["check"]`` for the settings JSON."""
+    check = check_tracking(frames, uvz, drawn, approximate_depth=False, black_background=True)
+    metadata["check"] = check.to_dict()
+    return check
 
 
 def mesh_animation(
@@ -180,9 +189,7 @@ def mesh_animation(
         "width": int(width),
         "first_frame": origin,
     }
-    # An object on black is expected here: only the scene-wide warnings apply.
-    check = check_tracking(frames, uvz, visible, approximate_depth=False, black_background=True)
-    metadata["check"] = check.to_dict()
+    check = _check_on_black(frames, uvz, visible, metadata)
     report(progress, 1.0, "tracking video ready")
     return TrackingResult(
         frames=frames,
@@ -273,10 +280,7 @@ def from_tracking_video(
     frames = np.ascontiguousarray(picked, dtype=np.uint8)
     no_tracks = np.zeros((num_frames, 0, 3), dtype=np.float32)
     # The tracks behind an uploaded video are unknown: only its coverage can be checked.
-    check = check_tracking(
-        frames, no_tracks, np.zeros((num_frames, 0), dtype=bool), approximate_depth=False, black_background=True
-    )
-    metadata["check"] = check.to_dict()
+    check = _check_on_black(frames, no_tracks, np.zeros((num_frames, 0), dtype=bool), metadata)
     report(progress, 1.0, "tracking video ready")
     return TrackingResult(
         frames=frames,
