@@ -71,6 +71,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="reuse the transformer's residual on quiet steps (0.1-0.3 typical; 0 skips nothing)")
     parser.add_argument("--attention-backend", default=None, metavar="NAME",
                         help="diffusers attention backend: native, flash, sage, ... (default: PyTorch SDPA)")
+    parser.add_argument("--parallel", type=int, default=1, metavar="N",
+                        help="split each video over N GPUs (sequence parallelism): starts N processes, "
+                             "process 0 serves the studio; offload none or model")
     parser.add_argument("--max-file-size", default="200MB", help="largest accepted upload, e.g. 200MB or 1GB")
     parser.add_argument("--output-dir", default="outputs", help="where generated videos are saved")
     parser.add_argument("--preload", action="store_true", help="load the model at start instead of on first use")
@@ -90,27 +93,48 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
+def engine_config(args: argparse.Namespace) -> EngineConfig:
+    """The engine options of the command line (raises EngineConfigError for unusable ones)."""
+    return EngineConfig(checkpoint=args.checkpoint, device=args.device, offload=args.offload,
+                        output_dir=args.output_dir, quantize=args.quantize,
+                        step_cache_threshold=args.step_cache, attention_backend=args.attention_backend,
+                        allow_download=downloads_allowed(args.offline), parallel=args.parallel)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Gradio is imported only to run the studio, so `--help` and argument errors stay quick.
-    from ui.app import build_app, launch_options, parse_size
+    from ui.app import parse_size
     from ui.server import port_is_taken, port_taken_message
 
     if args.port and port_is_taken(args.host, args.port):  # say so before loading anything
         sys.exit(f"error: {port_taken_message(args.host, args.port)}")
     try:
         parse_size(args.max_file_size)
-    except UserError as error:  # parse_size's own refusal of the text (FileSizeError)
-        sys.exit(f"error: --max-file-size: {error}")
-    allow_download = downloads_allowed(args.offline)
+        config = engine_config(args)
+    except UserError as error:  # FileSizeError, EngineConfigError: a message, not a traceback
+        sys.exit(f"error: {error}")
+    if config.parallel == 1:
+        serve(args, config)
+        return
+    from core.acceleration import parallel
+    from core.engine import Engine
+
+    if parallel.launched_world_size() == 1:
+        sys.exit(parallel.launch(config.parallel, parallel.relaunch_command(__file__, sys.argv[1:] if argv is None else argv)))
+    parallel.run_as_group(config.parallel, config.device, lead=lambda: serve(args, config), make_engine=lambda: Engine(config))
+
+
+def serve(args: argparse.Namespace, config: EngineConfig) -> None:
+    """Build the studio and serve it until it is closed."""
+    from ui.app import build_app, launch_options
+    from ui.server import port_taken_message
+
+    allow_download = config.allow_download
     logger.info("downloads: %s", "missing models download on first use (--offline forbids it)" if allow_download
                 else "off (offline): only models on this machine are used")
     try:
-        config = EngineConfig(checkpoint=args.checkpoint, device=args.device, offload=args.offload,
-                              output_dir=args.output_dir, quantize=args.quantize,
-                              step_cache_threshold=args.step_cache, attention_backend=args.attention_backend,
-                              allow_download=allow_download)
         demo = build_app(config, max_file_size=args.max_file_size, default_steps=args.default_steps,
                          allow_download=allow_download, preload=args.preload)
     except UserError as error:  # EngineConfigError, CheckpointError, ...: a message, not a traceback

@@ -197,15 +197,16 @@ def _machine_facts(pipe, device: str) -> dict:
     }
 
 
-def run_mode(pipe, mode: str, steps: int, device: str, config=None, decode: bool = True) -> dict[str, float]:
-    """One generation with memory mode ``mode`` (or the whole engine ``config``); timings (s) and peak memory (GiB)."""
+def run_mode(pipe, mode: str, steps: int, device: str, config=None, decode: bool = True, parallel=None) -> dict[str, float]:
+    """One generation with memory mode ``mode`` (or the whole engine ``config``, and its tokens
+    split over the ``parallel`` group when given); timings (s) and peak memory (GiB)."""
     import torch
     from PIL import Image
 
     from core.engine import EngineConfig, configure_pipeline
 
     num_frames, height, width = pipe.native_size
-    configure_pipeline(pipe, config or EngineConfig(offload=mode), device)
+    configure_pipeline(pipe, config or EngineConfig(offload=mode), device, parallel)
     rng = np.random.default_rng(0)
     first_frame = Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
     tracking = rng.integers(0, 255, (num_frames, height, width, 3), dtype=np.uint8)

@@ -22,7 +22,7 @@ import re
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -32,7 +32,7 @@ from PIL import Image
 from core import defaults
 from core.checkpoints import downloads_allowed
 from core.errors import UserError
-from core.jobs import Shard, current_shard, read_json, write_json_atomic, write_text_atomic
+from core.jobs import Shard, current_shard, read_json, single_process, write_json_atomic, write_text_atomic
 from core.object_motion import OBJECT_MOTIONS
 from core.options import CAMERA_MODES, SOURCE_MODES, ClipOptions, ObjectMove, TrackingOptions, WorkingSize
 from core.progress import Cancelled
@@ -46,6 +46,8 @@ EXIT_USAGE = 2
 EXIT_CHECKPOINT = 3
 EXIT_BATCH_FAILURES = 4
 EXIT_INTERRUPTED = 130
+SINGLE_PROCESS_COMMANDS = ("status", "tiny")
+"""Commands that never start --parallel processes (nothing is generated)."""
 
 TASK_COMMANDS = {
     "motion-transfer": "motion_transfer",
@@ -576,6 +578,7 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--quantize", choices=("none", "int8", "fp8"), default="none", help="weight-only quantisation of the transformer and T5 (torchao; fp8 needs an Ada/Hopper GPU; offload none or model)")
     group.add_argument("--step-cache", type=float, default=None, metavar="THRESHOLD", help="reuse the transformer's residual on steps whose input barely changed (0.1-0.3 typical; 0 skips nothing)")
     group.add_argument("--attention-backend", default=None, metavar="NAME", help="diffusers attention backend: native (PyTorch SDPA), flash, sage, ... (default: the model's own SDPA)")
+    group.add_argument("--parallel", type=int, default=1, metavar="N", help="split each video over N GPUs (sequence parallelism; starts N processes; offload none or model)")
     group.add_argument("--no-vae-tiling", dest="vae_tiling", action="store_false", help="decode the VAE in one piece")
     group.add_argument("--no-vae-slicing", dest="vae_slicing", action="store_false")
     group.add_argument("--allow-download", action="store_true", help="accepted and ignored: missing models download on first use unless --offline")
@@ -649,6 +652,7 @@ def _engine_config(args: argparse.Namespace):
         quantize=args.quantize,
         step_cache_threshold=args.step_cache,
         attention_backend=args.attention_backend,
+        parallel=args.parallel,
     )
 
 
@@ -686,7 +690,7 @@ def _status_command(args: argparse.Namespace) -> int:
     from trackers.depth import APPROXIMATE_DEPTH_ADVICE, BUILTIN_METHOD, available_depth_methods, resolve_depth_method
     from trackers.points import available_point_trackers, resolve_point_tracker
 
-    engine = Engine(_engine_config(args))
+    engine = Engine(replace(_engine_config(args), parallel=1))  # a report: nothing to split
     status = engine.status()
     allow_download = downloads_allowed(args.offline)
     models = {
@@ -732,6 +736,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             tracking_only=args.tracking_only,
             allow_download=downloads_allowed(args.offline),
             flux_checkpoint=args.flux_checkpoint,
+            # All processes work on each video together, so the jobs are not shared out.
+            shard=single_process() if config.parallel > 1 else None,
         )
     job = _job_from_args(args)
     record = run_job(
@@ -755,6 +761,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from core.progress import Cancelled
 
     try:
+        if getattr(args, "parallel", 1) > 1 and args.command not in SINGLE_PROCESS_COMMANDS:
+            return _run_parallel(args, list(sys.argv[1:] if argv is None else argv))
         return _dispatch(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -772,6 +780,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logger.exception("unexpected error")
         print(f"unexpected error ({type(error).__name__}); the traceback is above — please report it", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _run_parallel(args: argparse.Namespace, argv: list[str]) -> int:
+    """``--parallel N``: start N processes running this command (unless this is one of them),
+    then lead (process 0) or follow (the others); see :mod:`core.acceleration.parallel`."""
+    from core.acceleration import parallel
+    from core.engine import Engine
+
+    config = _engine_config(args)  # checks the options before any process starts
+    if parallel.launched_world_size() == 1:
+        return parallel.launch(config.parallel, parallel.relaunch_command("core", argv))
+    return parallel.run_as_group(
+        config.parallel, config.device, lead=lambda: _dispatch(args), make_engine=lambda: Engine(config)
+    )
 
 
 def _is_checkpoint_error(error: BaseException) -> bool:

@@ -65,6 +65,8 @@ from core.progress import CancelFn, Cancelled, ProgressFn, check_cancel, report,
 if TYPE_CHECKING:  # imported lazily at run time: core.pipeline pulls in torch + diffusers
     import torch
 
+    from core.acceleration.parallel import ParallelGroup
+
     from core.tasks import TrackingResult
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,8 @@ WINDOW_TRACKING_NAME = "tracking_window_{:02d}.mp4"
 """Tracking video of window k of a long video (1-based), as the model read it."""
 STAGING_PREFIX = ".incomplete-"
 """Results are written under this hidden name and renamed when complete (no partial folders)."""
+LOAD_COMMAND, UNLOAD_COMMAND, FRAMES_COMMAND = "load", "unload", "frames"
+"""What a parallel leader tells the other processes to repeat (core.acceleration.parallel.follow)."""
 
 TINY_MODEL_MESSAGE = "tiny test model — output is noise"
 CPU_WARNING = "No CUDA device: running on the CPU in float32 — generation will be very slow."
@@ -130,6 +134,9 @@ class EngineConfig:
             nothing skipped (identical output), 0.1–0.3 typical.
         attention_backend: diffusers attention backend ("native", "flash", "sage", ...);
             ``None`` keeps the model's own SDPA processor.
+        parallel: processes (GPUs) that share each video (``core.acceleration.parallel``); 1 =
+            one process. Above 1 the engine must run in a process that joined such a group
+            (the CLI's and studio's ``--parallel N`` start and join it).
     """
 
     checkpoint: Optional[str] = None
@@ -143,6 +150,7 @@ class EngineConfig:
     quantize: str = "none"
     step_cache_threshold: Optional[float] = None
     attention_backend: Optional[str] = None
+    parallel: int = 1
 
     def __post_init__(self) -> None:
         self._validate_acceleration()
@@ -169,6 +177,13 @@ class EngineConfig:
         threshold = self.step_cache_threshold
         if threshold is not None and not (isinstance(threshold, (int, float)) and np.isfinite(threshold) and threshold >= 0):
             raise EngineConfigError(f"step-cache threshold must be a number >= 0 (0 skips nothing); got {threshold!r}")
+        if self.parallel != 1:
+            from core.acceleration.parallel import ParallelError, check_parallel
+
+            try:
+                check_parallel(self.parallel, self.offload, self.device)
+            except ParallelError as error:
+                raise EngineConfigError(str(error)) from None
 
 
 @dataclass
@@ -403,14 +418,16 @@ def remove_stale_staging(output_dir: str | Path, max_age_s: float = STALE_STAGIN
 # --------------------------------------------------------------------------------------------
 
 
-def configure_pipeline(pipe, config: EngineConfig, device: str) -> None:
+def configure_pipeline(pipe, config: EngineConfig, device: str, parallel: "ParallelGroup | None" = None) -> None:
     """Place a loaded pipeline on ``device`` with ``config``'s memory mode and VAE options.
 
     ``none``: everything on the GPU. ``model``: diffusers' model CPU offload (one component on
     the GPU at a time). ``sequential``: layer-by-layer offload (least memory, slowest).
     ``group``: diffusers group offloading of the transformer, text encoder and VAE, streaming
     leaf modules from CPU memory while the previous ones compute. Offload modes are ignored on
-    the CPU. Also used by ``bench/gpu.py`` so the benchmark measures exactly what the app runs.
+    the CPU. ``parallel``: split the transformer's tokens over that group of processes (after
+    the step cache, so its skip decisions are shared; before compiling). Also used by
+    ``bench/gpu.py`` so the benchmark measures exactly what the app runs.
     """
     import torch
 
@@ -438,6 +455,13 @@ def configure_pipeline(pipe, config: EngineConfig, device: str) -> None:
         if config.vae_slicing and hasattr(vae, "enable_slicing"):
             vae.enable_slicing()
     _apply_acceleration(pipe, config, device)
+    if parallel is not None:
+        from core.acceleration.parallel import ParallelError, enable_context_parallel
+
+        try:
+            enable_context_parallel(pipe.transformer, parallel)
+        except ParallelError as error:
+            raise EngineConfigError(str(error)) from None
     if config.compile:
         pipe.transformer.compile()
 
@@ -497,7 +521,30 @@ class Engine:
         """How many times weights were loaded (1 after any number of requests, unless unloaded)."""
         self.tracking_encode_count = 0
         """How many tracking videos were VAE-encoded (cache misses)."""
-        self._device_name, self._dtype_name = self._pick_device(self.config.device)
+        self._parallel = self._join_parallel(self.config)
+        device = self._parallel.device if self._parallel is not None else self.config.device
+        self._device_name, self._dtype_name = self._pick_device(device)
+
+    @staticmethod
+    def _join_parallel(config: EngineConfig) -> "ParallelGroup | None":
+        """The process group sharing each video (``config.parallel`` > 1), joined by the caller."""
+        if config.parallel == 1:
+            return None
+        from core.acceleration.parallel import current_group
+
+        group = current_group()
+        if group is None or group.world_size != config.parallel:
+            raise EngineConfigError(
+                f"parallel={config.parallel} needs this process to be one of {config.parallel} started together: "
+                f"use `python -m core ... --parallel {config.parallel}` or `python webui.py --parallel "
+                f"{config.parallel}` (they start them), or call core.acceleration.parallel.run_as_group first"
+            )
+        return group
+
+    @property
+    def leads(self) -> bool:
+        """Whether this engine tells other processes what to do (process 0 of a parallel group)."""
+        return self._parallel is not None and self._parallel.is_leader
 
     # ---- device and checkpoint -------------------------------------------------------------
 
@@ -586,7 +633,8 @@ class Engine:
         if problem:
             warnings.append(problem)
         state = "loaded" if self.loaded else "not loaded yet (loads on first Generate)"
-        message = f"{checkpoint} on {self._device_name} ({self._dtype_name}), {state}"
+        device = self._device_name if self._parallel is None else f"{self.config.parallel} processes (this one: {self._device_name})"
+        message = f"{checkpoint} on {device} ({self._dtype_name}), {state}"
         if warnings:
             message += " — " + "; ".join(warnings)
         return EngineStatus(
@@ -614,6 +662,8 @@ class Engine:
     def unload(self) -> None:
         """Drop the pipeline and the tracking cache and free GPU memory."""
         with self._lock:
+            if self.leads:
+                self._parallel.announce(UNLOAD_COMMAND)
             self._pipe = None
             self._loaded_from = None
             self._tracking_cache.clear()
@@ -647,6 +697,8 @@ class Engine:
         from core.pipeline import DiffusionAsShaderPipeline
 
         report(progress, 0.0, "loading the model")
+        if self.leads:
+            self._parallel.announce(LOAD_COMMAND)
         path = self._local_checkpoint()
         if self._device_name == "cpu":
             logger.warning(CPU_WARNING)
@@ -665,7 +717,9 @@ class Engine:
                 f"incomplete or corrupted: verify it with `python -m core.download --verify {path}` and "
                 f"download it again if needed."
             ) from error
-        configure_pipeline(pipe, self.config, self._device_name)
+        configure_pipeline(pipe, self.config, self._device_name, self._parallel)
+        if self._parallel is not None and not self._parallel.is_leader:
+            pipe.set_progress_bar_config(disable=True)  # the leader's bar is the one to read
         self._pipe = pipe
         self._loaded_from = path
         self.load_count += 1
@@ -788,9 +842,7 @@ class Engine:
         with self._lock:
             pipe = self._load_locked()
             check_cancel(cancel, "generation")
-            report(progress, 0.0, "encoding the tracking video")
-            conditioning = self._tracking_conditioning(pipe, tracking_frames, settings.legacy_tracking_range)
-            frames = self._denoise(pipe, first_frame, conditioning, prompt, settings, seed, progress, cancel)
+            frames = self._frames(pipe, first_frame, tracking_frames, prompt, settings, seed, progress, cancel)
 
         report(progress, 1.0, "writing the video")
         final_dir = self.output_dir / (run_name or request_folder_name(str(metadata.get("task", "generation")), seed))
@@ -928,10 +980,8 @@ class Engine:
             for window, window_video in zip(plan, window_videos):
                 check_cancel(cancel, "generation")
                 share = _labelled(scaled(progress, window.index / count, (window.index + 1) / count), f"window {window.number}/{count}: ")
-                report(share, 0.0, "encoding the tracking video")
-                conditioning = self._tracking_conditioning(pipe, window_video, settings.legacy_tracking_range)
                 window_seed = windowing.window_seed(seed, window.index)
-                frames = self._denoise(pipe, start_image, conditioning, prompt, settings, window_seed, share, cancel)
+                frames = self._frames(pipe, start_image, window_video, prompt, settings, window_seed, share, cancel)
                 generated.append(frames if window.index == 0 else frames[windowing.OVERLAP_FRAMES:])
                 # The next window starts from the frame as it is written (uint8), not the float output.
                 start_image = np.ascontiguousarray(frames[-1])
@@ -972,7 +1022,44 @@ class Engine:
             "device": self._device_name,
             "dtype": self._dtype_name,
             "offload": self.config.offload,
+            "parallel": self.config.parallel,
         }
+
+    def _frames(
+        self,
+        pipe,
+        first_frame: np.ndarray,
+        tracking_frames: np.ndarray,
+        prompt: str,
+        settings: GenerationSettings,
+        seed: int,
+        progress: Optional[ProgressFn],
+        cancel: Optional[CancelFn],
+    ) -> np.ndarray:
+        """Encode the tracking video (cached) and denoise one native-length window; ``(T, H, W, 3)`` uint8.
+
+        A parallel leader first hands the same request to the other processes, which run this
+        too (:meth:`follow_frames`).
+        """
+        if self.leads:
+            request = {"first_frame": first_frame, "tracking_frames": tracking_frames, "prompt": prompt,
+                       "settings": settings.to_dict(), "seed": seed}
+            self._parallel.announce(FRAMES_COMMAND, request)
+        report(progress, 0.0, "encoding the tracking video")
+        conditioning = self._tracking_conditioning(pipe, tracking_frames, settings.legacy_tracking_range)
+        return self._denoise(pipe, first_frame, conditioning, prompt, settings, seed, progress, cancel)
+
+    def follow_frames(
+        self, first_frame: np.ndarray, tracking_frames: np.ndarray, prompt: str, settings: dict[str, Any], seed: int
+    ) -> np.ndarray:
+        """A follower's share of the leader's :meth:`_frames` (same request, no files, no progress).
+
+        Raises:
+            Cancelled: the leader cancelled the generation.
+        """
+        with self._lock:
+            pipe = self._load_locked()
+            return self._frames(pipe, first_frame, tracking_frames, prompt, GenerationSettings.from_dict(settings), seed, None, None)
 
     def _denoise(
         self,
@@ -992,7 +1079,10 @@ class Engine:
 
         def on_step_end(pipeline, step: int, timestep, callback_kwargs: dict) -> dict:
             report(progress, (step + 1) / steps, f"denoising step {step + 1}/{steps}")
-            if cancel is not None and cancel():
+            stop = cancel is not None and cancel()
+            if self._parallel is not None:
+                stop = self._parallel.share_flag(stop)  # every process stops after the same step
+            if stop:
                 # The pipeline stops before the next step and skips the VAE decode.
                 pipeline._interrupt = True
             return callback_kwargs

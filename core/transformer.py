@@ -38,6 +38,7 @@ from typing import Any, Iterator
 import torch
 from accelerate import init_empty_weights
 from diffusers.configuration_utils import register_to_config
+from diffusers.models._modeling_parallel import ContextParallelInput, ContextParallelOutput
 from diffusers.models.modeling_outputs import Transformer2DModelOutput
 from diffusers.models.transformers.cogvideox_transformer_3d import CogVideoXBlock, CogVideoXTransformer3DModel
 from diffusers.utils import apply_lora_scale
@@ -63,6 +64,29 @@ class CogVideoXTransformer3DModelTracking(CogVideoXTransformer3DModel):
     constructing or loading the model does *not* change ``requires_grad``: call
     :func:`set_tracking_trainable` for training.
     """
+
+    # Context parallelism (core.acceleration.parallel): where diffusers' hooks split the token
+    # sequences over processes and gather them back. Split after the patch embedding, at the
+    # first block of each stream (text and video tokens of the main stream, video tokens of the
+    # tracking stream: its blocks read the main stream's already split text tokens), with the
+    # rotary embedding of the video tokens split the same way at the model's input. Every step
+    # in between is per token except attention, which the dispatcher runs context-parallel.
+    _cp_plan = {
+        "": {
+            "image_rotary_emb": (
+                ContextParallelInput(split_dim=0, expected_dims=2),
+                ContextParallelInput(split_dim=0, expected_dims=2),
+            ),
+        },
+        "transformer_blocks.0": {
+            "hidden_states": ContextParallelInput(split_dim=1, expected_dims=3),
+            "encoder_hidden_states": ContextParallelInput(split_dim=1, expected_dims=3),
+        },
+        "transformer_blocks_copy.0": {
+            "hidden_states": ContextParallelInput(split_dim=1, expected_dims=3),
+        },
+        "proj_out": ContextParallelOutput(gather_dim=1, expected_dims=3),
+    }
 
     @register_to_config
     def __init__(

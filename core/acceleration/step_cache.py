@@ -27,7 +27,7 @@ calls the original module unchanged, so with ``threshold=0`` (nothing is ever sk
 output is bit-identical to a transformer without hooks.
 
 Decision rule (TeaCache, without its model-specific polynomial rescaling, which was fitted for
-other models): ``accumulated += mean|m_t − m_prev| / mean|m_prev|`` where ``m`` is the video
+other models): ``accumulated += Σ|m_t − m_prev| / Σ|m_prev|`` where ``m`` is the video
 part of block 0's modulated input (``norm1(hidden, text, temb)``); the step is skipped while
 ``accumulated < threshold`` and computed (and ``accumulated`` reset to 0) otherwise. The first
 call of a generation is always computed.
@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from diffusers.hooks import HookRegistry, ModelHook
@@ -83,6 +83,8 @@ class StepCacheState:
     computed_calls: int = 0
     skipped_calls: int = 0
     skipped_per_generation: list[int] = field(default_factory=list)
+    all_reduce_sum: Callable[[torch.Tensor], torch.Tensor] | None = None
+    """Sums a tensor over the processes sharing one video (set by context parallelism)."""
 
     def clear(self) -> None:
         """Forget the cached tensors; the next call starts a new generation."""
@@ -147,7 +149,12 @@ class StepCacheHeadHook(ModelHook):
         state.previous_modulated = modulated
         can_reuse = previous is not None and state.residual is not None and previous.shape == modulated.shape
         if can_reuse:
-            change = ((modulated - previous).abs().mean() / previous.abs().mean().clamp_min(CHANGE_DENOMINATOR_FLOOR)).item()
+            # Sums rather than means, so that processes holding a share of the tokens each
+            # (core.acceleration.parallel) add theirs up and all take the same decision.
+            sums = torch.stack([(modulated - previous).abs().float().sum(), previous.abs().float().sum()])
+            if state.all_reduce_sum is not None:
+                sums = state.all_reduce_sum(sums)
+            change = (sums[0] / sums[1].clamp_min(CHANGE_DENOMINATOR_FLOOR)).item()
             state.accumulated += change
             can_reuse = state.accumulated < self.threshold
         hidden = _argument("hidden_states", args, kwargs)
