@@ -456,8 +456,13 @@ def configure_pipeline(pipe, config: EngineConfig, device: str, parallel: "Paral
             vae.enable_slicing()
     _apply_acceleration(pipe, config, device)
     if parallel is not None:
-        from core.acceleration.parallel import ParallelError, enable_context_parallel
+        from core.acceleration.parallel import ParallelError, enable_context_parallel, splits_evenly
 
+        if config.compile and not splits_evenly(pipe.transformer.config, parallel.world_size):
+            raise EngineConfigError(
+                f"--compile with --parallel {parallel.world_size} needs the text tokens, video tokens and heads to "
+                f"divide by {parallel.world_size} (torch.compile cannot trace uneven shares); use --parallel 2 or drop --compile"
+            )
         try:
             enable_context_parallel(pipe.transformer, parallel)
         except ParallelError as error:

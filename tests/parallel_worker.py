@@ -27,6 +27,10 @@ GENERATION_SEED = 11
 CANCEL_AFTER_STEPS = 1
 
 
+UNEVEN_LATENT_SIZE = (10, 6)
+"""Latent height and width giving 3 × 5 × 3 = 45 video tokens: 2 processes would get 23 and 22."""
+
+
 def transformer_inputs(tracking_seed: int = 1) -> dict:
     from diffusers.models.embeddings import get_3d_rotary_pos_embed
 
@@ -43,9 +47,19 @@ def transformer_inputs(tracking_seed: int = 1) -> dict:
     return inputs
 
 
-def tiny_model(step_cache: bool = False):
-    """The tiny DaS transformer (seed 0), with the step cache hooks when asked."""
+def tiny_model(step_cache: bool = False, uneven: bool = False):
+    """The tiny DaS transformer (seed 0), with the step cache hooks when asked; ``uneven``: at
+    :data:`UNEVEN_LATENT_SIZE`, whose video tokens do not split evenly over 2 processes."""
     model = _tiny_transformer(0).eval()
+    if uneven:
+        from core.transformer import CogVideoXTransformer3DModelTracking
+
+        height, width = UNEVEN_LATENT_SIZE
+        resized = CogVideoXTransformer3DModelTracking(**{**model.config, "sample_height": height, "sample_width": width})
+        # Same weights; only the learned position embedding's table has the new length.
+        state = {key: value for key, value in model.state_dict().items() if "pos_embedding" not in key}
+        resized.load_state_dict(state, strict=False)
+        model = resized.eval()
     if step_cache:
         apply_step_cache(model, StepCacheConfig(threshold=STEP_CACHE_THRESHOLD))
     return model
@@ -70,6 +84,11 @@ def run_transformer(out: Path, processes: int) -> int:
     parallel.enable_context_parallel(model, group)
     prediction = model(**transformer_inputs())[0]
     other_tracking = model(**transformer_inputs(tracking_seed=2))[0]
+    try:
+        parallel.enable_context_parallel(tiny_model(uneven=True), group)
+        uneven = "split"
+    except parallel.ParallelError as error:
+        uneven = str(error)
     # The cache first, then the split hooks, as configure_pipeline does: each process's
     # step cache sees its share of the tokens and decides on the group's sums.
     cached_model = tiny_model(step_cache=True)
@@ -77,7 +96,8 @@ def run_transformer(out: Path, processes: int) -> int:
     cached, skips = cached_steps(cached_model)
     results = [None] * processes
     torch.distributed.all_gather_object(
-        results, {"prediction": prediction, "other_tracking": other_tracking, "cached": cached, "skips": skips}
+        results, {"prediction": prediction, "other_tracking": other_tracking, "uneven": uneven, "cached": cached,
+                  "skips": skips}
     )
     if group.is_leader:
         torch.save(results, out)

@@ -90,7 +90,8 @@ class ParallelGroup:
     device: str
     control: Any
     mesh: Any
-    parallel_config: Any = None
+    parallel_configs: dict[bool, Any] = field(default_factory=dict)
+    """diffusers ``ParallelConfig`` per ``ulysses_anything`` value, set up once (it creates groups)."""
 
     @property
     def is_leader(self) -> bool:
@@ -257,6 +258,19 @@ def context_parallel_plan(transformer) -> dict[str, Any]:
     return plan
 
 
+def splits_evenly(transformer_config, processes: int) -> bool:
+    """Whether the text tokens, the video tokens and the heads of a native-size video all divide
+    by ``processes`` (then the plain Ulysses exchange runs, which ``torch.compile`` can trace;
+    otherwise diffusers' uneven "anything" variant, which it cannot)."""
+    frames = (transformer_config.sample_frames - 1) // transformer_config.temporal_compression_ratio + 1
+    if transformer_config.patch_size_t:
+        frames = -(-frames // transformer_config.patch_size_t)
+    patch = transformer_config.patch_size
+    video_tokens = frames * (transformer_config.sample_height // patch) * (transformer_config.sample_width // patch)
+    counts = (transformer_config.max_text_seq_length, video_tokens, transformer_config.num_attention_heads)
+    return all(count % processes == 0 for count in counts)
+
+
 def enable_context_parallel(transformer, group: ParallelGroup) -> None:
     """Split ``transformer``'s token sequences over ``group`` (diffusers' context-parallel hooks).
 
@@ -290,14 +304,21 @@ def enable_context_parallel(transformer, group: ParallelGroup) -> None:
             supported = ", ".join(sorted(name.value for name in _AttentionBackendRegistry._supports_context_parallel))
             raise ParallelError(f"attention backend {backend.value!r} cannot split a video over processes; use one of {supported}")
 
-    if group.parallel_config is None:
-        # ulysses_anything: any token count and head count (226 text tokens do not split in 4).
+    # Uneven shares need diffusers' "anything" exchange (226 text tokens do not split in 4),
+    # whose final gather of unequal shares NCCL supports and gloo does not.
+    uneven = not splits_evenly(transformer.config, group.world_size)
+    if uneven and group.device == "cpu":
+        raise ParallelError(
+            f"CPU processes (gloo) can only split a video into equal shares, and {group.world_size} does not divide "
+            f"this model's text tokens, video tokens and heads; use GPUs, or --parallel 2"
+        )
+    config = group.parallel_configs.get(uneven)
+    if config is None:
         config = ParallelConfig(
-            context_parallel_config=ContextParallelConfig(ulysses_degree=group.world_size, ulysses_anything=True)
+            context_parallel_config=ContextParallelConfig(ulysses_degree=group.world_size, ulysses_anything=uneven)
         )
         config.setup(group.rank, group.world_size, torch.device(group.device), mesh=group.mesh)
-        group.parallel_config = config
-    config = group.parallel_config
+        group.parallel_configs[uneven] = config
     transformer._parallel_config = config
     for processor in processors:
         processor._parallel_config = config
