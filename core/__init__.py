@@ -3,4 +3,4 @@
 Nothing in this package imports Gradio (see docs/ARCHITECTURE.md).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -1030,6 +1030,18 @@ class Engine:
             "parallel": self.config.parallel,
         }
 
+    def follow_frames(
+        self, first_frame: np.ndarray, tracking_frames: np.ndarray, prompt: str, settings: dict[str, Any], seed: int
+    ) -> np.ndarray:
+        """A follower's share of the leader's :meth:`_frames` (same request, no files, no progress).
+
+        Raises:
+            Cancelled: the leader cancelled the generation.
+        """
+        with self._lock:
+            pipe = self._load_locked()
+            return self._frames(pipe, first_frame, tracking_frames, prompt, GenerationSettings.from_dict(settings), seed, None, None)
+
     def _frames(
         self,
         pipe,
@@ -1046,40 +1058,14 @@ class Engine:
         A parallel leader first hands the same request to the other processes, which run this
         too (:meth:`follow_frames`).
         """
+        import torch
+
         if self.leads:
             request = {"first_frame": first_frame, "tracking_frames": tracking_frames, "prompt": prompt,
                        "settings": settings.to_dict(), "seed": seed}
             self._parallel.announce(FRAMES_COMMAND, request)
         report(progress, 0.0, "encoding the tracking video")
         conditioning = self._tracking_conditioning(pipe, tracking_frames, settings.legacy_tracking_range)
-        return self._denoise(pipe, first_frame, conditioning, prompt, settings, seed, progress, cancel)
-
-    def follow_frames(
-        self, first_frame: np.ndarray, tracking_frames: np.ndarray, prompt: str, settings: dict[str, Any], seed: int
-    ) -> np.ndarray:
-        """A follower's share of the leader's :meth:`_frames` (same request, no files, no progress).
-
-        Raises:
-            Cancelled: the leader cancelled the generation.
-        """
-        with self._lock:
-            pipe = self._load_locked()
-            return self._frames(pipe, first_frame, tracking_frames, prompt, GenerationSettings.from_dict(settings), seed, None, None)
-
-    def _denoise(
-        self,
-        pipe,
-        first_frame: np.ndarray,
-        conditioning: dict[str, Any],
-        prompt: str,
-        settings: GenerationSettings,
-        seed: int,
-        progress: Optional[ProgressFn],
-        cancel: Optional[CancelFn],
-    ) -> np.ndarray:
-        """Run the pipeline; returns ``(T, H, W, 3)`` uint8."""
-        import torch
-
         steps = int(settings.num_inference_steps)
 
         def on_step_end(pipeline, step: int, timestep, callback_kwargs: dict) -> dict:

@@ -325,7 +325,7 @@ def test_cancelling_stops_within_a_step_and_leaves_no_folder(engine, camera_resu
 
 def test_two_requests_never_use_the_pipeline_at_once(engine, camera_result, monkeypatch):
     active, overlaps = [0], []
-    original = Engine._denoise
+    original = Engine._frames
 
     def watched(self, *args, **kwargs):
         active[0] += 1
@@ -336,7 +336,7 @@ def test_two_requests_never_use_the_pipeline_at_once(engine, camera_result, monk
         finally:
             active[0] -= 1
 
-    monkeypatch.setattr(Engine, "_denoise", watched)
+    monkeypatch.setattr(Engine, "_frames", watched)
     errors = []
 
     def request(seed):

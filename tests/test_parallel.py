@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -195,7 +194,7 @@ def _children(pid: int) -> list[int]:
 def test_the_studio_with_parallel_generates_through_the_api_and_stops_every_process(tiny_checkpoint, tmp_path):
     from gradio_client import Client
 
-    from ui.server import free_port
+    from ui.server import free_port, wait_until_serving
 
     port = free_port()
     launcher = subprocess.Popen(
@@ -205,14 +204,7 @@ def test_the_studio_with_parallel_generates_through_the_api_and_stops_every_proc
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/config", timeout=2):
-                    break
-            except OSError:
-                assert launcher.poll() is None and time.monotonic() < deadline, "the studio did not start"
-                time.sleep(0.5)
+        assert wait_until_serving(url, launcher, SERVER_START_TIMEOUT_S), "the studio did not start"
         processes = _children(launcher.pid)
         assert len(processes) == PROCESSES
         from test_api_client import BUILDS, _with_files, call

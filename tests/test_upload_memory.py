@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from ui.handlers.builds import MESH_TRACKING_VIDEO
-from ui.server import free_port
+from ui.server import free_port, wait_until_serving
 
 pytestmark = [
     pytest.mark.slow,
@@ -55,16 +55,9 @@ def studio_process(tiny_checkpoint, tmp_path_factory):
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/config", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("the studio did not start")
-            time.sleep(0.5)
+    if not wait_until_serving(url, process, SERVER_START_TIMEOUT_S):
+        process.kill()
+        pytest.fail("the studio did not start")
     yield process, url
     process.terminate()
     try:

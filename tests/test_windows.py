@@ -180,17 +180,17 @@ class DenoiseSpy:
         self.calls: list[tuple[np.ndarray, int, np.ndarray]] = []
         self.cancel_in_call = cancel_in_call
         self.cancelled = False
-        original = engine._denoise
+        original = engine._frames
 
-        def spy(pipe, first_frame, conditioning, prompt, settings, seed, progress, cancel):
-            self.calls.append((first_frame.copy(), seed, conditioning["tracking_image"].copy()))
+        def spy(pipe, first_frame, tracking_frames, prompt, settings, seed, progress, cancel):
+            self.calls.append((first_frame.copy(), seed, tracking_frames[0].copy()))
             if self.cancel_in_call == len(self.calls):
                 self.cancelled = True
-            frames = original(pipe, first_frame, conditioning, prompt, settings, seed, progress, cancel)
+            frames = original(pipe, first_frame, tracking_frames, prompt, settings, seed, progress, cancel)
             self.calls[-1] = (*self.calls[-1], frames)
             return frames
 
-        monkeypatch.setattr(engine, "_denoise", spy)
+        monkeypatch.setattr(engine, "_frames", spy)
 
     def cancel(self) -> bool:
         return self.cancelled

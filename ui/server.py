@@ -8,6 +8,9 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Optional
@@ -41,6 +44,25 @@ def port_taken_message(host: str, port: int) -> str:
         f"port {port} on {host} is already in use (is another studio running? open http://{host}:{port}). "
         f"Stop that program, or start this one on another port: python webui.py --port {port + 1}"
     )
+
+
+SERVER_POLL_S = 0.5
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, timeout_s: float) -> bool:
+    """Wait until the studio ``process`` started (``python webui.py ...``) answers at ``url``.
+
+    Returns False if the process exits or ``timeout_s`` passes first.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/config", timeout=2):
+                return True
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(SERVER_POLL_S)
 
 
 @contextmanager
