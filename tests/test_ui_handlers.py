@@ -26,7 +26,7 @@ from ui.handlers.builds import MESH_PROCEDURAL, MESH_SEQUENCE, MESH_TRACKING_VID
 from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_VIDEO
 from ui.handlers.outputs import NamedOutputs, for_gradio
 from ui.session import BuildLedger, CancelRegistry
-from ui.studio import Studio, StudioOptions
+from ui.studio import ExpiringCache, Studio, StudioOptions
 from ui.tabs.assets import asset
 
 FAST_STEPS = 2
@@ -548,6 +548,66 @@ def test_status_line_names_device_model_and_tiny_warning(studio):
     line = studio_status(studio)
     assert "cpu" in line and "tiny test model — output is noise" in line and "GPU queue" in line
     assert str(studio.engine.checkpoint) in line
+
+
+def test_status_line_looks_the_models_up_again_only_after_a_build_or_its_time_to_live(new_tiny_studio, monkeypatch):
+    """The status timer refreshes every few seconds in every open page: the depth-model and
+    tracker look-ups (disk and Hub cache) run once, and again after a build (which may have
+    downloaded a model) or once :data:`ui.studio.TRACKING_MODELS_TTL_S` has passed."""
+    from ui import status
+    from ui.studio import TRACKING_MODELS_TTL_S, ExpiringCache
+
+    fresh = new_tiny_studio("status-cache")
+    installed = {"depth": "builtin"}
+    lookups = []
+
+    def depth_method(method, allow_download, purpose):
+        lookups.append(("depth", purpose, allow_download))
+        return installed["depth"]
+
+    def point_tracker(method, allow_download):
+        lookups.append(("tracker", allow_download))
+        return "lk"
+
+    monkeypatch.setattr(status, "resolve_depth_method", depth_method)
+    monkeypatch.setattr(status, "resolve_point_tracker", point_tracker)
+    now = [100.0]
+    fresh.tracking_models = ExpiringCache(TRACKING_MODELS_TTL_S, clock=lambda: now[0])
+
+    first = status.studio_status(fresh)
+    assert "**Depth:** `builtin`" in first and "Approximate depth" in first and "`lk` (built in)" in first
+    assert lookups == [("depth", "still", False), ("depth", "video", False), ("tracker", False)]
+    for _ in range(5):
+        now[0] += 5.0
+        assert status.studio_status(fresh) == first
+    assert len(lookups) == 3, "a refresh looked the models up again"
+
+    installed["depth"] = "depth_anything_v2"  # a model lands on disk (e.g. python -m core download)
+    now[0] = 100.0 + TRACKING_MODELS_TTL_S - 0.5
+    assert status.studio_status(fresh) == first and len(lookups) == 3
+    now[0] = 100.0 + TRACKING_MODELS_TTL_S
+    refreshed = status.studio_status(fresh)
+    assert "**Depth:** `depth_anything_v2`" in refreshed and "Approximate depth" not in refreshed
+    assert len(lookups) == 6
+
+    installed["depth"] = "builtin"
+    assert status.studio_status(fresh) == refreshed and len(lookups) == 6
+    with pytest.raises(gr.Error):  # even a failed build may have downloaded a model
+        builds.build_camera_control(fresh, SOURCE_IMAGE, None, None, "orbit 20")
+    assert "Approximate depth" in status.studio_status(fresh) and len(lookups) == 9
+
+
+def test_expiring_cache_keeps_one_value_per_key():
+    now = [0.0]
+    cache = ExpiringCache(10.0, clock=lambda: now[0])
+    computed = []
+    for key in (False, True, False, True):
+        assert cache.get(key, lambda key=key: computed.append(key) or f"parts {key}") == f"parts {key}"
+    assert computed == [False, True]
+    now[0] = 10.0
+    assert cache.get(True, lambda: "new") == "new"
+    cache.forget()
+    assert cache.get(False, lambda: "after forget") == "after forget"
 
 
 def test_cancel_registry_is_per_session_and_scope():
