@@ -529,12 +529,58 @@ def test_user_error_messages_are_readable_in_a_toast():
     assert error.print_exception is False and error.duration == 20
 
 
-def test_mask_inputs(studio):
-    layer = np.zeros((4, 4, 4), np.uint8)
-    assert inputs.mask_from_inputs(studio, {"background": None, "layers": [layer], "composite": None}, None) is not None
+def test_mask_inputs(studio, tmp_path):
+    _, height, width = studio.working_size()
+    layer = np.zeros((height, width, 4), np.uint8)
+    layer[2:5, 3:7] = (255, 59, 48, 191)
+    expected = np.zeros((height, width), bool)
+    expected[2:5, 3:7] = True
+    assert np.array_equal(inputs.mask_from_inputs(studio, {"background": None, "layers": [layer], "composite": None}, None), expected)
+    painted = tmp_path / "layer.png"
+    Image.fromarray(layer).save(painted)
+    for sent in (str(painted), {"path": str(painted), "meta": {"_type": "gradio.FileData"}}):
+        assert np.array_equal(inputs.mask_from_inputs(studio, {"layers": [None, sent]}, None), expected)
     assert inputs.mask_from_inputs(studio, None, asset("ball_mask.png")) == asset("ball_mask.png")
+    # An uploaded mask wins, even over an editor value that could not be read.
+    assert inputs.mask_from_inputs(studio, "garbage", asset("ball_mask.png")) == asset("ball_mask.png")
     with pytest.raises(gr.Error, match="mask"):
         inputs.mask_from_inputs(studio, {"background": None, "layers": [], "composite": None}, None)
+
+
+def test_a_malformed_mask_editor_value_says_what_to_send(studio, tmp_path):
+    """What an API client may send as the editor value: each gets a message that names the
+    problem and says what to do (paint again, upload a mask, or the value's shape)."""
+    _, height, width = studio.working_size()
+    text = tmp_path / "notes.png"
+    text.write_text("not an image at all")
+    small = tmp_path / "small.png"
+    Image.fromarray(np.full((height // 2, width // 3, 4), 255, np.uint8)).save(small)
+    empty = tmp_path / "empty.png"
+    Image.fromarray(np.zeros((height, width, 4), np.uint8)).save(empty)
+    cases = {
+        "a string": ("just text", "value is str"),
+        "a number": (7, "value is int"),
+        "layers not a list": ({"layers": "abc"}, "layers are str"),
+        "a layer not a file": ({"layers": [12]}, "Layer 1 of the mask editor is int"),
+        "a layer naming no file": ({"layers": [{"path": ""}]}, "Layer 1 of the mask editor names no file"),
+        "a text file": ({"layers": [str(text)]}, "notes.png is not an image"),
+        "a missing file": ({"layers": [str(tmp_path / "gone.png")]}, "gone.png"),
+        "another size": ({"layers": [str(small)]}, f"is {width // 3}×{height // 2} px but the first frame is {width}×{height}"),
+        "an array of another size": ({"layers": [np.full((3, 5), 255, np.uint8)]}, "is 5×3 px"),
+    }
+    for case, (value, words) in cases.items():
+        message = _message(
+            builds.build_object_manipulation, studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None, value, None, "up", 0.2
+        )
+        assert words in message, f"{case}: {message}"
+        if case != "a missing file":
+            assert "upload a mask image" in message, f"{case}: {message}"
+        # The build's fingerprint of its inputs is taken first: it must not fail on any of them.
+        assert isinstance(inputs.painted_mask_digest(value), str)
+    assert "empty" in _message(
+        builds.build_object_manipulation, studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None, {"layers": [str(empty)]},
+        None, "up", 0.2,
+    ).lower()
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ui.tabs.common import (
     tracking_settings,
     wire_tab,
 )
-from ui.tabs.widgets import ImageFile, RawNumber
+from ui.tabs.widgets import ImageFile, MaskEditor, RawNumber
 
 KEY = "object_manipulation"
 TITLE = "Object Manipulation"
@@ -54,8 +54,8 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=240)
                 _, _, width = studio.working_size()
                 brush_radius_px = max(1, round(width * BRUSH_WIDTH_FRACTION / 2))  # Gradio sizes are radii
-                mask_editor = gr.ImageEditor(
-                    type="numpy", image_mode="RGBA", label="Paint the object (first frame)",
+                mask_editor = MaskEditor(
+                    type="filepath", image_mode="RGBA", label="Paint the object (first frame)",
                     brush=gr.Brush(colors=[MASK_COLOR], default_color=MASK_COLOR, color_mode="fixed",
                                    default_size=brush_radius_px),
                     eraser=gr.Eraser(default_size=2 * brush_radius_px), layers=False, transforms=(),
