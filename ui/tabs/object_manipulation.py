@@ -48,6 +48,9 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
         with gr.Row():
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
+                # Examples first, where a 1000 px tall window shows them; filled in below, once the inputs
+                # they set exist.
+                examples_slot = gr.Column()
                 source_mode = gr.Radio(list(SOURCE_MODES), value=SOURCE_IMAGE, label="Start from")
                 image = ImageFile(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=240,
                                  sources=["upload", "clipboard"])
@@ -81,26 +84,27 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     placeholder="Describe the video, e.g. 'a red ball rolling to the right on a meadow'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                examples = gr.Examples(
-                    existing(
-                        [
-                            [SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "right", 0.3, "",
-                             "a red ball rolling to the right across a green meadow"],
-                            [SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "front", 0.4,
-                             "trans 0 0 0.2", "a red ball bouncing towards the camera on a meadow"],
-                            [SOURCE_VIDEO, None, asset("ball_video.mp4"), asset("ball_mask.png"), "up", 0.2, "",
-                             "a red ball floating up into the sky"],
-                        ],
-                        file_columns=(1, 2, 3),
-                    ),
-                    inputs=[source_mode, image, video, mask_upload, motion, amount, camera_motion, prompt],
-                    label="Examples",
-                    example_labels=["Ball photo · move right", "Ball photo · towards the camera + dolly out",
-                                    "Ball video · float up"],
-                    cache_examples=False,
-                    api_visibility="private",
-                    elem_id=f"{KEY}-examples",
-                )
+                with examples_slot:
+                    examples = gr.Examples(
+                        existing(
+                            [
+                                [SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "right", 0.3, "",
+                                 "a red ball rolling to the right across a green meadow"],
+                                [SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "front", 0.4,
+                                 "trans 0 0 0.2", "a red ball bouncing towards the camera on a meadow"],
+                                [SOURCE_VIDEO, None, asset("ball_video.mp4"), asset("ball_mask.png"), "up", 0.2, "",
+                                 "a red ball floating up into the sky"],
+                            ],
+                            file_columns=(1, 2, 3),
+                        ),
+                        inputs=[source_mode, image, video, mask_upload, motion, amount, camera_motion, prompt],
+                        label="Examples",
+                        example_labels=["Ball photo · move right", "Ball photo · towards the camera + dolly out",
+                                        "Ball video · float up"],
+                        cache_examples=False,
+                        api_visibility="private",
+                        elem_id=f"{KEY}-examples",
+                    )
                 tracking = tracking_settings(studio, uses_video=True)
                 advanced = advanced_settings(studio, KEY)
             with gr.Column(scale=7):
