@@ -48,7 +48,7 @@ def checked_upload(studio: Studio, value: Any, what: str, *, required: bool = Tr
     path = path_of(value)
     if path is None:
         if required:
-            raise user_error(f"No {what} yet: upload one (or click an example below) first.", title="Missing input")
+            raise user_error(f"No {what} yet: upload one (or click one of the examples) first.", title="Missing input")
         return None
     limit = studio.options.max_file_bytes
     check_file_size(path, limit if limit else NO_SIZE_LIMIT)

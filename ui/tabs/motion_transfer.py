@@ -33,26 +33,30 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
         with gr.Row():
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
+                # Examples first, as in every tab; filled in below, once the inputs they set exist.
+                examples_slot = gr.Column()
                 video = gr.Video(label="Source video", sources=["upload"], elem_id=f"{KEY}-video", height=260)
                 prompt = gr.Textbox(
                     label="Prompt", lines=3, elem_id=f"{KEY}-prompt",
                     placeholder="Describe the video to generate, e.g. 'a blue ball rolling on a snowy field'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                gr.Examples(
-                    existing(
-                        [
-                            [asset("moving_scene.mp4"), "a red ball rolling across a green meadow below blue mountains"],
-                            [asset("ball_video.mp4"), "a shiny orange basketball slowly rolling on a lawn"],
-                        ],
-                        file_columns=(0,),
-                    ),
-                    inputs=[video, prompt],
-                    label="Examples",
-                    cache_examples=False,
-                    api_visibility="private",
-                    elem_id=f"{KEY}-examples",
-                )
+                with examples_slot:
+                    gr.Examples(
+                        existing(
+                            [
+                                [asset("moving_scene.mp4"), "a red ball rolling across a green meadow below blue mountains"],
+                                [asset("ball_video.mp4"), "a shiny orange basketball slowly rolling on a lawn"],
+                            ],
+                            file_columns=(0,),
+                        ),
+                        inputs=[video, prompt],
+                        label="Examples",
+                        example_labels=["Ball rolling over a meadow", "Ball video · basketball on a lawn"],
+                        cache_examples=False,
+                        api_visibility="private",
+                        elem_id=f"{KEY}-examples",
+                    )
                 tracking = tracking_settings(studio, uses_video=True)
                 advanced = advanced_settings(studio, KEY)
             with gr.Column(scale=7):
