@@ -656,6 +656,19 @@ def test_expiring_cache_keeps_one_value_per_key():
     assert cache.get(False, lambda: "after forget") == "after forget"
 
 
+def test_examples_leave_out_rows_whose_files_are_missing(tmp_path):
+    from ui.tabs.common import tab_examples
+
+    with gr.Blocks():
+        prompt, picture = gr.Textbox(), gr.File()
+        examples = tab_examples(
+            "tab", {"kept": ["a", asset("landscape.jpg")], "gone": ["b", str(tmp_path / "missing.jpg")], "no file": ["c", None]},
+            file_columns=(1,), inputs=[prompt, picture],
+        )
+    assert examples.example_labels == ["kept", "no file"] and len(examples.examples) == 2
+    assert examples.dataset.elem_id == "tab-examples"
+
+
 def test_cancel_registry_is_per_session_and_scope():
     registry = CancelRegistry()
     with registry.running("a", "tab1", "build") as cancel_a1, registry.running("a", "tab2") as cancel_a2, \

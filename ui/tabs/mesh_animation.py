@@ -12,13 +12,14 @@ from ui.handlers.builds import MESH_MODES, MESH_PROCEDURAL, MESH_SEQUENCE, MESH_
 from ui.handlers.outputs import gradio_values
 from ui.handlers.visibility import MeshModeVisibility
 from ui.studio import Studio
-from ui.tabs.assets import asset, existing
+from ui.tabs.assets import asset
 from ui.tabs.common import (
     UPLOAD_IMAGE_MODE,
     advanced_settings,
     camera_motion_field,
     preview_section,
     result_section,
+    tab_examples,
     wire_tab,
 )
 from ui.tabs.widgets import ImageFile
@@ -76,25 +77,22 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
                 with examples_slot:
-                    examples = gr.Examples(
-                        existing(
-                            [
-                                [MESH_SEQUENCE, asset("bouncing_blob.zip"), default_motion, "", "orbit 20", None, None,
-                                 "a colourful jelly ball bouncing on a wooden table, studio light"],
-                                [MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", "180", "", None, None,
-                                 "a small toy house with a red roof turning on a table"],
-                                [MESH_TRACKING_VIDEO, None, default_motion, "", "", asset("tracking_turntable.mp4"),
-                                 asset("tracking_turntable_first_frame.png"), "a wooden cabin with a red roof turning around"],
+                    examples = tab_examples(
+                        KEY,
+                        {
+                            "Bouncing blob (mesh sequence) · orbit": [
+                                MESH_SEQUENCE, asset("bouncing_blob.zip"), default_motion, "", "orbit 20", None, None,
+                                "a colourful jelly ball bouncing on a wooden table, studio light",
                             ],
-                            file_columns=(1, 5, 6),
-                        ),
+                            "Toy house · turntable": [MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", "180", "", None, None,
+                                                      "a small toy house with a red roof turning on a table"],
+                            "Tracking video from elsewhere": [
+                                MESH_TRACKING_VIDEO, None, default_motion, "", "", asset("tracking_turntable.mp4"),
+                                asset("tracking_turntable_first_frame.png"), "a wooden cabin with a red roof turning around",
+                            ],
+                        },
+                        file_columns=(1, 5, 6),
                         inputs=[mode, mesh_file, procedural, amount, camera_motion, tracking_video, tracking_first_frame, prompt],
-                        label="Examples",
-                        example_labels=["Bouncing blob (mesh sequence) · orbit", "Toy house · turntable",
-                                        "Tracking video from elsewhere"],
-                        cache_examples=False,
-                        api_visibility="private",
-                        elem_id=f"{KEY}-examples",
                     )
                 advanced = advanced_settings(studio, KEY)
             with gr.Column(scale=7):

@@ -8,11 +8,12 @@ import gradio as gr
 
 from ui.handlers import builds
 from ui.studio import Studio
-from ui.tabs.assets import asset, existing
+from ui.tabs.assets import asset
 from ui.tabs.common import (
     advanced_settings,
     preview_section,
     result_section,
+    tab_examples,
     tracking_settings,
     wire_tab,
 )
@@ -42,20 +43,15 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
                 with examples_slot:
-                    gr.Examples(
-                        existing(
-                            [
-                                [asset("moving_scene.mp4"), "a red ball rolling across a green meadow below blue mountains"],
-                                [asset("ball_video.mp4"), "a shiny orange basketball slowly rolling on a lawn"],
-                            ],
-                            file_columns=(0,),
-                        ),
+                    tab_examples(
+                        KEY,
+                        {
+                            "Ball rolling over a meadow": [asset("moving_scene.mp4"),
+                                                           "a red ball rolling across a green meadow below blue mountains"],
+                            "Ball video · basketball on a lawn": [asset("ball_video.mp4"), "a shiny orange basketball slowly rolling on a lawn"],
+                        },
+                        file_columns=(0,),
                         inputs=[video, prompt],
-                        label="Examples",
-                        example_labels=["Ball rolling over a meadow", "Ball video · basketball on a lawn"],
-                        cache_examples=False,
-                        api_visibility="private",
-                        elem_id=f"{KEY}-examples",
                     )
                 tracking = tracking_settings(studio, uses_video=True)
                 advanced = advanced_settings(studio, KEY)

@@ -13,13 +13,14 @@ from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_MODES, SOURCE_VIDEO
 from ui.handlers.outputs import gradio_values
 from ui.handlers.visibility import SourceVisibility
 from ui.studio import Studio
-from ui.tabs.assets import asset, existing
+from ui.tabs.assets import asset
 from ui.tabs.common import (
     UPLOAD_IMAGE_MODE,
     advanced_settings,
     camera_motion_field,
     preview_section,
     result_section,
+    tab_examples,
     tracking_settings,
     wire_tab,
 )
@@ -85,25 +86,20 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
                 with examples_slot:
-                    examples = gr.Examples(
-                        existing(
-                            [
-                                [SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "right", 0.3, "",
-                                 "a red ball rolling to the right across a green meadow"],
-                                [SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "front", 0.4,
-                                 "trans 0 0 0.2", "a red ball bouncing towards the camera on a meadow"],
-                                [SOURCE_VIDEO, None, asset("ball_video.mp4"), asset("ball_mask.png"), "up", 0.2, "",
-                                 "a red ball floating up into the sky"],
+                    examples = tab_examples(
+                        KEY,
+                        {
+                            "Ball photo · move right": [SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "right", 0.3,
+                                                        "", "a red ball rolling to the right across a green meadow"],
+                            "Ball photo · towards the camera + dolly out": [
+                                SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "front", 0.4, "trans 0 0 0.2",
+                                "a red ball bouncing towards the camera on a meadow",
                             ],
-                            file_columns=(1, 2, 3),
-                        ),
+                            "Ball video · float up": [SOURCE_VIDEO, None, asset("ball_video.mp4"), asset("ball_mask.png"), "up", 0.2, "",
+                                                      "a red ball floating up into the sky"],
+                        },
+                        file_columns=(1, 2, 3),
                         inputs=[source_mode, image, video, mask_upload, motion, amount, camera_motion, prompt],
-                        label="Examples",
-                        example_labels=["Ball photo · move right", "Ball photo · towards the camera + dolly out",
-                                        "Ball video · float up"],
-                        cache_examples=False,
-                        api_visibility="private",
-                        elem_id=f"{KEY}-examples",
                     )
                 tracking = tracking_settings(studio, uses_video=True)
                 advanced = advanced_settings(studio, KEY)
