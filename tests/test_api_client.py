@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ui.handlers.builds import MESH_PROCEDURAL, MESH_SEQUENCE, MESH_TRACKING_VIDEO
@@ -212,6 +213,46 @@ def test_bad_numbers_and_files_get_our_messages(studio_url, tmp_path):
     text.write_text("not an image at all")
     with pytest.raises(AppError, match="notes"):
         call(client, "/camera_control_build", source_mode=SOURCE_IMAGE, image=_file(str(text)), camera_motion="")
+
+
+def test_a_malformed_mask_editor_value_gets_our_message(studio_url, tmp_path):
+    """Gradio's ImageEditor would check and decode its payload before our handler runs (and fail
+    with its generic error); the studio's editor hands it over as sent."""
+    from gradio_client.exceptions import AppError
+    from PIL import Image
+
+    client = client_for(studio_url)
+    text = tmp_path / "notes.png"
+    text.write_text("not an image at all")
+    small = tmp_path / "small.png"
+    Image.fromarray(np.full((10, 30, 4), 255, np.uint8)).save(small)
+    source = {"source_mode": SOURCE_IMAGE, "image": _file(asset("ball_scene.jpg")), "motion": "up", "amount": 0.2}
+    for editor, words in (
+        ("just text", "value is str"),
+        ({"background": None, "layers": "abc", "composite": None}, "layers are str"),
+        ({"background": None, "layers": [12], "composite": None}, "Layer 1 of the mask editor is int"),
+        ({"background": None, "layers": [_file(str(text))], "composite": None}, "notes.png is not an image"),
+        ({"background": None, "layers": [_file(str(small))], "composite": None}, "is 30×10 px but the first frame"),
+    ):
+        with pytest.raises(AppError, match="upload a mask image") as caught:
+            call(client, "/object_manipulation_build", mask_editor=editor, **source)
+        assert words in str(caught.value), str(caught.value)
+    # An uploaded mask wins over an unreadable editor value; then a layer painted on the first
+    # frame (opaque where the object is) builds too.
+    tracking_video, _, first_frame, _, info = call(
+        client, "/object_manipulation_build", mask_upload=_file(asset("ball_mask.png")), mask_editor="just text", **source
+    )
+    assert tracking_video and "frames" in info
+    width, height = Image.open(_local(first_frame)).size
+    layer = np.zeros((height, width, 4), np.uint8)
+    layer[height // 3 : 2 * height // 3, width // 3 : 2 * width // 3] = (255, 59, 48, 191)
+    painted = tmp_path / "painted.png"
+    Image.fromarray(layer).save(painted)
+    tracking_video, *_, info = call(
+        client, "/object_manipulation_build", mask_editor={"background": None, "layers": [_file(str(painted))], "composite": None},
+        **source,
+    )
+    assert tracking_video and "frames" in info
 
 
 def test_cancel_stops_a_running_generation(studio_url):

@@ -26,7 +26,7 @@ from ui.handlers.builds import MESH_PROCEDURAL, MESH_SEQUENCE, MESH_TRACKING_VID
 from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_VIDEO
 from ui.handlers.outputs import NamedOutputs, for_gradio
 from ui.session import BuildLedger, CancelRegistry
-from ui.studio import Studio, StudioOptions
+from ui.studio import ExpiringCache, Studio, StudioOptions
 from ui.tabs.assets import asset
 
 FAST_STEPS = 2
@@ -529,12 +529,58 @@ def test_user_error_messages_are_readable_in_a_toast():
     assert error.print_exception is False and error.duration == 20
 
 
-def test_mask_inputs(studio):
-    layer = np.zeros((4, 4, 4), np.uint8)
-    assert inputs.mask_from_inputs(studio, {"background": None, "layers": [layer], "composite": None}, None) is not None
+def test_mask_inputs(studio, tmp_path):
+    _, height, width = studio.working_size()
+    layer = np.zeros((height, width, 4), np.uint8)
+    layer[2:5, 3:7] = (255, 59, 48, 191)
+    expected = np.zeros((height, width), bool)
+    expected[2:5, 3:7] = True
+    assert np.array_equal(inputs.mask_from_inputs(studio, {"background": None, "layers": [layer], "composite": None}, None), expected)
+    painted = tmp_path / "layer.png"
+    Image.fromarray(layer).save(painted)
+    for sent in (str(painted), {"path": str(painted), "meta": {"_type": "gradio.FileData"}}):
+        assert np.array_equal(inputs.mask_from_inputs(studio, {"layers": [None, sent]}, None), expected)
     assert inputs.mask_from_inputs(studio, None, asset("ball_mask.png")) == asset("ball_mask.png")
+    # An uploaded mask wins, even over an editor value that could not be read.
+    assert inputs.mask_from_inputs(studio, "garbage", asset("ball_mask.png")) == asset("ball_mask.png")
     with pytest.raises(gr.Error, match="mask"):
         inputs.mask_from_inputs(studio, {"background": None, "layers": [], "composite": None}, None)
+
+
+def test_a_malformed_mask_editor_value_says_what_to_send(studio, tmp_path):
+    """What an API client may send as the editor value: each gets a message that names the
+    problem and says what to do (paint again, upload a mask, or the value's shape)."""
+    _, height, width = studio.working_size()
+    text = tmp_path / "notes.png"
+    text.write_text("not an image at all")
+    small = tmp_path / "small.png"
+    Image.fromarray(np.full((height // 2, width // 3, 4), 255, np.uint8)).save(small)
+    empty = tmp_path / "empty.png"
+    Image.fromarray(np.zeros((height, width, 4), np.uint8)).save(empty)
+    cases = {
+        "a string": ("just text", "value is str"),
+        "a number": (7, "value is int"),
+        "layers not a list": ({"layers": "abc"}, "layers are str"),
+        "a layer not a file": ({"layers": [12]}, "Layer 1 of the mask editor is int"),
+        "a layer naming no file": ({"layers": [{"path": ""}]}, "Layer 1 of the mask editor names no file"),
+        "a text file": ({"layers": [str(text)]}, "notes.png is not an image"),
+        "a missing file": ({"layers": [str(tmp_path / "gone.png")]}, "gone.png"),
+        "another size": ({"layers": [str(small)]}, f"is {width // 3}×{height // 2} px but the first frame is {width}×{height}"),
+        "an array of another size": ({"layers": [np.full((3, 5), 255, np.uint8)]}, "is 5×3 px"),
+    }
+    for case, (value, words) in cases.items():
+        message = _message(
+            builds.build_object_manipulation, studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None, value, None, "up", 0.2
+        )
+        assert words in message, f"{case}: {message}"
+        if case != "a missing file":
+            assert "upload a mask image" in message, f"{case}: {message}"
+        # The build's fingerprint of its inputs is taken first: it must not fail on any of them.
+        assert isinstance(inputs.painted_mask_digest(value), str)
+    assert "empty" in _message(
+        builds.build_object_manipulation, studio, SOURCE_IMAGE, asset("ball_scene.jpg"), None, {"layers": [str(empty)]},
+        None, "up", 0.2,
+    ).lower()
 
 
 # --------------------------------------------------------------------------------------------
@@ -548,6 +594,79 @@ def test_status_line_names_device_model_and_tiny_warning(studio):
     line = studio_status(studio)
     assert "cpu" in line and "tiny test model — output is noise" in line and "GPU queue" in line
     assert str(studio.engine.checkpoint) in line
+
+
+def test_status_line_looks_the_models_up_again_only_after_a_build_or_its_time_to_live(new_tiny_studio, monkeypatch):
+    """The status timer refreshes every few seconds in every open page: the depth-model and
+    tracker look-ups (disk and Hub cache) run once, and again after a build (which may have
+    downloaded a model) or once :data:`ui.studio.TRACKING_MODELS_TTL_S` has passed."""
+    from ui import status
+    from ui.studio import TRACKING_MODELS_TTL_S, ExpiringCache
+
+    fresh = new_tiny_studio("status-cache")
+    installed = {"depth": "builtin"}
+    lookups = []
+
+    def depth_method(method, allow_download, purpose):
+        lookups.append(("depth", purpose, allow_download))
+        return installed["depth"]
+
+    def point_tracker(method, allow_download):
+        lookups.append(("tracker", allow_download))
+        return "lk"
+
+    monkeypatch.setattr(status, "resolve_depth_method", depth_method)
+    monkeypatch.setattr(status, "resolve_point_tracker", point_tracker)
+    now = [100.0]
+    fresh.tracking_models = ExpiringCache(TRACKING_MODELS_TTL_S, clock=lambda: now[0])
+
+    first = status.studio_status(fresh)
+    assert "**Depth:** `builtin`" in first and "Approximate depth" in first and "`lk` (built in)" in first
+    assert lookups == [("depth", "still", False), ("depth", "video", False), ("tracker", False)]
+    for _ in range(5):
+        now[0] += 5.0
+        assert status.studio_status(fresh) == first
+    assert len(lookups) == 3, "a refresh looked the models up again"
+
+    installed["depth"] = "depth_anything_v2"  # a model lands on disk (e.g. python -m core download)
+    now[0] = 100.0 + TRACKING_MODELS_TTL_S - 0.5
+    assert status.studio_status(fresh) == first and len(lookups) == 3
+    now[0] = 100.0 + TRACKING_MODELS_TTL_S
+    refreshed = status.studio_status(fresh)
+    assert "**Depth:** `depth_anything_v2`" in refreshed and "Approximate depth" not in refreshed
+    assert len(lookups) == 6
+
+    installed["depth"] = "builtin"
+    assert status.studio_status(fresh) == refreshed and len(lookups) == 6
+    with pytest.raises(gr.Error):  # even a failed build may have downloaded a model
+        builds.build_camera_control(fresh, SOURCE_IMAGE, None, None, "orbit 20")
+    assert "Approximate depth" in status.studio_status(fresh) and len(lookups) == 9
+
+
+def test_expiring_cache_keeps_one_value_per_key():
+    now = [0.0]
+    cache = ExpiringCache(10.0, clock=lambda: now[0])
+    computed = []
+    for key in (False, True, False, True):
+        assert cache.get(key, lambda key=key: computed.append(key) or f"parts {key}") == f"parts {key}"
+    assert computed == [False, True]
+    now[0] = 10.0
+    assert cache.get(True, lambda: "new") == "new"
+    cache.forget()
+    assert cache.get(False, lambda: "after forget") == "after forget"
+
+
+def test_examples_leave_out_rows_whose_files_are_missing(tmp_path):
+    from ui.tabs.common import tab_examples
+
+    with gr.Blocks():
+        prompt, picture = gr.Textbox(), gr.File()
+        examples = tab_examples(
+            "tab", {"kept": ["a", asset("landscape.jpg")], "gone": ["b", str(tmp_path / "missing.jpg")], "no file": ["c", None]},
+            file_columns=(1,), inputs=[prompt, picture],
+        )
+    assert examples.example_labels == ["kept", "no file"] and len(examples.examples) == 2
+    assert examples.dataset.elem_id == "tab-examples"
 
 
 def test_cancel_registry_is_per_session_and_scope():

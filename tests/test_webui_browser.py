@@ -21,13 +21,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
+SMALL_VIEWPORT = {"width": 1280, "height": 1000}
 FAST_STEPS = 2
 PAGE_TIMEOUT_MS = 60_000
 GENERATE_TIMEOUT_MS = 180_000  # the first generation also loads the model
 
 # tab key → (tab title, how to pick its first example, a selector that shows the example loaded)
 TABS = {
-    "motion_transfer": ("Motion Transfer", None, "#motion_transfer-video video"),
+    "motion_transfer": ("Motion Transfer", "Ball rolling over a meadow", "#motion_transfer-video video"),
     "camera_control": ("Camera Control", "Landscape photo · orbit", "#camera_control-image img"),
     "object_manipulation": ("Object Manipulation", "Ball photo · move right", "#object_manipulation-mask-upload img"),
     "mesh_animation": ("Mesh Animation", "Bouncing blob (mesh sequence) · orbit", "#mesh_animation-mesh-file a"),
@@ -75,11 +76,7 @@ def open_tab(page, key: str) -> None:
 
 def click_example(page, key: str) -> None:
     _, label, loaded = TABS[key]
-    examples = page.locator(f"#{key}-examples")
-    if label is None:
-        examples.locator("tr.tr-body").first.click()
-    else:
-        examples.get_by_text(label, exact=True).click()
+    page.locator(f"#{key}-examples").get_by_text(label, exact=True).click()
     page.locator(loaded).first.wait_for(state="attached")
 
 
@@ -384,16 +381,16 @@ def test_uploaded_mask_is_shown_over_the_image(page, artifacts_dir):
 
 def test_layout_examples_downloads_and_stale_result(page, artifacts_dir):
     key = "camera_control"
-    open_tab(page, key)
-    # Examples sit right under the Build button, above the settings and the motion tools. The
-    # Object Manipulation tab needs its mask inputs above them, and Camera Control its camera
-    # mode and copy-camera controls, so they start lower there.
-    lowest = {"object_manipulation": 1.9 * VIEWPORT["height"], "camera_control": 1.35 * VIEWPORT["height"]}
+    # In a 1280 × 1000 window every tab's examples are in view without scrolling, at the top of
+    # the inputs.
+    page.set_viewport_size(SMALL_VIEWPORT)
     for tab in TABS:
         open_tab(page, tab)
+        page.evaluate("window.scrollTo(0, 0)")
         box = page.locator(f"#{tab}-examples").bounding_box()
-        limit = lowest.get(tab, 1.2 * VIEWPORT["height"])
-        assert box is not None and box["y"] < limit, f"{tab}: examples at y={box and box['y']}"
+        assert box is not None and box["y"] + box["height"] <= SMALL_VIEWPORT["height"], f"{tab}: examples at {box}"
+        page.screenshot(path=str(artifacts_dir / f"ui-examples-in-view-{tab}.png"))
+    page.set_viewport_size(VIEWPORT)
     open_tab(page, key)
     click_example(page, key)
     build_tracking(page, key)

@@ -94,6 +94,9 @@ def studio_status(studio: Studio) -> str:
     """The status line as Markdown (HTML-escaped values), e.g.
 
     ``Device: cpu (float32) · Model: /ckpt (loaded) · ⚠ tiny test model — output is noise · GPU queue: idle``
+
+    The depth-model and tracker parts come from ``studio.tracking_models`` (looked up again
+    after a build or :data:`ui.studio.TRACKING_MODELS_TTL_S`), not from the disk at every refresh.
     """
     try:
         status = studio.engine.status()
@@ -105,6 +108,7 @@ def studio_status(studio: Studio) -> str:
         f"**Model:** `{html.escape(status.checkpoint)}` ({model_state})",
     ]
     parts += [f"⚠️ **{html.escape(warning)}**" for warning in status.warnings]
-    parts += tracking_models_status(studio.options.allow_download)
+    allow_download = studio.options.allow_download
+    parts += studio.tracking_models.get(allow_download, lambda: tracking_models_status(allow_download))
     parts.append(f"**GPU queue:** {describe_queue(gpu_queue_counts(studio.app))}")
     return " · ".join(parts)

@@ -8,10 +8,12 @@ app, or two apps) never see each other's settings or jobs.
 from __future__ import annotations
 
 import tempfile
+import threading
+import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Hashable, Optional
 
 from core.defaults import NUM_INFERENCE_STEPS
 from core.engine import Engine, EngineConfig
@@ -20,6 +22,10 @@ from ui.session import BuildLedger, CancelRegistry
 
 DEFAULT_MAX_FILE_BYTES = 200 * 2**20
 """Largest accepted upload unless the studio is told otherwise (200 MiB)."""
+TRACKING_MODELS_TTL_S = 60.0
+"""How long the status line trusts its look-up of the depth models and the tracker on disk: a
+model put there by hand (or by ``python -m core download``) shows up within this time; one a
+build downloads shows up at once (builds call :meth:`ExpiringCache.forget`)."""
 
 
 def default_preview_root() -> Path:
@@ -47,6 +53,40 @@ class StudioOptions:
     default_steps: int = NUM_INFERENCE_STEPS
 
 
+class ExpiringCache:
+    """Values computed on first use and kept for ``ttl_s`` seconds, or until :meth:`forget`.
+
+    Thread-safe: every open page's status timer reads it from Gradio's worker threads.
+
+    Args:
+        ttl_s: seconds a value is kept.
+        clock: monotonic seconds (a test passes its own).
+    """
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._values: dict[Hashable, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The value kept for ``key``, or ``compute()`` (kept from now on) when there is none
+        or it is older than ``ttl_s``."""
+        with self._lock:
+            kept = self._values.get(key)
+            now = self._clock()
+            if kept is not None and now - kept[0] < self.ttl_s:
+                return kept[1]
+            value = compute()
+            self._values[key] = (now, value)
+            return value
+
+    def forget(self) -> None:
+        """Drop every value: the next :meth:`get` computes afresh."""
+        with self._lock:
+            self._values.clear()
+
+
 class Studio:
     """One studio: its options, its engine (the model, loaded on first use) and the registry of
     its running jobs (for the per-session Cancel).
@@ -59,6 +99,9 @@ class Studio:
     Attributes:
         builds: which session's tab has no valid tracking video after a failed or cancelled
             build (see :class:`ui.session.BuildLedger`).
+        tracking_models: the status line's depth-model and tracker parts per download policy
+            (:func:`ui.status.tracking_models_status`), shared by all sessions since the
+            models on disk are; kept :data:`TRACKING_MODELS_TTL_S` and forgotten after each build.
     """
 
     def __init__(
@@ -68,6 +111,7 @@ class Studio:
         self.options = options or StudioOptions()
         self.cancels = cancels or CancelRegistry()
         self.builds = BuildLedger()
+        self.tracking_models = ExpiringCache(TRACKING_MODELS_TTL_S)
         self._app: Optional[weakref.ReferenceType] = None
 
     @classmethod

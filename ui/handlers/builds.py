@@ -370,7 +370,8 @@ def build_handler(fn: Callable) -> Callable:
     the studio's :class:`ui.session.BuildLedger`: the session's tracking video of that tab is
     retired when the build starts and restored only when it succeeds, within this one event,
     so Generate refuses after a failed or cancelled build even for API callers. A cancelled
-    build returns :func:`cancelled_build` instead of an error."""
+    build returns :func:`cancelled_build` instead of an error. Every build, even a failed one,
+    makes the status line look up the depth models and the tracker again (it may have downloaded one)."""
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
@@ -385,6 +386,8 @@ def build_handler(fn: Callable) -> Callable:
             if _caused_by_cancel(error):
                 return cancelled_build()
             raise
+        finally:  # the build may have downloaded a depth model or the tracker: show it
+            studio.tracking_models.forget()
         studio.builds.restore(session, scope)
         return result
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Optional
 
+import gradio as gr
 import numpy as np
 
 from core import validation
@@ -47,7 +48,7 @@ def checked_upload(studio: Studio, value: Any, what: str, *, required: bool = Tr
     path = path_of(value)
     if path is None:
         if required:
-            raise user_error(f"No {what} yet: upload one (or click an example below) first.", title="Missing input")
+            raise user_error(f"No {what} yet: upload one (or click one of the examples) first.", title="Missing input")
         return None
     limit = studio.options.max_file_bytes
     check_file_size(path, limit if limit else NO_SIZE_LIMIT)
@@ -74,26 +75,41 @@ def seed_value(seed: Any) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+MASK_EDITOR_API_HELP = (
+    "From the API, send the editor value as {\"background\": null, \"layers\": [a PNG file of the "
+    "first frame's size, opaque where the object is], \"composite\": null}, or send a mask image as "
+    "mask_upload instead."
+)
+MASK_EDITOR_FIX = "Paint over the object in the mask editor again, or upload a mask image (white = object)."
+
+
+def _malformed_editor(problem: str) -> Exception:
+    return user_error(f"{problem}. {MASK_EDITOR_FIX} {MASK_EDITOR_API_HELP}", title="Unreadable mask")
+
+
 def mask_from_inputs(studio: Studio, mask_editor: Any, mask_upload: Any) -> Any:
     """The object mask the user gave: an uploaded mask wins over the painted one.
 
     Args:
-        mask_editor: the ``gr.ImageEditor`` value (``{"background", "layers", "composite"}``);
-            its single paint layer (RGBA, painted = opaque) is the mask.
+        mask_editor: the mask editor's value (``{"background", "layers", "composite"}``, see
+            :class:`ui.tabs.widgets.MaskEditor`); its single paint layer (RGBA, painted =
+            opaque; a file path, an API client's FileData or an array) is the mask.
         mask_upload: path of an uploaded mask image (white = object), or ``None``.
 
     Returns:
-        A path or an ``(H, W, 4)`` array for ``core.tasks.load_mask``.
+        The uploaded mask's path, or the painted mask as ``(H, W)`` bool at the working size
+        (both for ``core.tasks.load_mask``).
 
     Raises:
-        gr.Error: neither was given.
+        gr.Error: neither was given, or the editor's value is malformed, unreadable or not of
+            the first frame's size (see :func:`painted_mask`).
     """
     upload = checked_upload(studio, mask_upload, "mask image", required=False)
     if upload is not None:
         return upload
     layer = paint_layer(mask_editor)
     if layer is not None:
-        return path_of(layer) if isinstance(layer, (str, dict)) else np.asarray(layer)
+        return painted_mask(studio, layer)
     raise user_error(
         "No object mask: paint over the object in the mask editor (use the brush), or upload a mask "
         "image (white = object, black = background).",
@@ -102,11 +118,57 @@ def mask_from_inputs(studio: Studio, mask_editor: Any, mask_upload: Any) -> Any:
 
 
 def paint_layer(mask_editor: Any) -> Any:
-    """The ``gr.ImageEditor`` value's paint layer (an array, or a path / FileData from an API
-    client), or ``None``."""
-    layers = mask_editor.get("layers") if isinstance(mask_editor, dict) else None
-    painted = [layer for layer in (layers or []) if layer is not None]
+    """The mask editor value's paint layer (a path, an API client's FileData or an array), or
+    ``None`` when nothing is painted.
+
+    Raises:
+        gr.Error: the value is not an editor value (not a dict, ``layers`` not a list, a layer
+            that is not an image file), with what to send instead.
+    """
+    if mask_editor is None:
+        return None
+    if not isinstance(mask_editor, dict):
+        raise _malformed_editor(f"The mask editor's value is {type(mask_editor).__name__}, not an image-editor value")
+    layers = mask_editor.get("layers")
+    if layers is None:
+        return None
+    if not isinstance(layers, (list, tuple)):
+        raise _malformed_editor(f"The mask editor's layers are {type(layers).__name__}, not a list of images")
+    for number, layer in enumerate(layers, start=1):
+        if layer is not None and not isinstance(layer, (str, dict, np.ndarray)):
+            raise _malformed_editor(f"Layer {number} of the mask editor is {type(layer).__name__}, not an image file")
+        if isinstance(layer, (str, dict)) and path_of(layer) is None:
+            raise _malformed_editor(f"Layer {number} of the mask editor names no file")
+    painted = [layer for layer in layers if layer is not None]
     return painted[0] if painted else None
+
+
+def painted_mask(studio: Studio, layer: Any) -> np.ndarray:
+    """The paint ``layer`` (a file or an ``(H, W[, C])`` array) as ``(H, W)`` bool, read by
+    ``core.tasks.load_mask``; it must be at the working size, like the first frame it is
+    painted on.
+
+    Raises:
+        gr.Error: the file is not a readable image, or the layer has another size.
+        ObjectMotionError: nothing painted (turned into a message by :func:`ui.errors.user_errors`).
+    """
+    from core.media import MediaError, load_image
+    from core.tasks import load_mask
+
+    _, height, width = studio.working_size()
+    if not isinstance(layer, np.ndarray):
+        path = checked_upload(studio, layer, "painted mask")
+        try:
+            load_image(path, height, width, resize_mode="stretch")  # the image checks of every upload
+        except MediaError as error:
+            raise _malformed_editor(f"The painted mask could not be read: {error}") from error
+        layer = path
+    selected, resized_from = load_mask(layer, height, width, resize_mode="stretch")
+    if resized_from is not None:
+        raise _malformed_editor(
+            f"The painted mask is {resized_from[1]}×{resized_from[0]} px but the first frame is {width}×{height}"
+        )
+    return selected
 
 
 def painted_mask_digest(mask_editor: Any) -> Optional[str]:
@@ -115,22 +177,23 @@ def painted_mask_digest(mask_editor: Any) -> Optional[str]:
     and the layer size, or ``None`` when nothing is painted.
 
     It tells a user's edit from the app reloading the editor's background, which Gradio also
-    reports as an input.
+    reports as an input. A value a build cannot read gets a fingerprint of its own
+    (``unreadable:…``), so that computing it never fails: the build says what is wrong.
     """
+    from core.errors import UserError
     from core.object_motion import mask_to_bool
+    from PIL import Image
 
-    layer = paint_layer(mask_editor)
-    if isinstance(layer, (str, dict)):
-        from PIL import Image
-
-        path = path_of(layer)
-        if path is None:
+    try:
+        layer = paint_layer(mask_editor)
+        if isinstance(layer, (str, dict)):
+            with Image.open(path_of(layer)) as opened:
+                layer = np.asarray(opened.convert("RGBA"))
+        if layer is None:
             return None
-        with Image.open(path) as opened:
-            layer = np.asarray(opened.convert("RGBA"))
-    if layer is None:
-        return None
-    selected = mask_to_bool(np.asarray(layer))
+        selected = mask_to_bool(np.asarray(layer))
+    except (gr.Error, UserError, OSError, ValueError, Image.DecompressionBombError) as error:
+        return f"unreadable:{type(error).__name__}:{hashlib.sha1(repr(mask_editor).encode()).hexdigest()}"
     if not selected.any():
         return None
     digest = hashlib.sha1(np.packbits(selected).tobytes())

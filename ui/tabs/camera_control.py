@@ -12,13 +12,14 @@ from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_MODES, SOURCE_VIDEO
 from ui.handlers.visibility import BuilderVisibility, SourceVisibility
 from ui.studio import Studio
 from ui.handlers.outputs import gradio_values
-from ui.tabs.assets import asset, existing
+from ui.tabs.assets import asset
 from ui.tabs.common import (
     UPLOAD_IMAGE_MODE,
     advanced_settings,
     camera_motion_field,
     preview_section,
     result_section,
+    tab_examples,
     tracking_settings,
     wire_tab,
 )
@@ -87,6 +88,9 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
         with gr.Row():
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
+                # Examples first, where a 1000 px tall window shows them; filled in below, once the inputs
+                # they set exist.
+                examples_slot = gr.Column()
                 source_mode = gr.Radio(list(SOURCE_MODES), value=SOURCE_IMAGE, label="Start from")
                 image = ImageFile(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=260,
                                  sources=["upload", "clipboard"])
@@ -109,25 +113,20 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     placeholder="Describe the video to generate, e.g. 'a drone shot over green hills at sunset'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                examples = gr.Examples(
-                    existing(
-                        [
-                            [SOURCE_IMAGE, asset("landscape.jpg"), None, "orbit 20",
-                             "a cinematic aerial shot of green hills and blue mountains on a sunny day"],
-                            [SOURCE_IMAGE, asset("cat.jpg"), None, "trans 0 0 -0.3",
-                             "a tabby cat looking at the camera, soft light"],
-                            [SOURCE_VIDEO, None, asset("moving_scene.mp4"), "rot y 10",
-                             "a red ball rolling across a meadow, the camera pans left"],
-                        ],
+                with examples_slot:
+                    examples = tab_examples(
+                        KEY,
+                        {
+                            "Landscape photo · orbit": [SOURCE_IMAGE, asset("landscape.jpg"), None, "orbit 20",
+                                                        "a cinematic aerial shot of green hills and blue mountains on a sunny day"],
+                            "Cat photo · dolly in": [SOURCE_IMAGE, asset("cat.jpg"), None, "trans 0 0 -0.3",
+                                                     "a tabby cat looking at the camera, soft light"],
+                            "Video · pan left": [SOURCE_VIDEO, None, asset("moving_scene.mp4"), "rot y 10",
+                                                 "a red ball rolling across a meadow, the camera pans left"],
+                        },
                         file_columns=(1, 2),
-                    ),
-                    inputs=[source_mode, image, video, motion, prompt],
-                    label="Examples",
-                    example_labels=["Landscape photo · orbit", "Cat photo · dolly in", "Video · pan left"],
-                    cache_examples=False,
-                    api_visibility="private",
-                    elem_id=f"{KEY}-examples",
-                )
+                        inputs=[source_mode, image, video, motion, prompt],
+                    )
                 gr.Markdown("**Presets** (a click replaces the motion string)")
                 preset_buttons(motion)
                 step_builder(studio, motion)

@@ -34,6 +34,7 @@ from ui.handlers.outputs import bind_studio, gradio_values
 from ui.handlers.staleness import BuildFailure, ResultReset, TrackingValidity
 from ui.status import GPU_CONCURRENCY_ID, TRACKING_CONCURRENCY_ID, studio_status
 from ui.studio import Studio
+from ui.tabs.assets import existing
 from ui.tabs.widgets import ImageFile, RawNumber, RawSlider
 
 GPU_CONCURRENCY_LIMIT = 1
@@ -93,6 +94,23 @@ class TrackingSettings:
 
 def _choices(available: dict[str, str]) -> list[tuple[str, str]]:
     return [("auto (best available)", "auto")] + [(f"{name} — {text}", name) for name, text in available.items()]
+
+
+def tab_examples(
+    key: str, labelled_rows: dict[str, list], *, file_columns: tuple[int, ...], inputs: list[Any]
+) -> gr.Examples:
+    """The tab's **Examples**: one labelled button per row of ``labelled_rows`` (label → the
+    values of ``inputs``), leaving out rows whose files (in ``file_columns``) are missing."""
+    kept = {label: row for label, row in labelled_rows.items() if existing([row], file_columns=file_columns)}
+    return gr.Examples(
+        list(kept.values()),
+        inputs=inputs,
+        label="Examples",
+        example_labels=list(kept),
+        cache_examples=False,
+        api_visibility="private",
+        elem_id=f"{key}-examples",
+    )
 
 
 def tracking_settings(studio: Studio, *, uses_video: bool = True) -> TrackingSettings:

@@ -12,13 +12,14 @@ from ui.handlers.builds import MESH_MODES, MESH_PROCEDURAL, MESH_SEQUENCE, MESH_
 from ui.handlers.outputs import gradio_values
 from ui.handlers.visibility import MeshModeVisibility
 from ui.studio import Studio
-from ui.tabs.assets import asset, existing
+from ui.tabs.assets import asset
 from ui.tabs.common import (
     UPLOAD_IMAGE_MODE,
     advanced_settings,
     camera_motion_field,
     preview_section,
     result_section,
+    tab_examples,
     wire_tab,
 )
 from ui.tabs.widgets import ImageFile
@@ -44,6 +45,9 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
         with gr.Row():
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
+                # Examples first, where a 1000 px tall window shows them; filled in below, once the inputs
+                # they set exist.
+                examples_slot = gr.Column()
                 mode = gr.Radio(list(MESH_MODES), value=MESH_SEQUENCE, label="Start from",
                                 elem_id=f"{KEY}-mode")
                 mesh_file = gr.File(label="Mesh sequence (.zip of per-frame meshes)", file_types=MESH_TYPES,
@@ -72,26 +76,24 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     placeholder="Describe the video, e.g. 'a jelly creature bouncing on a wooden table'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                examples = gr.Examples(
-                    existing(
-                        [
-                            [MESH_SEQUENCE, asset("bouncing_blob.zip"), default_motion, "", "orbit 20", None, None,
-                             "a colourful jelly ball bouncing on a wooden table, studio light"],
-                            [MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", "180", "", None, None,
-                             "a small toy house with a red roof turning on a table"],
-                            [MESH_TRACKING_VIDEO, None, default_motion, "", "", asset("tracking_turntable.mp4"),
-                             asset("tracking_turntable_first_frame.png"), "a wooden cabin with a red roof turning around"],
-                        ],
+                with examples_slot:
+                    examples = tab_examples(
+                        KEY,
+                        {
+                            "Bouncing blob (mesh sequence) · orbit": [
+                                MESH_SEQUENCE, asset("bouncing_blob.zip"), default_motion, "", "orbit 20", None, None,
+                                "a colourful jelly ball bouncing on a wooden table, studio light",
+                            ],
+                            "Toy house · turntable": [MESH_PROCEDURAL, asset("toy_house.ply"), "turntable", "180", "", None, None,
+                                                      "a small toy house with a red roof turning on a table"],
+                            "Tracking video from elsewhere": [
+                                MESH_TRACKING_VIDEO, None, default_motion, "", "", asset("tracking_turntable.mp4"),
+                                asset("tracking_turntable_first_frame.png"), "a wooden cabin with a red roof turning around",
+                            ],
+                        },
                         file_columns=(1, 5, 6),
-                    ),
-                    inputs=[mode, mesh_file, procedural, amount, camera_motion, tracking_video, tracking_first_frame, prompt],
-                    label="Examples",
-                    example_labels=["Bouncing blob (mesh sequence) · orbit", "Toy house · turntable",
-                                    "Tracking video from elsewhere"],
-                    cache_examples=False,
-                    api_visibility="private",
-                    elem_id=f"{KEY}-examples",
-                )
+                        inputs=[mode, mesh_file, procedural, amount, camera_motion, tracking_video, tracking_first_frame, prompt],
+                    )
                 advanced = advanced_settings(studio, KEY)
             with gr.Column(scale=7):
                 preview = preview_section(KEY, show_source=False, first_frame_label="Rendered first frame")

@@ -8,11 +8,12 @@ import gradio as gr
 
 from ui.handlers import builds
 from ui.studio import Studio
-from ui.tabs.assets import asset, existing
+from ui.tabs.assets import asset
 from ui.tabs.common import (
     advanced_settings,
     preview_section,
     result_section,
+    tab_examples,
     tracking_settings,
     wire_tab,
 )
@@ -33,26 +34,25 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
         with gr.Row():
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
+                # Examples first, as in every tab; filled in below, once the inputs they set exist.
+                examples_slot = gr.Column()
                 video = gr.Video(label="Source video", sources=["upload"], elem_id=f"{KEY}-video", height=260)
                 prompt = gr.Textbox(
                     label="Prompt", lines=3, elem_id=f"{KEY}-prompt",
                     placeholder="Describe the video to generate, e.g. 'a blue ball rolling on a snowy field'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                gr.Examples(
-                    existing(
-                        [
-                            [asset("moving_scene.mp4"), "a red ball rolling across a green meadow below blue mountains"],
-                            [asset("ball_video.mp4"), "a shiny orange basketball slowly rolling on a lawn"],
-                        ],
+                with examples_slot:
+                    tab_examples(
+                        KEY,
+                        {
+                            "Ball rolling over a meadow": [asset("moving_scene.mp4"),
+                                                           "a red ball rolling across a green meadow below blue mountains"],
+                            "Ball video · basketball on a lawn": [asset("ball_video.mp4"), "a shiny orange basketball slowly rolling on a lawn"],
+                        },
                         file_columns=(0,),
-                    ),
-                    inputs=[video, prompt],
-                    label="Examples",
-                    cache_examples=False,
-                    api_visibility="private",
-                    elem_id=f"{KEY}-examples",
-                )
+                        inputs=[video, prompt],
+                    )
                 tracking = tracking_settings(studio, uses_video=True)
                 advanced = advanced_settings(studio, KEY)
             with gr.Column(scale=7):

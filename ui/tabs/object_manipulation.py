@@ -13,17 +13,18 @@ from ui.handlers.inputs import SOURCE_IMAGE, SOURCE_MODES, SOURCE_VIDEO
 from ui.handlers.outputs import gradio_values
 from ui.handlers.visibility import SourceVisibility
 from ui.studio import Studio
-from ui.tabs.assets import asset, existing
+from ui.tabs.assets import asset
 from ui.tabs.common import (
     UPLOAD_IMAGE_MODE,
     advanced_settings,
     camera_motion_field,
     preview_section,
     result_section,
+    tab_examples,
     tracking_settings,
     wire_tab,
 )
-from ui.tabs.widgets import ImageFile, RawNumber
+from ui.tabs.widgets import ImageFile, MaskEditor, RawNumber
 
 KEY = "object_manipulation"
 TITLE = "Object Manipulation"
@@ -48,14 +49,17 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
         with gr.Row():
             with gr.Column(scale=5):
                 gr.Markdown("### 1 · Inputs", elem_classes=["stage-title"])
+                # Examples first, where a 1000 px tall window shows them; filled in below, once the inputs
+                # they set exist.
+                examples_slot = gr.Column()
                 source_mode = gr.Radio(list(SOURCE_MODES), value=SOURCE_IMAGE, label="Start from")
                 image = ImageFile(type="filepath", image_mode=UPLOAD_IMAGE_MODE, label="Source image", elem_id=f"{KEY}-image", height=240,
                                  sources=["upload", "clipboard"])
                 video = gr.Video(label="Source video", sources=["upload"], visible=False, elem_id=f"{KEY}-video", height=240)
                 _, _, width = studio.working_size()
                 brush_radius_px = max(1, round(width * BRUSH_WIDTH_FRACTION / 2))  # Gradio sizes are radii
-                mask_editor = gr.ImageEditor(
-                    type="numpy", image_mode="RGBA", label="Paint the object (first frame)",
+                mask_editor = MaskEditor(
+                    type="filepath", image_mode="RGBA", label="Paint the object (first frame)",
                     brush=gr.Brush(colors=[MASK_COLOR], default_color=MASK_COLOR, color_mode="fixed",
                                    default_size=brush_radius_px),
                     eraser=gr.Eraser(default_size=2 * brush_radius_px), layers=False, transforms=(),
@@ -81,26 +85,22 @@ def build_tab(studio: Studio, status: gr.Markdown) -> dict[str, Any]:
                     placeholder="Describe the video, e.g. 'a red ball rolling to the right on a meadow'",
                 )
                 build = gr.Button("Build tracking video", variant="primary", elem_id=f"{KEY}-build")
-                examples = gr.Examples(
-                    existing(
-                        [
-                            [SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "right", 0.3, "",
-                             "a red ball rolling to the right across a green meadow"],
-                            [SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "front", 0.4,
-                             "trans 0 0 0.2", "a red ball bouncing towards the camera on a meadow"],
-                            [SOURCE_VIDEO, None, asset("ball_video.mp4"), asset("ball_mask.png"), "up", 0.2, "",
-                             "a red ball floating up into the sky"],
-                        ],
+                with examples_slot:
+                    examples = tab_examples(
+                        KEY,
+                        {
+                            "Ball photo · move right": [SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "right", 0.3,
+                                                        "", "a red ball rolling to the right across a green meadow"],
+                            "Ball photo · towards the camera + dolly out": [
+                                SOURCE_IMAGE, asset("ball_scene.jpg"), None, asset("ball_mask.png"), "front", 0.4, "trans 0 0 0.2",
+                                "a red ball bouncing towards the camera on a meadow",
+                            ],
+                            "Ball video · float up": [SOURCE_VIDEO, None, asset("ball_video.mp4"), asset("ball_mask.png"), "up", 0.2, "",
+                                                      "a red ball floating up into the sky"],
+                        },
                         file_columns=(1, 2, 3),
-                    ),
-                    inputs=[source_mode, image, video, mask_upload, motion, amount, camera_motion, prompt],
-                    label="Examples",
-                    example_labels=["Ball photo · move right", "Ball photo · towards the camera + dolly out",
-                                    "Ball video · float up"],
-                    cache_examples=False,
-                    api_visibility="private",
-                    elem_id=f"{KEY}-examples",
-                )
+                        inputs=[source_mode, image, video, mask_upload, motion, amount, camera_motion, prompt],
+                    )
                 tracking = tracking_settings(studio, uses_video=True)
                 advanced = advanced_settings(studio, KEY)
             with gr.Column(scale=7):
