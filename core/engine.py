@@ -25,18 +25,16 @@ returned by :func:`get_engine`. The engine
 
 Its parts live next to it and are re-exported here, where callers import them from:
 :mod:`core.engine_types` (config, settings, status, result, errors), :mod:`core.placement`
-(device choice and :func:`configure_pipeline`) and :mod:`core.results` (result folders and
-the settings JSON).
+(device choice and :func:`configure_pipeline`), :mod:`core.requests` (checks of a request's
+inputs), :mod:`core.tracking_cache` (tracking-video encodings) and :mod:`core.results`
+(result folders and the settings JSON).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 import threading
 import time
-from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -67,6 +65,7 @@ from core.errors import CheckpointError
 from core.media import write_video
 from core.placement import configure_pipeline, free_memory, pick_device
 from core.progress import CancelFn, Cancelled, ProgressFn, check_cancel, report, scaled
+from core.requests import check_request_sizes, checked_settings, request_first_frame, seed_and_fps
 from core.results import (
     FIRST_FRAME_NAME,
     SETTINGS_NAME,
@@ -84,6 +83,7 @@ from core.results import (
     write_result_files,
     write_settings,
 )
+from core.tracking_cache import TRACKING_CACHE_SIZE, TRACKING_ENCODING_SEED, TrackingEncodingCache
 
 if TYPE_CHECKING:  # imported lazily at run time: core.pipeline pulls in torch + diffusers
     import torch
@@ -133,12 +133,6 @@ logger = logging.getLogger(__name__)
 # Re-exported for the studio's widgets, which read them from here; the values live in core.defaults.
 DEFAULT_NEGATIVE_PROMPT = defaults.NEGATIVE_PROMPT
 RANDOM_SEED = defaults.RANDOM_SEED
-
-TRACKING_CACHE_SIZE = 4
-"""How many tracking-video VAE encodings the engine keeps (least recently used goes first)."""
-TRACKING_ENCODING_SEED = defaults.SEED
-"""Seed of the VAE posterior sample of every tracking video. With the default request seed (42)
-this is exactly the sample an uncached pipeline call with that seed draws."""
 
 LOAD_COMMAND, UNLOAD_COMMAND, FRAMES_COMMAND = "load", "unload", "frames"
 """What a parallel leader tells the other processes to repeat (core.acceleration.parallel.follow)."""
@@ -196,51 +190,6 @@ def _is_tiny(checkpoint: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# Small helpers
-# --------------------------------------------------------------------------------------------
-
-
-def _tracking_key(frames: np.ndarray, legacy_range: bool, dtype: str, device: str) -> str:
-    """Cache key of a tracking video's VAE encoding: content hash + everything the encoding depends on."""
-    digest = hashlib.blake2b(np.ascontiguousarray(frames).data, digest_size=16)
-    digest.update(repr((frames.shape, legacy_range, dtype, device)).encode())
-    return digest.hexdigest()
-
-
-def _checked_settings(settings: Optional[GenerationSettings], prompt: str) -> GenerationSettings:
-    """A request's settings (default: SPEC §4) once they and its prompt are checked."""
-    settings = settings or GenerationSettings()
-    settings.validate()
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise GenerationInputError("the prompt is empty: describe the video you want (e.g. 'a red car on a mountain road')")
-    return settings
-
-
-def _request_first_frame(first_frame: Optional[np.ndarray], tracking: Any) -> np.ndarray:
-    """The first frame given, else the tracking result's, as ``(H, W, 3)`` uint8."""
-    if first_frame is None:
-        if not hasattr(tracking, "first_frame"):
-            raise GenerationInputError("a first-frame image is needed when the tracking video is a bare array")
-        first_frame = tracking.first_frame
-    return _as_uint8_image(first_frame, "the first frame")
-
-
-def _seed_and_fps(settings: GenerationSettings, tracking: Any) -> tuple[int, float]:
-    """The seed a request uses (drawn for :data:`RANDOM_SEED`) and the frame rate of its video."""
-    seed = secrets.randbelow(defaults.MAX_SEED) if settings.seed == defaults.RANDOM_SEED else int(settings.seed)
-    return seed, float(settings.fps or getattr(tracking, "fps", None) or defaults.FPS)
-
-
-def _as_uint8_image(image: Any, what: str) -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim != 3 or array.shape[-1] != 3:
-        raise GenerationInputError(f"{what} must be an RGB image (H, W, 3); got shape {array.shape}")
-    if array.dtype != np.uint8:
-        raise GenerationInputError(f"{what} must be uint8 (0-255); got {array.dtype}")
-    return array
-
-
-# --------------------------------------------------------------------------------------------
 # The engine
 # --------------------------------------------------------------------------------------------
 
@@ -253,11 +202,9 @@ class Engine:
         self._lock = threading.Lock()
         self._pipe = None
         self._loaded_from: Optional[str] = None
-        self._tracking_cache: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
+        self._tracking_cache = TrackingEncodingCache()
         self.load_count = 0
         """How many times weights were loaded (1 after any number of requests, unless unloaded)."""
-        self.tracking_encode_count = 0
-        """How many tracking videos were VAE-encoded (cache misses)."""
         self._parallel = self._join_parallel(self.config)
         device = self._parallel.device if self._parallel is not None else self.config.device
         self._device_name, self._dtype_name = pick_device(device)
@@ -277,6 +224,11 @@ class Engine:
                 f"{config.parallel}` (they start them), or call core.acceleration.parallel.run_as_group first"
             )
         return group
+
+    @property
+    def tracking_encode_count(self) -> int:
+        """How many tracking videos were VAE-encoded (cache misses)."""
+        return self._tracking_cache.encode_count
 
     @property
     def leads(self) -> bool:
@@ -444,47 +396,7 @@ class Engine:
             CheckpointError: the checkpoint is unusable (said before any size mismatch, which
                 would only be a consequence: :meth:`native_size` then gives DaS's size).
         """
-        num_frames, height, width = read_native_size(self.checkpoint)
-        if tracking_frames.ndim != 4 or tracking_frames.shape[-1] != 3:
-            raise GenerationInputError(f"the tracking video must be (T, H, W, 3); got shape {tracking_frames.shape}")
-        if tracking_frames.dtype != np.uint8:
-            raise GenerationInputError(f"the tracking video must be uint8 (0-255); got {tracking_frames.dtype}")
-        got = tuple(tracking_frames.shape[:3])
-        if got != (num_frames, height, width):
-            raise GenerationInputError(
-                f"the tracking video is {got[0]} frames of {got[1]}×{got[2]} but this model works at "
-                f"{num_frames} frames of {height}×{width}: rebuild it with num_frames, height and width "
-                f"from engine.native_size() (or {2 * num_frames - 1}, {3 * num_frames - 2}, … frames for a long "
-                f"video of 2, 3, … windows: core.windows.long_size)"
-            )
-        if first_frame.shape[:2] != (height, width):
-            raise GenerationInputError(
-                f"the first frame is {first_frame.shape[0]}×{first_frame.shape[1]} but this model works at "
-                f"{height}×{width}: resize it (core.media.load_image(image, {height}, {width}))"
-            )
-
-    # ---- tracking latents cache ------------------------------------------------------------------
-
-    def _tracking_conditioning(self, pipe, frames: np.ndarray, legacy_range: bool) -> dict[str, Any]:
-        """Keyword arguments for the pipeline carrying the (cached) tracking-video encoding."""
-        key = _tracking_key(frames, legacy_range, self._dtype_name, self._device_name)
-        cached = self._tracking_cache.get(key)
-        if cached is not None:
-            self._tracking_cache.move_to_end(key)
-            return cached
-        import torch
-
-        # A fixed seed for the VAE posterior sample (not the request's): the cached encoding
-        # then equals a fresh one, so a seed gives the same video whether the cache hit or not.
-        generator = torch.Generator(device="cpu").manual_seed(TRACKING_ENCODING_SEED)
-        latents = pipe.encode_tracking_video(frames, generator=generator, legacy_tracking_range=legacy_range)
-        # A copy: a view of frame 0 would keep the whole tracking video alive in the cache.
-        conditioning = {"tracking_latents": latents, "tracking_image": frames[0].copy()}
-        self.tracking_encode_count += 1
-        self._tracking_cache[key] = conditioning
-        while len(self._tracking_cache) > TRACKING_CACHE_SIZE:
-            self._tracking_cache.popitem(last=False)
-        return conditioning
+        check_request_sizes(first_frame, tracking_frames, read_native_size(self.checkpoint))
 
     # ---- generation ------------------------------------------------------------------------------
 
@@ -521,16 +433,16 @@ class Engine:
             CheckpointError: the model cannot be loaded (see :meth:`load`).
             Cancelled: ``cancel()`` returned True.
         """
-        settings = _checked_settings(settings, prompt)
+        settings = checked_settings(settings, prompt)
         tracking_frames = np.asarray(getattr(tracking, "frames", tracking))
         if self._is_long(tracking_frames):
             return self.generate_windows(
                 first_frame, tracking, prompt, settings, progress=progress, cancel=cancel, run_name=run_name
             )
-        first_frame = _request_first_frame(first_frame, tracking)
+        first_frame = request_first_frame(first_frame, tracking)
         self.check_sizes(first_frame, tracking_frames)
         metadata = dict(getattr(tracking, "metadata", {}) or {})
-        seed, fps = _seed_and_fps(settings, tracking)
+        seed, fps = seed_and_fps(settings, tracking)
         check_cancel(cancel, "generation")
 
         started_at = datetime.now(timezone.utc)
@@ -600,9 +512,9 @@ class Engine:
         """
         from core import windows as windowing
 
-        settings = _checked_settings(settings, prompt)
+        settings = checked_settings(settings, prompt)
         tracking_frames = np.asarray(getattr(tracking, "frames", tracking))
-        first_frame = _request_first_frame(first_frame, tracking)
+        first_frame = request_first_frame(first_frame, tracking)
         native_frames = read_native_size(self.checkpoint)[0]
         if tracking_frames.ndim != 4:
             raise GenerationInputError(f"the tracking video must be (T, H, W, 3); got shape {tracking_frames.shape}")
@@ -610,7 +522,7 @@ class Engine:
         windowing.check_windows(len(plan), native_frames)
         self.check_sizes(first_frame, tracking_frames[plan[0].frames])
         metadata = dict(getattr(tracking, "metadata", {}) or {})
-        seed, fps = _seed_and_fps(settings, tracking)
+        seed, fps = seed_and_fps(settings, tracking)
         count = len(plan)
 
         started_at = datetime.now(timezone.utc)
@@ -707,7 +619,9 @@ class Engine:
                        "settings": settings.to_dict(), "seed": seed}
             self._parallel.announce(FRAMES_COMMAND, request)
         report(progress, 0.0, "encoding the tracking video")
-        conditioning = self._tracking_conditioning(pipe, tracking_frames, settings.legacy_tracking_range)
+        conditioning = self._tracking_cache.conditioning(
+            pipe, tracking_frames, settings.legacy_tracking_range, self._dtype_name, self._device_name
+        )
         steps = int(settings.num_inference_steps)
 
         def on_step_end(pipeline, step: int, timestep, callback_kwargs: dict) -> dict:
