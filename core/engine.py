@@ -22,32 +22,26 @@ returned by :func:`get_engine`. The engine
   fresh folder under ``output_dir``;
 - generates a long tracking video (``N·(T − 1) + 1`` frames) as a chain of native windows
   (:meth:`Engine.generate_windows`, :mod:`core.windows`).
+
+Its parts live next to it and are re-exported here, where callers import them from:
+:mod:`core.engine_types` (config, settings, status, result, errors), :mod:`core.placement`
+(device choice and :func:`configure_pipeline`), :mod:`core.requests` (checks of a request's
+inputs), :mod:`core.tracking_cache` (tracking-video encodings) and :mod:`core.results`
+(result folders and the settings JSON).
 """
 
 from __future__ import annotations
 
-import gc
-import hashlib
-import json
 import logging
-import os
-import platform
-import secrets
-import shutil
 import threading
 import time
-import uuid
-from collections import OrderedDict
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from PIL import Image
 
-import core
 from core import defaults
 from core.checkpoints import (
     DAS_MODEL,
@@ -58,9 +52,38 @@ from core.checkpoints import (
     offline_instructions,
     read_component_config,
 )
-from core.errors import CheckpointError, UserError
+from core.engine_types import (
+    OFFLOAD_MODES,
+    EngineConfig,
+    EngineConfigError,
+    EngineStatus,
+    GenerationInputError,
+    GenerationResult,
+    GenerationSettings,
+)
+from core.errors import CheckpointError
 from core.media import write_video
+from core.placement import configure_pipeline, free_memory, pick_device
 from core.progress import CancelFn, Cancelled, ProgressFn, check_cancel, report, scaled
+from core.requests import check_request_sizes, checked_settings, request_first_frame, seed_and_fps
+from core.results import (
+    FIRST_FRAME_NAME,
+    SETTINGS_NAME,
+    STAGING_PREFIX,
+    STALE_STAGING_AGE_S,
+    TRACKING_NAME,
+    VIDEO_NAME,
+    WINDOW_TRACKING_NAME,
+    generation_result,
+    remove_stale_staging,
+    request_folder_name,
+    result_folder,
+    settings_record,
+    staged_result_folder,
+    write_result_files,
+    write_settings,
+)
+from core.tracking_cache import TRACKING_CACHE_SIZE, TRACKING_ENCODING_SEED, TrackingEncodingCache
 
 if TYPE_CHECKING:  # imported lazily at run time: core.pipeline pulls in torch + diffusers
     import torch
@@ -69,205 +92,54 @@ if TYPE_CHECKING:  # imported lazily at run time: core.pipeline pulls in torch +
 
     from core.tasks import TrackingResult
 
+__all__ = [
+    "CPU_WARNING",
+    "DEFAULT_NEGATIVE_PROMPT",
+    "FIRST_FRAME_NAME",
+    "FRAMES_COMMAND",
+    "LOAD_COMMAND",
+    "OFFLOAD_MODES",
+    "RANDOM_SEED",
+    "SETTINGS_NAME",
+    "STAGING_PREFIX",
+    "STALE_STAGING_AGE_S",
+    "TINY_MODEL_MESSAGE",
+    "TRACKING_CACHE_SIZE",
+    "TRACKING_ENCODING_SEED",
+    "TRACKING_NAME",
+    "UNLOAD_COMMAND",
+    "VIDEO_NAME",
+    "WINDOW_TRACKING_NAME",
+    "Engine",
+    "EngineConfig",
+    "EngineConfigError",
+    "EngineStatus",
+    "GenerationInputError",
+    "GenerationResult",
+    "GenerationSettings",
+    "configure_pipeline",
+    "default_checkpoint_dir",
+    "get_engine",
+    "read_native_size",
+    "remove_stale_staging",
+    "request_folder_name",
+    "reset_engine",
+    "resolve_checkpoint",
+    "staged_result_folder",
+]
+
 logger = logging.getLogger(__name__)
 
 # Re-exported for the studio's widgets, which read them from here; the values live in core.defaults.
 DEFAULT_NEGATIVE_PROMPT = defaults.NEGATIVE_PROMPT
 RANDOM_SEED = defaults.RANDOM_SEED
 
-OFFLOAD_MODES = ("none", "model", "sequential", "group")
-"""Memory modes: full GPU, model CPU offload, sequential (per-layer) offload, group offload."""
-
-TRACKING_CACHE_SIZE = 4
-"""How many tracking-video VAE encodings the engine keeps (least recently used goes first)."""
-TRACKING_ENCODING_SEED = defaults.SEED
-"""Seed of the VAE posterior sample of every tracking video. With the default request seed (42)
-this is exactly the sample an uncached pipeline call with that seed draws."""
-
-VIDEO_NAME = "video.mp4"
-TRACKING_NAME = "tracking.mp4"
-FIRST_FRAME_NAME = "first_frame.png"
-SETTINGS_NAME = "settings.json"
-WINDOW_TRACKING_NAME = "tracking_window_{:02d}.mp4"
-"""Tracking video of window k of a long video (1-based), as the model read it."""
-STAGING_PREFIX = ".incomplete-"
-"""Results are written under this hidden name and renamed when complete (no partial folders)."""
 LOAD_COMMAND, UNLOAD_COMMAND, FRAMES_COMMAND = "load", "unload", "frames"
 """What a parallel leader tells the other processes to repeat (core.acceleration.parallel.follow)."""
 
 TINY_MODEL_MESSAGE = "tiny test model — output is noise"
 CPU_WARNING = "No CUDA device: running on the CPU in float32 — generation will be very slow."
 
-
-class EngineConfigError(UserError):
-    """An engine setting is invalid (unknown memory mode, CUDA asked for but absent, ...)."""
-
-
-class GenerationInputError(UserError):
-    """The first frame, tracking video, prompt or settings given to :meth:`Engine.generate` are unusable."""
-
-
-# --------------------------------------------------------------------------------------------
-# Configuration and settings
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class EngineConfig:
-    """How the engine loads and runs the model.
-
-    Attributes:
-        checkpoint: local folder or Hub id; ``None`` = ``checkpoints/Diffusion-As-Shader`` if
-            present, else ``EXCAI/Diffusion-As-Shader``.
-        device: ``"cuda"``, ``"cuda:1"``, ``"cpu"`` or ``None`` (CUDA when available).
-        offload: one of :data:`OFFLOAD_MODES` (ignored on CPU).
-        output_dir: where result folders are created.
-        compile: ``torch.compile`` the transformer (slow first step, faster later ones).
-        vae_tiling / vae_slicing: decode the VAE in tiles / one sample at a time (less memory).
-        allow_download: fetch a Hub checkpoint that is not on disk yet (only if the machine is
-            online; ``HF_HUB_OFFLINE=1`` always wins).
-        quantize: weight-only quantisation of the transformer and T5 encoder, one of
-            ``core.acceleration.quantize.QUANTIZE_MODES`` ("none", "int8", "fp8"); works with
-            offload "none" or "model".
-        step_cache_threshold: reuse the transformer's residual on steps whose input barely
-            changed (``core.acceleration.step_cache``); ``None`` = off, ``0`` = hooks on but
-            nothing skipped (identical output), 0.1–0.3 typical.
-        attention_backend: diffusers attention backend ("native", "flash", "sage", ...);
-            ``None`` keeps the model's own SDPA processor.
-        parallel: processes (GPUs) that share each video (``core.acceleration.parallel``); 1 =
-            one process. Above 1 the engine must run in a process that joined such a group
-            (the CLI's and studio's ``--parallel N`` start and join it).
-    """
-
-    checkpoint: Optional[str] = None
-    device: Optional[str] = None
-    offload: str = "none"
-    output_dir: str | Path = "outputs"
-    compile: bool = False
-    vae_tiling: bool = True
-    vae_slicing: bool = True
-    allow_download: bool = True
-    quantize: str = "none"
-    step_cache_threshold: Optional[float] = None
-    attention_backend: Optional[str] = None
-    parallel: int = 1
-
-    def __post_init__(self) -> None:
-        self._validate_acceleration()
-        if self.offload not in OFFLOAD_MODES:
-            raise EngineConfigError(f"offload must be one of {', '.join(OFFLOAD_MODES)}; got {self.offload!r}")
-        if self.compile and self.offload == "sequential":
-            # Sequential offload swaps every layer's weights in and out through hooks during the
-            # forward pass, which a compiled graph cannot follow; diffusers supports compiling
-            # with model or group offload only.
-            raise EngineConfigError(
-                "--compile does not work with --offload sequential; use --offload model or group with it"
-            )
-        if self.checkpoint is not None:
-            self.checkpoint = str(self.checkpoint)
-
-    def _validate_acceleration(self) -> None:
-        from core.acceleration import ACCELERATION_OFFLOAD_MODES, QUANTIZE_MODES
-
-        if self.quantize not in QUANTIZE_MODES:
-            raise EngineConfigError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}; got {self.quantize!r}")
-        if self.quantize != "none" and self.offload not in ACCELERATION_OFFLOAD_MODES:
-            # Group and sequential offload move every weight through hooks that expect plain tensors.
-            raise EngineConfigError(f"--quantize {self.quantize} works with --offload none or model, not {self.offload}")
-        threshold = self.step_cache_threshold
-        if threshold is not None and not (isinstance(threshold, (int, float)) and np.isfinite(threshold) and threshold >= 0):
-            raise EngineConfigError(f"step-cache threshold must be a number >= 0 (0 skips nothing); got {threshold!r}")
-        if self.parallel != 1:
-            from core.acceleration.parallel import ParallelError, check_parallel
-
-            try:
-                check_parallel(self.parallel, self.offload, self.device)
-            except ParallelError as error:
-                raise EngineConfigError(str(error)) from None
-
-
-@dataclass
-class GenerationSettings:
-    """Sampling settings of one request (SPEC §4 defaults).
-
-    Attributes:
-        seed: integer seed, or :data:`RANDOM_SEED` (-1) to draw one; the seed used is returned.
-        num_inference_steps: denoising steps.
-        guidance_scale: classifier-free guidance weight (``<= 1`` disables guidance).
-        use_dynamic_cfg: CogVideoX's cosine guidance schedule.
-        negative_prompt: what the model should avoid.
-        legacy_tracking_range: feed the tracking video to the VAE in [0, 1] like the DaS demo
-            instead of [-1, 1] like DaS training (SPEC §4); off by default.
-        fps: frame rate of the written video; ``None`` = the tracking video's.
-    """
-
-    seed: int = defaults.SEED
-    num_inference_steps: int = defaults.NUM_INFERENCE_STEPS
-    guidance_scale: float = defaults.GUIDANCE_SCALE
-    use_dynamic_cfg: bool = defaults.USE_DYNAMIC_CFG
-    negative_prompt: str = defaults.NEGATIVE_PROMPT
-    legacy_tracking_range: bool = False
-    fps: Optional[float] = None
-
-    def validate(self) -> None:
-        """Raise :class:`GenerationInputError` naming the first unusable setting."""
-        is_integer = isinstance(self.seed, (int, np.integer))
-        if not is_integer or not (self.seed == defaults.RANDOM_SEED or 0 <= self.seed <= defaults.MAX_USER_SEED):
-            raise GenerationInputError(f"seed must be a non-negative integer or -1 for a random one; got {self.seed!r}")
-        if not isinstance(self.num_inference_steps, (int, np.integer)) or self.num_inference_steps < 1:
-            raise GenerationInputError(f"num_inference_steps must be a positive integer; got {self.num_inference_steps!r}")
-        if not np.isfinite(self.guidance_scale) or self.guidance_scale < 0:
-            raise GenerationInputError(f"guidance_scale must be a finite number >= 0; got {self.guidance_scale!r}")
-        if self.fps is not None and not (np.isfinite(self.fps) and self.fps > 0):
-            raise GenerationInputError(f"fps must be a positive number (or empty for the tracking video's); got {self.fps!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict of every setting."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GenerationSettings":
-        """Settings from a dict (a settings JSON, a batch job); unknown keys raise."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise GenerationInputError(f"unknown generation setting(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)
-
-
-@dataclass(frozen=True)
-class EngineStatus:
-    """What the UI shows about the engine.
-
-    ``message`` is one human-readable line combining the warnings (CPU, tiny model, not loaded).
-    """
-
-    device: str
-    dtype: str
-    loaded: bool
-    checkpoint: str
-    is_tiny: bool
-    message: str
-    warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    """Files and facts of one finished request.
-
-    ``frames`` is the generated video ``(T, H, W, 3)`` uint8 before H.264 encoding.
-    """
-
-    video_path: Path
-    tracking_path: Path
-    settings_path: Path
-    first_frame_path: Path
-    seed: int
-    output_dir: Path
-    elapsed_s: float
-    frames: np.ndarray = field(repr=False)
-    window_tracking_paths: tuple[Path, ...] = ()
-    """``tracking_window_01.mp4`` … of a long video (:meth:`Engine.generate_windows`); empty for one window."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,197 +190,6 @@ def _is_tiny(checkpoint: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# Small helpers
-# --------------------------------------------------------------------------------------------
-
-
-def _tracking_key(frames: np.ndarray, legacy_range: bool, dtype: str, device: str) -> str:
-    """Cache key of a tracking video's VAE encoding: content hash + everything the encoding depends on."""
-    digest = hashlib.blake2b(np.ascontiguousarray(frames).data, digest_size=16)
-    digest.update(repr((frames.shape, legacy_range, dtype, device)).encode())
-    return digest.hexdigest()
-
-
-def _json_default(value: Any) -> Any:
-    """Make numpy scalars/arrays and paths JSON-serialisable in the settings file."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return repr(value)
-
-
-def _versions() -> dict[str, str]:
-    import diffusers
-    import torch
-    import transformers
-
-    return {
-        "app": core.__version__,
-        "torch": torch.__version__,
-        "diffusers": diffusers.__version__,
-        "transformers": transformers.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def _as_uint8_image(image: Any, what: str) -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim != 3 or array.shape[-1] != 3:
-        raise GenerationInputError(f"{what} must be an RGB image (H, W, 3); got shape {array.shape}")
-    if array.dtype != np.uint8:
-        raise GenerationInputError(f"{what} must be uint8 (0-255); got {array.dtype}")
-    return array
-
-
-def request_folder_name(task: str, seed: Optional[int] = None) -> str:
-    """A fresh, unique result-folder name: ``<date>-<time>-<task>[-s<seed>]-<random>``."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe_task = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in task) or "generation"
-    seed_part = "" if seed is None else f"-s{seed}"
-    return f"{stamp}-{safe_task}{seed_part}-{uuid.uuid4().hex[:6]}"
-
-
-@contextmanager
-def staged_result_folder(final_dir: Path) -> Iterator[Path]:
-    """Fill a result folder atomically: yields a hidden staging folder next to ``final_dir``
-    that replaces ``final_dir`` when the block succeeds and is deleted when it fails or is
-    cancelled, so no partial result folder is ever visible."""
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = final_dir.parent / f"{STAGING_PREFIX}{final_dir.name}-{uuid.uuid4().hex[:6]}"
-    staging.mkdir()
-    try:
-        yield staging
-        if final_dir.exists():
-            shutil.rmtree(final_dir)
-        os.replace(staging, final_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-STALE_STAGING_AGE_S = 3600.0
-"""A staging folder older than this is left over from a killed process: a result is staged only
-while its files are written (seconds), never across the denoising."""
-
-
-def remove_stale_staging(output_dir: str | Path, max_age_s: float = STALE_STAGING_AGE_S) -> list[Path]:
-    """Delete the ``.incomplete-*`` folders in ``output_dir`` older than ``max_age_s`` (left by a
-    hard kill while a result was being written); returns those removed. Young ones may belong
-    to a process writing right now and are kept."""
-    folder = Path(output_dir)
-    if not folder.is_dir():
-        return []
-    cutoff = time.time() - max_age_s
-    removed = []
-    for staging in folder.glob(f"{STAGING_PREFIX}*"):
-        try:
-            if staging.is_dir() and staging.stat().st_mtime < cutoff:
-                shutil.rmtree(staging)
-                removed.append(staging)
-        except OSError as error:  # another process removed it first, or it is not ours to remove
-            logger.debug("kept %s: %s", staging, error)
-    return removed
-
-
-# --------------------------------------------------------------------------------------------
-# Devices and memory modes
-# --------------------------------------------------------------------------------------------
-
-
-def configure_pipeline(pipe, config: EngineConfig, device: str, parallel: "ParallelGroup | None" = None) -> None:
-    """Place a loaded pipeline on ``device`` with ``config``'s memory mode and VAE options.
-
-    ``none``: everything on the GPU. ``model``: diffusers' model CPU offload (one component on
-    the GPU at a time). ``sequential``: layer-by-layer offload (least memory, slowest).
-    ``group``: diffusers group offloading of the transformer, text encoder and VAE, streaming
-    leaf modules from CPU memory while the previous ones compute. Offload modes are ignored on
-    the CPU. ``parallel``: split the transformer's tokens over that group of processes (after
-    the step cache, so its skip decisions are shared; before compiling). Also used by
-    ``bench/gpu.py`` so the benchmark measures exactly what the app runs.
-    """
-    import torch
-
-    offload = config.offload
-    if config.quantize != "none":
-        # Before placement: component by component on the GPU, so the bf16 weights of the
-        # whole pipeline never need to fit at once; model offload gets them back on the CPU.
-        _quantize(pipe, config, device, keep_on_device=offload == "none")
-    if device == "cpu":
-        if offload != "none":
-            logger.warning("offload=%r has no effect on the CPU; ignoring it", offload)
-        pipe.to("cpu")
-    elif offload == "none":
-        pipe.to(device)
-    elif offload == "model":
-        pipe.enable_model_cpu_offload(device=device)
-    elif offload == "sequential":
-        pipe.enable_sequential_cpu_offload(device=device)
-    else:
-        _enable_group_offload(pipe, torch.device(device))
-    vae = getattr(pipe, "vae", None)
-    if vae is not None:
-        if config.vae_tiling and hasattr(vae, "enable_tiling"):
-            vae.enable_tiling()
-        if config.vae_slicing and hasattr(vae, "enable_slicing"):
-            vae.enable_slicing()
-    _apply_acceleration(pipe, config, device)
-    if parallel is not None:
-        from core.acceleration.parallel import ParallelError, enable_context_parallel, splits_evenly
-
-        if config.compile and not splits_evenly(pipe.transformer.config, parallel.world_size):
-            raise EngineConfigError(
-                f"--compile with --parallel {parallel.world_size} needs the text tokens, video tokens and heads to "
-                f"divide by {parallel.world_size} (torch.compile cannot trace uneven shares); use --parallel 2 or drop --compile"
-            )
-        try:
-            enable_context_parallel(pipe.transformer, parallel)
-        except ParallelError as error:
-            raise EngineConfigError(str(error)) from None
-    if config.compile:
-        pipe.transformer.compile()
-
-
-def _apply_acceleration(pipe, config: EngineConfig, device: str) -> None:
-    """Attention backend and step cache (quantisation runs before placement, see configure_pipeline)."""
-    from core.acceleration import AccelerationError, apply_attention_backend, apply_step_cache_threshold
-
-    try:
-        if config.attention_backend is not None:
-            apply_attention_backend(pipe, config.attention_backend)
-        if config.step_cache_threshold is not None:
-            apply_step_cache_threshold(pipe, config.step_cache_threshold)
-    except AccelerationError as error:
-        raise EngineConfigError(str(error)) from None
-
-
-def _quantize(pipe, config: EngineConfig, device: str, keep_on_device: bool) -> None:
-    from core.acceleration import AccelerationError, quantize_pipeline
-
-    try:
-        quantize_pipeline(pipe, config.quantize, device, keep_on_device)
-    except AccelerationError as error:
-        raise EngineConfigError(str(error)) from None
-
-
-def _enable_group_offload(pipe, device: "torch.device") -> None:
-    import torch
-    from diffusers.hooks import apply_group_offloading
-
-    cpu = torch.device("cpu")
-    for name in ("transformer", "text_encoder", "vae"):
-        module = getattr(pipe, name, None)
-        if module is None:
-            continue
-        if hasattr(module, "enable_group_offload"):  # diffusers models
-            module.enable_group_offload(onload_device=device, offload_device=cpu, offload_type="leaf_level", use_stream=True)
-        else:  # the transformers T5 encoder
-            apply_group_offloading(module, onload_device=device, offload_device=cpu, offload_type="leaf_level", use_stream=True)
-
-
-# --------------------------------------------------------------------------------------------
 # The engine
 # --------------------------------------------------------------------------------------------
 
@@ -521,14 +202,12 @@ class Engine:
         self._lock = threading.Lock()
         self._pipe = None
         self._loaded_from: Optional[str] = None
-        self._tracking_cache: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
+        self._tracking_cache = TrackingEncodingCache()
         self.load_count = 0
         """How many times weights were loaded (1 after any number of requests, unless unloaded)."""
-        self.tracking_encode_count = 0
-        """How many tracking videos were VAE-encoded (cache misses)."""
         self._parallel = self._join_parallel(self.config)
         device = self._parallel.device if self._parallel is not None else self.config.device
-        self._device_name, self._dtype_name = self._pick_device(device)
+        self._device_name, self._dtype_name = pick_device(device)
 
     @staticmethod
     def _join_parallel(config: EngineConfig) -> "ParallelGroup | None":
@@ -547,36 +226,16 @@ class Engine:
         return group
 
     @property
+    def tracking_encode_count(self) -> int:
+        """How many tracking videos were VAE-encoded (cache misses)."""
+        return self._tracking_cache.encode_count
+
+    @property
     def leads(self) -> bool:
         """Whether this engine tells other processes what to do (process 0 of a parallel group)."""
         return self._parallel is not None and self._parallel.is_leader
 
     # ---- device and checkpoint -------------------------------------------------------------
-
-    @staticmethod
-    def _pick_device(requested: Optional[str]) -> tuple[str, str]:
-        import torch
-
-        if requested in (None, "", "auto"):
-            requested = "cuda" if torch.cuda.is_available() else "cpu"
-        requested = str(requested)
-        if requested.startswith("cuda"):
-            if not torch.cuda.is_available():
-                raise EngineConfigError("device 'cuda' was asked for but no CUDA GPU is visible; use --device cpu")
-            with torch.cuda.device(torch.device(requested)):
-                bf16 = torch.cuda.is_bf16_supported()
-            if not bf16:
-                # Pre-Ampere cards (T4, V100) emulate bfloat16 slowly or not at all.
-                logger.warning(
-                    "%s has no native bfloat16: running in float16, which CogVideoX-5B was not trained "
-                    "in (results may be worse, or NaN on long runs)",
-                    torch.cuda.get_device_name(torch.device(requested)),
-                )
-                return requested, "float16"
-            return requested, "bfloat16"
-        if requested == "cpu":
-            return "cpu", "float32"
-        raise EngineConfigError(f"device must be 'cuda', 'cuda:N', 'cpu' or empty for automatic; got {requested!r}")
 
     @property
     def device(self) -> str:
@@ -672,15 +331,7 @@ class Engine:
             self._pipe = None
             self._loaded_from = None
             self._tracking_cache.clear()
-            self._free_memory()
-
-    @staticmethod
-    def _free_memory() -> None:
-        import torch
-
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+            free_memory()
 
     def _local_checkpoint(self) -> str:
         """The checkpoint as a verified local folder; a Hub id is found in the Hub cache or
@@ -745,47 +396,7 @@ class Engine:
             CheckpointError: the checkpoint is unusable (said before any size mismatch, which
                 would only be a consequence: :meth:`native_size` then gives DaS's size).
         """
-        num_frames, height, width = read_native_size(self.checkpoint)
-        if tracking_frames.ndim != 4 or tracking_frames.shape[-1] != 3:
-            raise GenerationInputError(f"the tracking video must be (T, H, W, 3); got shape {tracking_frames.shape}")
-        if tracking_frames.dtype != np.uint8:
-            raise GenerationInputError(f"the tracking video must be uint8 (0-255); got {tracking_frames.dtype}")
-        got = tuple(tracking_frames.shape[:3])
-        if got != (num_frames, height, width):
-            raise GenerationInputError(
-                f"the tracking video is {got[0]} frames of {got[1]}×{got[2]} but this model works at "
-                f"{num_frames} frames of {height}×{width}: rebuild it with num_frames, height and width "
-                f"from engine.native_size() (or {2 * num_frames - 1}, {3 * num_frames - 2}, … frames for a long "
-                f"video of 2, 3, … windows: core.windows.long_size)"
-            )
-        if first_frame.shape[:2] != (height, width):
-            raise GenerationInputError(
-                f"the first frame is {first_frame.shape[0]}×{first_frame.shape[1]} but this model works at "
-                f"{height}×{width}: resize it (core.media.load_image(image, {height}, {width}))"
-            )
-
-    # ---- tracking latents cache ------------------------------------------------------------------
-
-    def _tracking_conditioning(self, pipe, frames: np.ndarray, legacy_range: bool) -> dict[str, Any]:
-        """Keyword arguments for the pipeline carrying the (cached) tracking-video encoding."""
-        key = _tracking_key(frames, legacy_range, self._dtype_name, self._device_name)
-        cached = self._tracking_cache.get(key)
-        if cached is not None:
-            self._tracking_cache.move_to_end(key)
-            return cached
-        import torch
-
-        # A fixed seed for the VAE posterior sample (not the request's): the cached encoding
-        # then equals a fresh one, so a seed gives the same video whether the cache hit or not.
-        generator = torch.Generator(device="cpu").manual_seed(TRACKING_ENCODING_SEED)
-        latents = pipe.encode_tracking_video(frames, generator=generator, legacy_tracking_range=legacy_range)
-        # A copy: a view of frame 0 would keep the whole tracking video alive in the cache.
-        conditioning = {"tracking_latents": latents, "tracking_image": frames[0].copy()}
-        self.tracking_encode_count += 1
-        self._tracking_cache[key] = conditioning
-        while len(self._tracking_cache) > TRACKING_CACHE_SIZE:
-            self._tracking_cache.popitem(last=False)
-        return conditioning
+        check_request_sizes(first_frame, tracking_frames, read_native_size(self.checkpoint))
 
     # ---- generation ------------------------------------------------------------------------------
 
@@ -822,24 +433,16 @@ class Engine:
             CheckpointError: the model cannot be loaded (see :meth:`load`).
             Cancelled: ``cancel()`` returned True.
         """
-        settings = settings or GenerationSettings()
-        settings.validate()
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise GenerationInputError("the prompt is empty: describe the video you want (e.g. 'a red car on a mountain road')")
+        settings = checked_settings(settings, prompt)
         tracking_frames = np.asarray(getattr(tracking, "frames", tracking))
         if self._is_long(tracking_frames):
             return self.generate_windows(
                 first_frame, tracking, prompt, settings, progress=progress, cancel=cancel, run_name=run_name
             )
-        if first_frame is None:
-            if not hasattr(tracking, "first_frame"):
-                raise GenerationInputError("a first-frame image is needed when the tracking video is a bare array")
-            first_frame = tracking.first_frame
-        first_frame = _as_uint8_image(first_frame, "the first frame")
+        first_frame = request_first_frame(first_frame, tracking)
         self.check_sizes(first_frame, tracking_frames)
         metadata = dict(getattr(tracking, "metadata", {}) or {})
-        seed = secrets.randbelow(defaults.MAX_SEED) if settings.seed == defaults.RANDOM_SEED else int(settings.seed)
-        fps = float(settings.fps or getattr(tracking, "fps", None) or defaults.FPS)
+        seed, fps = seed_and_fps(settings, tracking)
         check_cancel(cancel, "generation")
 
         started_at = datetime.now(timezone.utc)
@@ -850,58 +453,19 @@ class Engine:
             frames = self._frames(pipe, first_frame, tracking_frames, prompt, settings, seed, progress, cancel)
 
         report(progress, 1.0, "writing the video")
-        final_dir = self.output_dir / (run_name or request_folder_name(str(metadata.get("task", "generation")), seed))
+        final_dir = result_folder(self.output_dir, run_name, metadata, seed)
         with staged_result_folder(final_dir) as staging:
-            write_video(frames, staging / VIDEO_NAME, fps)
-            write_video(tracking_frames, staging / TRACKING_NAME, fps)
-            _write_png(first_frame, staging / FIRST_FRAME_NAME)
+            write_result_files(staging, frames, tracking_frames, first_frame, fps)
             elapsed = time.perf_counter() - started
-            record = self._settings_record(prompt, seed, settings, fps, metadata, frames)
+            record = settings_record(prompt, seed, settings, fps, metadata, frames)
             self._write_settings(staging, record, started_at, elapsed)
-        return self._result(final_dir, seed, elapsed, frames)
-
-    def _settings_record(
-        self, prompt: str, seed: int, settings: GenerationSettings, fps: float, metadata: dict, video: np.ndarray
-    ) -> dict[str, Any]:
-        """The settings JSON's description of one request (what reproduces it)."""
-        return {
-            "prompt": prompt,
-            "seed": seed,
-            "settings": {**settings.to_dict(), "seed": seed, "fps": fps},
-            "tracking": metadata,
-            "num_frames": int(video.shape[0]),
-            "height": int(video.shape[1]),
-            "width": int(video.shape[2]),
-        }
+        return generation_result(final_dir, seed, elapsed, frames)
 
     def _write_settings(self, staging: Path, record: dict[str, Any], started_at: datetime, elapsed: float) -> None:
-        """Complete ``record`` with the model, versions, files and timing; write ``settings.json``."""
-        files = {"video": VIDEO_NAME, "tracking": TRACKING_NAME, "first_frame": FIRST_FRAME_NAME, **record.pop("files", {})}
-        record.update(
-            model=self._model_record(),
-            tracking_encoding_seed=TRACKING_ENCODING_SEED,
-            versions=_versions(),
-            files=files,
-            started_at=started_at.isoformat(),
-            finished_at=datetime.now(timezone.utc).isoformat(),
-            elapsed_s=round(elapsed, 3),
-        )
-        (staging / SETTINGS_NAME).write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
-
-    @staticmethod
-    def _result(
-        final_dir: Path, seed: int, elapsed: float, frames: np.ndarray, window_names: Sequence[str] = ()
-    ) -> GenerationResult:
-        return GenerationResult(
-            video_path=final_dir / VIDEO_NAME,
-            tracking_path=final_dir / TRACKING_NAME,
-            settings_path=final_dir / SETTINGS_NAME,
-            first_frame_path=final_dir / FIRST_FRAME_NAME,
-            seed=seed,
-            output_dir=final_dir,
-            elapsed_s=elapsed,
-            frames=frames,
-            window_tracking_paths=tuple(final_dir / name for name in window_names),
+        """``settings.json`` of ``record`` with this engine's model and tracking-encoding seed."""
+        write_settings(
+            staging, record, model=self._model_record(), tracking_encoding_seed=TRACKING_ENCODING_SEED,
+            started_at=started_at, elapsed=elapsed,
         )
 
     # ---- long videos ------------------------------------------------------------------------
@@ -948,16 +512,9 @@ class Engine:
         """
         from core import windows as windowing
 
-        settings = settings or GenerationSettings()
-        settings.validate()
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise GenerationInputError("the prompt is empty: describe the video you want (e.g. 'a red car on a mountain road')")
+        settings = checked_settings(settings, prompt)
         tracking_frames = np.asarray(getattr(tracking, "frames", tracking))
-        if first_frame is None:
-            if not hasattr(tracking, "first_frame"):
-                raise GenerationInputError("a first-frame image is needed when the tracking video is a bare array")
-            first_frame = tracking.first_frame
-        first_frame = _as_uint8_image(first_frame, "the first frame")
+        first_frame = request_first_frame(first_frame, tracking)
         native_frames = read_native_size(self.checkpoint)[0]
         if tracking_frames.ndim != 4:
             raise GenerationInputError(f"the tracking video must be (T, H, W, 3); got shape {tracking_frames.shape}")
@@ -965,8 +522,7 @@ class Engine:
         windowing.check_windows(len(plan), native_frames)
         self.check_sizes(first_frame, tracking_frames[plan[0].frames])
         metadata = dict(getattr(tracking, "metadata", {}) or {})
-        seed = secrets.randbelow(defaults.MAX_SEED) if settings.seed == defaults.RANDOM_SEED else int(settings.seed)
-        fps = float(settings.fps or getattr(tracking, "fps", None) or defaults.FPS)
+        seed, fps = seed_and_fps(settings, tracking)
         count = len(plan)
 
         started_at = datetime.now(timezone.utc)
@@ -993,16 +549,14 @@ class Engine:
         video = np.concatenate(generated, axis=0)
 
         report(progress, 1.0, "writing the video")
-        final_dir = self.output_dir / (run_name or request_folder_name(str(metadata.get("task", "generation")), seed))
+        final_dir = result_folder(self.output_dir, run_name, metadata, seed)
         window_names = [WINDOW_TRACKING_NAME.format(window.number) for window in plan]
         with staged_result_folder(final_dir) as staging:
-            write_video(video, staging / VIDEO_NAME, fps)
-            write_video(tracking_frames, staging / TRACKING_NAME, fps)
+            write_result_files(staging, video, tracking_frames, first_frame, fps)
             for name, window_video in zip(window_names, window_videos):
                 write_video(window_video, staging / name, fps)
-            _write_png(first_frame, staging / FIRST_FRAME_NAME)
             elapsed = time.perf_counter() - started
-            record = self._settings_record(prompt, seed, settings, fps, metadata, video)
+            record = settings_record(prompt, seed, settings, fps, metadata, video)
             record.update(
                 native_frames=int(native_frames),
                 windows=[
@@ -1018,7 +572,7 @@ class Engine:
                 files={"window_tracking": window_names},
             )
             self._write_settings(staging, record, started_at, elapsed)
-        return self._result(final_dir, seed, elapsed, video, window_names)
+        return generation_result(final_dir, seed, elapsed, video, window_names)
 
     def _model_record(self) -> dict[str, Any]:
         return {
@@ -1065,7 +619,9 @@ class Engine:
                        "settings": settings.to_dict(), "seed": seed}
             self._parallel.announce(FRAMES_COMMAND, request)
         report(progress, 0.0, "encoding the tracking video")
-        conditioning = self._tracking_conditioning(pipe, tracking_frames, settings.legacy_tracking_range)
+        conditioning = self._tracking_cache.conditioning(
+            pipe, tracking_frames, settings.legacy_tracking_range, self._dtype_name, self._device_name
+        )
         steps = int(settings.num_inference_steps)
 
         def on_step_end(pipeline, step: int, timestep, callback_kwargs: dict) -> dict:
@@ -1112,10 +668,6 @@ def _labelled(progress: Optional[ProgressFn], prefix: str) -> Optional[ProgressF
     if progress is None:
         return None
     return lambda fraction, message: report(progress, fraction, prefix + message)
-
-
-def _write_png(image: np.ndarray, path: Path) -> None:
-    Image.fromarray(image).save(path)
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,6 +24,11 @@ Reading
 Writing
     :func:`write_video` encodes H.264 (yuv420p, CRF :data:`H264_CRF`) into a temporary file next
     to the destination and renames it into place, so a failed write never leaves a partial file.
+
+Video decoding and :func:`load_media` live here; the other parts live next to this module and
+are re-exported here, where callers import them from: :mod:`core.media_checks` (``MediaError``,
+size limit, file checks), :mod:`core.resize` (crop / stretch / pad), :mod:`core.images`
+(``load_image``) and :mod:`core.video_writer` (``write_video``).
 """
 
 from __future__ import annotations
@@ -31,16 +36,13 @@ from __future__ import annotations
 import math
 import os
 import struct
-import tempfile
 import warnings
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional
 
-import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 import av
 
@@ -49,17 +51,59 @@ from core.defaults import HEIGHT as DEFAULT_HEIGHT
 from core.defaults import NUM_FRAMES as DEFAULT_NUM_FRAMES
 from core.defaults import RESIZE_MODES
 from core.defaults import WIDTH as DEFAULT_WIDTH
-from core.errors import UserError
+from core.images import ALPHA_BACKGROUND_RGB, load_image
+from core.media_checks import (
+    AV_ERRORS,
+    MAX_IMAGE_PIXELS,
+    MAX_SIDE_PX,
+    ImageSource,
+    MediaError,
+    PathLike,
+    _check_size,
+    _existing_file,
+    check_file_size,
+)
+from core.resize import RESIZE_CONTENTS, _check_resize_request, crop_box, pad_box, resize_frames
+from core.video_writer import H264_CRF, H264_PIXEL_FORMAT, H264_PRESET, MAX_FPS_DENOMINATOR, write_video
 
-PathLike = Union[str, os.PathLike]
-ImageSource = Union[PathLike, np.ndarray, Image.Image]
+__all__ = [
+    "ALPHA_BACKGROUND_RGB",
+    "DEFAULT_FPS",
+    "DEFAULT_HEIGHT",
+    "DEFAULT_NUM_FRAMES",
+    "DEFAULT_WIDTH",
+    "H264_CRF",
+    "H264_PIXEL_FORMAT",
+    "H264_PRESET",
+    "IMAGE_EXTENSIONS",
+    "MAX_DURATION_S",
+    "MAX_FPS_DENOMINATOR",
+    "MAX_IMAGE_PIXELS",
+    "MAX_READ_BYTES",
+    "MAX_READ_FRAMES",
+    "MAX_SIDE_PX",
+    "RESIZE_CONTENTS",
+    "RESIZE_MODES",
+    "TIMESTAMP_TOLERANCE_S",
+    "VIDEO_EXTENSIONS",
+    "ImageSource",
+    "MediaError",
+    "PathLike",
+    "SampledVideo",
+    "VideoClip",
+    "check_file_size",
+    "crop_box",
+    "load_image",
+    "load_media",
+    "load_video",
+    "pad_box",
+    "read_video_frames",
+    "resize_frames",
+    "sample_video_frames",
+    "uniform_indices",
+    "write_video",
+]
 
-# Resize modes (core.defaults.RESIZE_MODES): ``crop`` centre-crops to the target aspect, then
-# resizes (default); ``stretch`` resizes ignoring the aspect (what DaS training did); ``pad``
-# fits inside and letterboxes with black.
-
-MAX_SIDE_PX = 4096
-"""Largest accepted width or height of an input image or video, in pixels."""
 MAX_DURATION_S = 600.0
 """Longest accepted input video (10 minutes)."""
 MAX_READ_FRAMES = 1200
@@ -69,29 +113,13 @@ bounds the decoding time of an upload."""
 MAX_READ_BYTES = 2 * 2**30
 """Most bytes of RGB frames :func:`read_video_frames` returns (it keeps every frame at full
 size): 2 GiB is 1200 frames of 720×480, or 43 s of 1080p at 24 fps."""
-MAX_IMAGE_PIXELS = MAX_SIDE_PX * MAX_SIDE_PX
-"""Most pixels of a decoded image (checked from the header, so a decompression bomb — a small
-file that decodes to gigabytes — is refused before decoding)."""
 
 TIMESTAMP_TOLERANCE_S = 1e-4
 """A frame stamped up to this much after a sample time still counts as shown at that time
 (absorbs rounding of rational time bases to float seconds)."""
 
-ALPHA_BACKGROUND_RGB = (255, 255, 255)
-"""Transparent image pixels are composited onto white: cut-outs are usually made to sit on
-white, and black is what the tracking video uses for "nothing here"."""
-
-H264_CRF = 12
-"""Constant rate factor of written videos: visually lossless, so colours of tracking videos
-survive for display (the model itself always gets the raw frames, SPEC §5)."""
-H264_PRESET = "fast"
-H264_PIXEL_FORMAT = "yuv420p"
-MAX_FPS_DENOMINATOR = 1001
-"""Output frame rates are stored as fractions; this bounds their denominator (NTSC-style)."""
-
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".gif", ".mpg", ".mpeg"})
-_WRITE_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"}
 # Demuxers that "succeed" on things that are not videos: FFmpeg renders any text file as ANSI
 # art through `tty`, and stills come through the image demuxers.
 _NON_VIDEO_FORMATS = frozenset({"tty"})
@@ -99,11 +127,7 @@ _STILL_IMAGE_FORMATS = frozenset({"image2"})
 _STILL_IMAGE_FORMAT_SUFFIX = "_pipe"  # png_pipe, jpeg_pipe, webp_pipe… (animated GIF is "gif")
 _QUARTER_TURN_DEG = 90.0
 
-_DECODE_ERRORS = (av.FFmpegError, OSError, EOFError)
-
-
-class MediaError(UserError):
-    """A user's media file or array cannot be used; the message says why and what to do."""
+_DECODE_ERRORS = AV_ERRORS
 
 
 @dataclass(frozen=True)
@@ -128,263 +152,6 @@ class VideoClip:
     source_duration_s: Optional[float] = None
     is_image: bool = False
 
-
-# --------------------------------------------------------------------------------------------
-# Checks
-# --------------------------------------------------------------------------------------------
-
-
-def check_file_size(path: PathLike, max_bytes: int) -> int:
-    """Raise :class:`MediaError` if ``path`` is missing, empty or larger than ``max_bytes``.
-
-    Returns:
-        The file size in bytes.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise MediaError(f"File not found: {path.name}. Upload the file again.")
-    size = path.stat().st_size
-    if size == 0:
-        raise MediaError(f"{path.name} is empty (0 bytes). Upload the file again.")
-    if size > max_bytes:
-        raise MediaError(
-            f"{path.name} is {size / 2**20:.1f} MiB, more than the {max_bytes / 2**20:.1f} MiB allowed. "
-            "Trim or compress it first."
-        )
-    return size
-
-
-def _check_size(width: int, height: int, name: str) -> None:
-    if width <= 0 or height <= 0:
-        raise MediaError(f"{name} has no pixels ({width}×{height}). Use another file.")
-    if width > MAX_SIDE_PX or height > MAX_SIDE_PX:
-        raise MediaError(
-            f"{name} is {width}×{height} pixels; at most {MAX_SIDE_PX} pixels a side are accepted. "
-            "Downscale it first."
-        )
-
-
-def _check_target_size(height: int, width: int) -> None:
-    # The working size comes from the checkpoint, not the user: a bad one is a bug (ValueError).
-    if height <= 0 or width <= 0:
-        raise ValueError(f"target size must be positive, got {height}×{width}")
-    if height > MAX_SIDE_PX or width > MAX_SIDE_PX:
-        raise ValueError(f"target size must be at most {MAX_SIDE_PX} a side, got {height}×{width}")
-
-
-def _existing_file(path: PathLike) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise MediaError(f"File not found: {path}. Upload the file again.")
-    if path.stat().st_size == 0:
-        raise MediaError(f"{path.name} is empty (0 bytes). Upload the file again.")
-    return path
-
-
-# --------------------------------------------------------------------------------------------
-# Resizing
-# --------------------------------------------------------------------------------------------
-
-
-RESIZE_CONTENTS = ("photo", "tracking")
-"""What is being resized: camera footage, or a rendered tracking video (see :func:`resize_frames`)."""
-
-
-def _check_resize_request(mode: str, content: str, height: int, width: int) -> None:
-    """Refuse an unknown resize mode or content (MediaError) and a bad working size (a bug)."""
-    if mode not in RESIZE_MODES:
-        raise MediaError(f"resize mode must be one of {RESIZE_MODES}, got {mode!r}")
-    if content not in RESIZE_CONTENTS:
-        raise MediaError(f"resize content must be one of {RESIZE_CONTENTS}, got {content!r}")
-    _check_target_size(height, width)
-
-
-def _interpolation(scale_x: float, scale_y: float, content: str) -> int:
-    # Area averaging avoids aliasing when shrinking. When enlarging, cubic is sharper for
-    # photos, but its overshoot would invent colours in a tracking video, whose colours are
-    # position and depth codes: there, bilinear (as DaS's torchvision resize did).
-    if scale_x <= 1.0 and scale_y <= 1.0:
-        return cv2.INTER_AREA
-    return cv2.INTER_LINEAR if content == "tracking" else cv2.INTER_CUBIC
-
-
-def _resize_one(image: np.ndarray, height: int, width: int, content: str = "photo") -> np.ndarray:
-    src_height, src_width = image.shape[:2]
-    if (src_height, src_width) == (height, width):
-        return image.copy()
-    interpolation = _interpolation(width / src_width, height / src_height, content)
-    return cv2.resize(image, (width, height), interpolation=interpolation)
-
-
-def crop_box(src_height: int, src_width: int, height: int, width: int) -> tuple[int, int, int, int]:
-    """Centre crop of a ``src_height × src_width`` image with the aspect of ``height × width``.
-
-    Returns:
-        ``(top, left, crop_height, crop_width)`` in source pixels.
-    """
-    if src_width * height > width * src_height:  # source is wider: crop columns
-        crop_height, crop_width = src_height, max(1, round(src_height * width / height))
-    else:
-        crop_height, crop_width = max(1, round(src_width * height / width)), src_width
-    return (src_height - crop_height) // 2, (src_width - crop_width) // 2, crop_height, crop_width
-
-
-def pad_box(src_height: int, src_width: int, height: int, width: int) -> tuple[int, int, int, int]:
-    """Where a ``src_height × src_width`` image lands when fitted inside ``height × width``.
-
-    Returns:
-        ``(top, left, fitted_height, fitted_width)`` in target pixels, centred.
-    """
-    scale = min(width / src_width, height / src_height)
-    fitted_height = min(height, max(1, round(src_height * scale)))
-    fitted_width = min(width, max(1, round(src_width * scale)))
-    return (height - fitted_height) // 2, (width - fitted_width) // 2, fitted_height, fitted_width
-
-
-def resize_frames(
-    frames: np.ndarray, height: int, width: int, mode: str = "crop", *, content: str = "photo"
-) -> np.ndarray:
-    """Resize images to the working size.
-
-    Args:
-        frames: ``(..., h, w, 3)`` uint8 (one image or a stack of frames).
-        height, width: target size in pixels.
-        mode: one of :data:`RESIZE_MODES`.
-        content: ``"photo"`` (area averaging to shrink, bicubic to enlarge) or ``"tracking"``
-            for a rendered tracking video (area to shrink, bilinear to enlarge: no overshoot
-            that would invent colours).
-
-    Returns:
-        ``(..., height, width, 3)`` uint8. ``crop`` keeps the centre region with the target
-        aspect; ``stretch`` distorts; ``pad`` keeps everything, with black bars.
-    """
-    _check_resize_request(mode, content, height, width)
-    frames = np.asarray(frames)
-    if frames.ndim < 3 or frames.shape[-1] != 3:
-        raise MediaError(f"frames must have shape (..., h, w, 3), got {frames.shape}")
-    if frames.dtype != np.uint8:
-        raise MediaError(f"frames must be uint8, got {frames.dtype}")
-    src_height, src_width = frames.shape[-3:-1]
-    if src_height == 0 or src_width == 0:
-        raise MediaError(f"frames have no pixels ({src_width}×{src_height})")
-    leading = frames.shape[:-3]
-    flat = frames.reshape((-1, src_height, src_width, 3))
-    out = np.zeros((flat.shape[0], height, width, 3), dtype=np.uint8)
-    if mode == "crop":
-        top, left, crop_height, crop_width = crop_box(src_height, src_width, height, width)
-        for index, image in enumerate(flat):
-            out[index] = _resize_one(image[top : top + crop_height, left : left + crop_width], height, width, content)
-    elif mode == "stretch":
-        for index, image in enumerate(flat):
-            out[index] = _resize_one(image, height, width, content)
-    else:
-        top, left, fitted_height, fitted_width = pad_box(src_height, src_width, height, width)
-        for index, image in enumerate(flat):
-            out[index, top : top + fitted_height, left : left + fitted_width] = _resize_one(
-                image, fitted_height, fitted_width, content
-            )
-    return out.reshape(leading + (height, width, 3))
-
-
-# --------------------------------------------------------------------------------------------
-# Images
-# --------------------------------------------------------------------------------------------
-
-
-def _array_to_rgb(array: np.ndarray) -> np.ndarray:
-    """``(h, w)``, ``(h, w, 1|3|4)`` uint8/bool/float-in-[0, 1] → ``(h, w, 3)`` uint8."""
-    array = np.asarray(array)
-    if array.dtype == np.bool_:
-        array = array.astype(np.uint8) * 255
-    elif np.issubdtype(array.dtype, np.floating):
-        if not np.all(np.isfinite(array)):
-            raise MediaError("image array contains NaN or infinite values")
-        array = np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
-    elif array.dtype != np.uint8:
-        raise MediaError(f"image arrays must be uint8 (0–255) or float (0–1), got {array.dtype}")
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-        raise MediaError(f"image arrays must be (h, w), (h, w, 3) or (h, w, 4), got {array.shape}")
-    _check_size(array.shape[1], array.shape[0], "The image")
-    if array.shape[2] == 1:
-        return np.repeat(array, 3, axis=2)
-    if array.shape[2] == 4:
-        alpha = array[..., 3:].astype(np.float32) / 255.0
-        background = np.asarray(ALPHA_BACKGROUND_RGB, dtype=np.float32)
-        blended = array[..., :3].astype(np.float32) * alpha + background * (1.0 - alpha)
-        return np.round(blended).astype(np.uint8)
-    return np.ascontiguousarray(array)
-
-
-def _pil_to_rgb(image: Image.Image, name: str) -> np.ndarray:
-    _check_size(image.width, image.height, name)  # header only: nothing decoded yet
-    try:
-        image = ImageOps.exif_transpose(image)
-        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-            rgba = image.convert("RGBA")
-            background = Image.new("RGBA", rgba.size, ALPHA_BACKGROUND_RGB + (255,))
-            return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
-        return np.asarray(image.convert("RGB"))
-    except (OSError, ValueError, SyntaxError) as error:  # PIL reports truncated data as OSError
-        raise MediaError(f"{name} is damaged or incomplete ({error}). Re-export or upload it again.") from error
-
-
-def _decompression_bomb(name: str) -> MediaError:
-    return MediaError(
-        f"{name} would decode to far more than {MAX_IMAGE_PIXELS:,} pixels (a huge image or a "
-        f"decompression bomb); at most {MAX_SIDE_PX}×{MAX_SIDE_PX} pixels are accepted. "
-        "Downscale it first."
-    )
-
-
-def _read_image_file(path: Path) -> np.ndarray:
-    try:
-        with warnings.catch_warnings():
-            # PIL only warns between its MAX_IMAGE_PIXELS and twice that: refuse those too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                return _pil_to_rgb(image, path.name)
-    except MediaError:
-        raise
-    except UnidentifiedImageError as error:
-        raise MediaError(
-            f"{path.name} is not an image this app can read. Use PNG, JPEG or WebP."
-        ) from error
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise _decompression_bomb(path.name) from error
-    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as error:
-        # Headers that identify a format but then fail (e.g. a damaged TIFF directory).
-        raise MediaError(
-            f"{path.name} could not be read as an image ({error}). Re-export it as PNG or JPEG."
-        ) from error
-
-
-def load_image(source: ImageSource, height: int, width: int, resize_mode: str = "crop") -> np.ndarray:
-    """Load a still image at the working size.
-
-    Args:
-        source: a file path, an array (``(h, w)`` grey, ``(h, w, 3)`` RGB or ``(h, w, 4)`` RGBA;
-            uint8, or float in [0, 1]) or a PIL image.
-        height, width: working size in pixels.
-        resize_mode: one of :data:`RESIZE_MODES`.
-
-    Returns:
-        ``(height, width, 3)`` uint8 RGB. EXIF orientation is applied; greyscale becomes RGB;
-        transparency is composited onto :data:`ALPHA_BACKGROUND_RGB` (white).
-
-    Raises:
-        MediaError: unreadable or not an image, more than :data:`MAX_SIDE_PX` a side, bad array.
-    """
-    if isinstance(source, Image.Image):
-        rgb = _pil_to_rgb(source, "The image")
-    elif isinstance(source, np.ndarray):
-        rgb = _array_to_rgb(source)
-    elif isinstance(source, (str, os.PathLike)):
-        rgb = _read_image_file(_existing_file(source))
-    else:
-        raise MediaError(f"cannot load an image from a {type(source).__name__}")
-    return resize_frames(rgb, height, width, resize_mode)
 
 
 # --------------------------------------------------------------------------------------------
@@ -904,70 +671,3 @@ def load_media(
         source_duration_s=None,
         is_image=True,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Writing
-# --------------------------------------------------------------------------------------------
-
-
-def _even_frames(frames: np.ndarray) -> np.ndarray:
-    """yuv420p needs even sizes: repeat the last row/column when a side is odd (invisible)."""
-    pad_rows = frames.shape[1] % 2
-    pad_cols = frames.shape[2] % 2
-    if not (pad_rows or pad_cols):
-        return frames
-    return np.pad(frames, ((0, 0), (0, pad_rows), (0, pad_cols), (0, 0)), mode="edge")
-
-
-def write_video(frames: np.ndarray, path: PathLike, fps: float) -> Path:
-    """Encode frames as an H.264 (yuv420p) MP4, atomically.
-
-    Args:
-        frames: ``(T, H, W, 3)`` uint8 RGB, ``T >= 1``. An odd ``H`` or ``W`` is padded by
-            repeating the last row/column (yuv420p needs even sizes), so the file is then one
-            pixel larger on that side.
-        path: destination ``.mp4`` (or ``.m4v``/``.mov``); parent folders are created.
-        fps: frames per second (stored as a fraction with denominator ≤ 1001).
-
-    Returns:
-        The destination path. The file is written to a temporary name in the same folder and
-        renamed into place, so on any error no file (partial or temporary) is left behind and an
-        existing file at ``path`` is untouched.
-    """
-    path = Path(path)
-    container_format = _WRITE_FORMATS.get(path.suffix.lower())
-    if container_format is None:
-        raise MediaError(f"videos are written as MP4: use a .mp4 file name, got {path.name!r}")
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
-        raise MediaError(f"frames must have shape (T>=1, H, W, 3), got {frames.shape}")
-    if frames.dtype != np.uint8:
-        raise MediaError(f"frames must be uint8, got {frames.dtype}")
-    if frames.shape[1] < 1 or frames.shape[2] < 1:
-        raise MediaError(f"frames have no pixels: {frames.shape}")
-    if not (fps > 0 and math.isfinite(fps)):
-        raise MediaError(f"fps must be positive, got {fps}")
-    frames = _even_frames(frames)
-    rate = Fraction(fps).limit_denominator(MAX_FPS_DENOMINATOR)
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
-    os.close(handle)
-    try:
-        with av.open(temp_name, mode="w", format=container_format) as container:
-            stream = container.add_stream("libx264", rate=rate)
-            stream.width, stream.height = frames.shape[2], frames.shape[1]
-            stream.pix_fmt = H264_PIXEL_FORMAT
-            stream.options = {"crf": str(H264_CRF), "preset": H264_PRESET}
-            for image in frames:
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode())  # flush delayed frames
-        os.replace(temp_name, path)
-    except BaseException as error:
-        Path(temp_name).unlink(missing_ok=True)
-        if isinstance(error, _DECODE_ERRORS):
-            raise MediaError(f"could not write {path.name}: {error}") from error
-        raise
-    return path
