@@ -309,6 +309,7 @@ class Engine:
             is_tiny=is_tiny,
             message=message,
             warnings=tuple(warnings),
+            processes=self.config.parallel,
         )
 
     # ---- loading -----------------------------------------------------------------------------

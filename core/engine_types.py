@@ -167,6 +167,8 @@ class EngineStatus:
     is_tiny: bool
     message: str
     warnings: tuple[str, ...] = ()
+    processes: int = 1
+    """Processes (GPUs) sharing each video (``EngineConfig.parallel``); ``device`` is this one's."""
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,7 @@ def test_the_studio_with_parallel_generates_through_the_api_and_stops_every_proc
         from test_api_client import BUILDS, _with_files, call
 
         client = Client(url, verbose=False, download_files=False)
+        assert f"× {PROCESSES} processes" in client.predict(api_name="/status")
         tracking_video, *_ = call(client, "/camera_control_build", **_with_files(BUILDS["camera_control"]))
         assert tracking_video
         video, _, seed, info = call(client, "/camera_control_generate", prompt="a rocket", seed=4, steps=2)

@@ -104,7 +104,8 @@ def studio_status(studio: Studio) -> str:
         return f"⚠️ **Engine unavailable:** {html.escape(str(error))}"
     model_state = "loaded" if status.loaded else "not loaded yet — loads on the first Generate"
     parts = [
-        f"**Device:** {html.escape(status.device)} ({html.escape(status.dtype)})",
+        f"**Device:** {html.escape(status.device)} ({html.escape(status.dtype)})"
+        + (f" × {status.processes} processes, each video split over them" if status.processes > 1 else ""),
         f"**Model:** `{html.escape(status.checkpoint)}` ({model_state})",
     ]
     parts += [f"⚠️ **{html.escape(warning)}**" for warning in status.warnings]
