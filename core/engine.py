@@ -21,7 +21,10 @@ returned by :func:`get_engine`. The engine
 - writes each result (video, tracking video, first frame, settings JSON with versions) into a
   fresh folder under ``output_dir``;
 - generates a long tracking video (``N·(T − 1) + 1`` frames) as a chain of native windows
-  (:meth:`Engine.generate_windows`, :mod:`core.windows`).
+  (:meth:`Engine.generate_windows`, :mod:`core.windows`);
+- with ``EngineConfig.parallel`` > 1, splits each video over a group of processes and, in
+  process 0, tells the others to repeat each load, unload and window it runs
+  (:mod:`core.acceleration.parallel`).
 
 Its parts live next to it and are re-exported here, where callers import them from:
 :mod:`core.engine_types` (config, settings, status, result, errors), :mod:`core.placement`
