@@ -65,6 +65,13 @@ REFINE_MIN_DAMPING = 1e-9
 REFINE_MAX_DAMPING = 1e9
 REFINE_DAMPING_FACTOR = 4.0
 """Levenberg–Marquardt damping (relative to the normal matrix's diagonal) and its schedule."""
+FOCAL_REFINED = "refined"
+FOCAL_KNOWN = "known"
+FOCAL_UNCONSTRAINED = "assumed"
+""":attr:`SourceCameraEstimate.focal`: refined from the tracks; given by the depth model and
+kept; or assumed and kept because the camera's motion does not pin it down."""
+ROBUST_SIGMA_PER_MAD = 1.4826
+"""Standard deviation of a normal distribution per unit of its median absolute deviation."""
 
 
 class SourceCameraError(UserError):
@@ -93,6 +100,15 @@ class SourceCameraOptions:
         robust_scale_px: reprojection error where the robust (soft-L1) loss turns linear.
         depth_prior_weight: residual, in pixels, charged per unit of log-depth change from the
             frame-0 depth (small: parallax decides where there is any).
+        refine_focal: refine the focal length in stage 2 when the intrinsics are only assumed
+            (``focal_known=False`` in :func:`estimate_source_poses`).
+        focal_prior_weight: residual, in pixels, charged per unit of log-focal change from the
+            assumed focal length (tiny: it only keeps the system regular).
+        max_fov_std_deg: the refined field of view is kept only when its standard deviation
+            (from the refinement's information matrix and the pixel noise) is at most this;
+            otherwise the motion does not pin the focal length down (a nearly still camera, a
+            pure translation) and the assumed one is used.
+        fov_range_deg: refined fields of view outside this range are not believed either.
         seed: random seed of the RANSAC samples (estimates are deterministic).
     """
 
@@ -105,6 +121,10 @@ class SourceCameraOptions:
     static_threshold_px: float = 2.0
     robust_scale_px: float = 1.0
     depth_prior_weight: float = 3.0
+    refine_focal: bool = True
+    focal_prior_weight: float = 1.0
+    max_fov_std_deg: float = 1.0
+    fov_range_deg: tuple[float, float] = (20.0, 120.0)
     seed: int = 0
 
 
@@ -119,11 +139,24 @@ class SourceCameraEstimate:
             moving object or a lost track).
         residual_px: ``(T,)`` median reprojection error of the static tracks seen in each
             frame (0 for frame 0; NaN where none is seen).
+        K: ``(3, 3)`` the intrinsics the poses belong to: the given ones with the refined focal
+            length when :attr:`focal` is :data:`FOCAL_REFINED`, else the given ones. Lift the
+            tracks with these before applying the poses (override, stabilise).
+        fov_deg: horizontal field of view of :attr:`K`.
+        assumed_fov_deg: horizontal field of view of the given intrinsics.
+        fov_std_deg: standard deviation of the refined field of view (NaN when the focal
+            length is known, or refinement is off).
+        focal: :data:`FOCAL_REFINED`, :data:`FOCAL_KNOWN` or :data:`FOCAL_UNCONSTRAINED`.
     """
 
     cam_to_world: np.ndarray
     static: np.ndarray
     residual_px: np.ndarray
+    K: np.ndarray
+    fov_deg: float
+    assumed_fov_deg: float
+    fov_std_deg: float
+    focal: str
 
     @property
     def world_to_cam(self) -> np.ndarray:
@@ -311,6 +344,18 @@ def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return sums.reshape((size,) + values.shape[1:])
 
 
+@dataclass(frozen=True)
+class _Refinement:
+    """What :func:`_refine` found: ``world_to_cam (T, 4, 4)``, ``points (M, 3)`` (world), the
+    focal length as a multiple of the given one, and the standard deviation of its logarithm
+    (``NaN`` when the focal length was held fixed)."""
+
+    world_to_cam: np.ndarray
+    points: np.ndarray
+    focal_scale: float
+    log_focal_std: float
+
+
 def _refine(
     uv: np.ndarray,
     seen: np.ndarray,
@@ -318,55 +363,61 @@ def _refine(
     world_to_cam: np.ndarray,
     depth0: np.ndarray,
     options: SourceCameraOptions,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bundle adjustment of the poses of frames 1… and the 3D position of ``M`` tracks.
+    *,
+    refine_focal: bool,
+) -> _Refinement:
+    """Bundle adjustment of the poses of frames 1…, the 3D position of ``M`` tracks and,
+    with ``refine_focal``, the focal length.
 
     Levenberg–Marquardt on the normal equations, with the soft-L1 loss applied by iteratively
     reweighted least squares. Unknowns: a rotation increment and a translation per frame
-    (``R ← exp(δω) R``, ``t ← t + δt``) and each track's world point. Frame 0's observations
+    (``R ← exp(δω) R``, ``t ← t + δt``), each track's world point and a common log focal
+    scale ``φ`` (``fx, fy ← e^φ fx, e^φ fy``; principal point fixed). Frame 0's observations
     count like the others (pinning points to their frame-0 rays would let the refinement
     explain frame-0 tracking noise by an invented baseline), and the frame-0 depth enters as a
-    prior on ``log z``. The points are eliminated (Schur complement of their 3×3 blocks), so
-    the solved system is ``6 (T−1)`` square.
+    prior on ``log z``; ``φ`` has a weak prior towards 0 that only keeps the system regular.
+    The points are eliminated (Schur complement of their 3×3 blocks), so the solved system is
+    ``6 (T−1) (+1)`` square; its inverse at the solution gives the uncertainty of ``φ``.
 
     Args:
         uv: ``(T, M, 2)``; seen: ``(T, M)`` (all True in frame 0); world_to_cam: ``(T, 4, 4)``
         initial poses; depth0: ``(M,)`` frame-0 depth (the prior).
-
-    Returns:
-        Refined ``world_to_cam (T, 4, 4)`` (frame 0 stays identity) and ``points0 (M, 3)``.
     """
     num_frames, num_points = seen.shape
     obs_frame, obs_point = np.nonzero(seen)
     target = uv[obs_frame, obs_point]
     prior_log_depth = np.log(depth0)
-    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    given_focal = np.array([K[0, 0], K[1, 1]])
+    centre = np.array([K[0, 2], K[1, 2]])
     min_depth = NEAR_DEPTH_FRACTION * float(np.median(depth0))
     num_pose = 6 * (num_frames - 1)
+    num_global = num_pose + int(refine_focal)
     prior_weight = options.depth_prior_weight
+    focal_prior_weight = options.focal_prior_weight
     robust = options.robust_scale_px
-    on_pose = obs_frame > 0  # frame 0's pose is fixed (the world)
+    pose_obs = np.flatnonzero(obs_frame > 0)  # frame 0's pose is fixed (the world)
+    pose_frame = obs_frame[pose_obs] - 1
+    pose_index = 6 * pose_frame[:, None] + np.arange(6)  # (obs on frames ≥ 1, 6)
+    point_index = 3 * obs_point[pose_obs][:, None] + np.arange(3)  # (same, 3)
 
-    def evaluate(rotation, translation, points):
+    def evaluate(rotation, translation, points, log_focal):
         rotated = (rotation[obs_frame] @ points[obs_point][:, :, None])[:, :, 0]
         moved = rotated + translation[obs_frame]
         depth = np.maximum(moved[:, 2], min_depth)
-        residual = np.stack([fx * moved[:, 0] / depth + cx, fy * moved[:, 1] / depth + cy], axis=-1) - target
+        focal_term = given_focal * math.exp(log_focal) * moved[:, :2] / depth[:, None]  # (u, v) − centre
+        residual = focal_term + centre - target
         squared = (residual**2).sum(-1) / robust**2
         log_depth = np.log(np.maximum(points[:, 2], min_depth))
         cost = robust**2 * 2.0 * (np.sqrt(1.0 + squared) - 1.0).sum()
         cost += ((prior_weight * (log_depth - prior_log_depth)) ** 2).sum()
-        return cost, residual, rotated, moved, depth, squared
+        cost += (focal_prior_weight * log_focal) ** 2
+        return cost, (rotated, moved, depth, focal_term, residual, squared)
 
-    rotation = world_to_cam[:, :3, :3].copy()
-    translation = world_to_cam[:, :3, 3].copy()
-    points = geometry.unproject_uvz(np.concatenate([uv[0], depth0[:, None]], axis=-1), K)
-    cost, residual, rotated, moved, depth, squared = evaluate(rotation, translation, points)
-    damping = REFINE_INITIAL_DAMPING
-    pose_obs = np.flatnonzero(on_pose)
-    pose_index = 6 * (obs_frame[pose_obs] - 1)[:, None] + np.arange(6)  # (obs on frames ≥ 1, 6)
-    point_index = 3 * obs_point[pose_obs][:, None] + np.arange(3)  # (same, 3)
-    for _ in range(REFINE_MAX_ITERATIONS):
+    def linearise(rotation, points, log_focal, state):
+        """Normal equations: point blocks ``(M, 3, 3)`` and gradients ``(M, 3)``, the global
+        (poses, focal) block and gradient, and the cross terms ``(globals, 3M)``."""
+        rotated, moved, depth, focal_term, residual, squared = state
+        fx, fy = given_focal * math.exp(log_focal)
         weight = 1.0 / np.sqrt(1.0 + squared)  # soft-L1 as reweighted least squares
         inverse_depth = 1.0 / depth
         zero = np.zeros_like(depth)
@@ -379,9 +430,8 @@ def _refine(
             -2,
         )
         point_jacobian = projection_jacobian @ rotation[obs_frame]  # (obs, 2, 3)
-        weighted_point = weight[:, None, None] * point_jacobian
+        weighted_point_t = np.swapaxes(weight[:, None, None] * point_jacobian, 1, 2)
         # Point blocks D (M, 3, 3) and gradients, including the depth prior on log z.
-        weighted_point_t = np.swapaxes(weighted_point, 1, 2)
         point_blocks = _sum_by(obs_point, weighted_point_t @ point_jacobian, num_points)
         point_gradient = _sum_by(obs_point, (weighted_point_t @ residual[:, :, None])[:, :, 0], num_points)
         point_depth = np.maximum(points[:, 2], min_depth)
@@ -393,40 +443,62 @@ def _refine(
         pose_jacobian = np.concatenate(
             [-projection_jacobian[pose_obs] @ _skew(rotated[pose_obs]), projection_jacobian[pose_obs]], axis=-1
         )  # (obs, 2, 6)
-        weighted_pose = weight[pose_obs, None, None] * pose_jacobian
-        weighted_pose_t = np.swapaxes(weighted_pose, 1, 2)
-        pose_blocks = _sum_by(obs_frame[pose_obs] - 1, weighted_pose_t @ pose_jacobian, num_frames - 1)
-        pose_normal = np.zeros((num_pose, num_pose))
+        weighted_pose_t = np.swapaxes(weight[pose_obs, None, None] * pose_jacobian, 1, 2)
+        pose_blocks = _sum_by(pose_frame, weighted_pose_t @ pose_jacobian, num_frames - 1)
+        global_normal = np.zeros((num_global, num_global))
         for frame in range(num_frames - 1):
-            pose_normal[6 * frame : 6 * frame + 6, 6 * frame : 6 * frame + 6] = pose_blocks[frame]
-        cross = np.zeros((num_pose, 3 * num_points))
+            global_normal[6 * frame : 6 * frame + 6, 6 * frame : 6 * frame + 6] = pose_blocks[frame]
+        cross = np.zeros((num_global, 3 * num_points))
         cross[pose_index[:, :, None], point_index[:, None, :]] = weighted_pose_t @ point_jacobian[pose_obs]
-        pose_gradient = _sum_by(
-            obs_frame[pose_obs] - 1, (weighted_pose_t @ residual[pose_obs][:, :, None])[:, :, 0], num_frames - 1
+        global_gradient = np.zeros(num_global)
+        global_gradient[:num_pose] = _sum_by(
+            pose_frame, (weighted_pose_t @ residual[pose_obs][:, :, None])[:, :, 0], num_frames - 1
         ).ravel()
-        pose_diagonal = np.maximum(np.diag(pose_normal), 1e-12)
+        if refine_focal:
+            # d(u, v)/dφ = (u, v) − centre, for every observation (frame 0's too).
+            weighted_focal = weight[:, None] * focal_term
+            pose_focal = _sum_by(pose_frame, (weighted_pose_t @ focal_term[pose_obs][:, :, None])[:, :, 0], num_frames - 1)
+            global_normal[-1, :num_pose] = global_normal[:num_pose, -1] = pose_focal.ravel()
+            global_normal[-1, -1] = (weighted_focal * focal_term).sum() + focal_prior_weight**2
+            cross[-1] = _sum_by(obs_point, (weighted_focal[:, None, :] @ point_jacobian)[:, 0], num_points).ravel()
+            global_gradient[-1] = (weighted_focal * residual).sum() + focal_prior_weight**2 * log_focal
+        return point_blocks, point_gradient, global_normal, cross, global_gradient
+
+    def reduce(point_blocks, global_normal, cross, damping):
+        """Schur complement ``A − B D⁻¹ Bᵀ`` (damped) and ``B D⁻¹``, without forming ``D⁻¹`` densely."""
         point_diagonal = np.maximum(np.diagonal(point_blocks, axis1=1, axis2=2), 1e-12)
+        inverse_points = np.linalg.inv(point_blocks + damping * point_diagonal[:, :, None] * np.eye(3))  # (M, 3, 3)
+        cross_by_point = np.swapaxes(cross.reshape(num_global, num_points, 3), 0, 1)  # (M, globals, 3)
+        cross_scaled = np.swapaxes(cross_by_point @ inverse_points, 0, 1).reshape(num_global, 3 * num_points)
+        global_diagonal = np.maximum(np.diag(global_normal), 1e-12)
+        reduced = global_normal + damping * np.diag(global_diagonal) - cross_scaled @ cross.T
+        return reduced, cross_scaled, inverse_points
+
+    rotation = world_to_cam[:, :3, :3].copy()
+    translation = world_to_cam[:, :3, 3].copy()
+    points = geometry.unproject_uvz(np.concatenate([uv[0], depth0[:, None]], axis=-1), K)
+    log_focal = 0.0
+    cost, state = evaluate(rotation, translation, points, log_focal)
+    damping = REFINE_INITIAL_DAMPING
+    for _ in range(REFINE_MAX_ITERATIONS):
+        point_blocks, point_gradient, global_normal, cross, global_gradient = linearise(rotation, points, log_focal, state)
         while True:
-            damped_points = point_blocks + damping * point_diagonal[:, :, None] * np.eye(3)
-            inverse_points = np.linalg.inv(damped_points)  # (M, 3, 3), batched
-            # B · D⁻¹ without forming D⁻¹ densely: (6(T−1), M, 3) @ (M, 3, 3).
-            cross_by_point = np.swapaxes(cross.reshape(num_pose, num_points, 3), 0, 1)  # (M, 6(T−1), 3)
-            cross_scaled = np.swapaxes(cross_by_point @ inverse_points, 0, 1).reshape(num_pose, 3 * num_points)
-            reduced = pose_normal + damping * np.diag(pose_diagonal) - cross_scaled @ cross.T
-            pose_step = np.linalg.solve(reduced, -(pose_gradient - cross_scaled @ point_gradient.ravel()))
-            point_rhs = -(point_gradient.ravel() + cross.T @ pose_step).reshape(num_points, 3)
+            reduced, cross_scaled, inverse_points = reduce(point_blocks, global_normal, cross, damping)
+            global_step = np.linalg.solve(reduced, -(global_gradient - cross_scaled @ point_gradient.ravel()))
+            point_rhs = -(point_gradient.ravel() + cross.T @ global_step).reshape(num_points, 3)
             point_step = (inverse_points @ point_rhs[:, :, None])[:, :, 0]
-            poses_step = pose_step.reshape(num_frames - 1, 6)
+            poses_step = global_step[:num_pose].reshape(num_frames - 1, 6)
             new_rotation = rotation.copy()
             new_rotation[1:] = rotation_from_vector(poses_step[:, :3]) @ rotation[1:]
             new_translation = translation.copy()
             new_translation[1:] += poses_step[:, 3:]
             new_points = points + point_step
-            trial = evaluate(new_rotation, new_translation, new_points)
-            if trial[0] < cost:
-                improvement = (cost - trial[0]) / max(cost, 1e-12)
-                rotation, translation, points = new_rotation, new_translation, new_points
-                cost, residual, rotated, moved, depth, squared = trial
+            new_log_focal = log_focal + (float(global_step[-1]) if refine_focal else 0.0)
+            trial_cost, trial_state = evaluate(new_rotation, new_translation, new_points, new_log_focal)
+            if trial_cost < cost:
+                improvement = (cost - trial_cost) / max(cost, 1e-12)
+                rotation, translation, points, log_focal = new_rotation, new_translation, new_points, new_log_focal
+                cost, state = trial_cost, trial_state
                 damping = max(damping / REFINE_DAMPING_FACTOR, REFINE_MIN_DAMPING)
                 break
             damping *= REFINE_DAMPING_FACTOR
@@ -435,7 +507,20 @@ def _refine(
                 break
         if improvement < REFINE_TOLERANCE:
             break
-    return geometry.make_se3(rotation, translation), points
+    log_focal_std = math.nan
+    if refine_focal:
+        # Marginal variance of φ: (reduced⁻¹)_φφ times the pixel noise, both at the solution.
+        point_blocks, _, global_normal, cross, _ = linearise(rotation, points, log_focal, state)
+        reduced, _, _ = reduce(point_blocks, global_normal, cross, 0.0)
+        noise_px = ROBUST_SIGMA_PER_MAD * float(np.median(np.abs(state[4])))
+        unit = np.zeros(num_global)
+        unit[-1] = 1.0
+        try:
+            variance = float(np.linalg.solve(reduced, unit)[-1])
+        except np.linalg.LinAlgError:
+            variance = math.inf
+        log_focal_std = noise_px * math.sqrt(variance) if variance > 0 else math.inf
+    return _Refinement(geometry.make_se3(rotation, translation), points, math.exp(log_focal), log_focal_std)
 
 
 def _even_subset(indices: np.ndarray, limit: int) -> np.ndarray:
@@ -455,16 +540,21 @@ def estimate_source_poses(
     visible: np.ndarray,
     K: np.ndarray,
     options: SourceCameraOptions = SourceCameraOptions(),
+    *,
+    focal_known: bool = False,
 ) -> SourceCameraEstimate:
-    """Estimate the source video's camera from its tracks and per-frame depth.
+    """Estimate the source video's camera (and, when only assumed, its focal length) from its
+    tracks and per-frame depth.
 
     Args:
         uvz: ``(T, N, 3)`` tracks (``u, v`` pixels, ``z`` camera depth), e.g.
             :attr:`core.tasks.common.VideoScene.uvz`; every track starts in frame 0.
         visible: ``(T, N)`` bool, where the tracker saw the point (predicted positions of
             hidden points are not used).
-        K: ``(3, 3)`` intrinsics.
+        K: ``(3, 3)`` intrinsics, principal point at the image centre.
         options: :class:`SourceCameraOptions`.
+        focal_known: ``K`` comes from the depth model (keep it); otherwise its focal length is
+            an assumed field of view, refined with the poses when the motion constrains it.
 
     Returns:
         :class:`SourceCameraEstimate` (frame 0 = identity; units of the frame-0 depth).
@@ -486,34 +576,79 @@ def estimate_source_poses(
             f"only {int(usable.sum())} tracks are seen in frame 0 and another frame (need {MIN_CORRESPONDENCES}); "
             "the source camera cannot be estimated: use a longer or more textured clip, or the 'append' mode"
         )
+    assumed_fov = _fov_deg(K)
+    kept_focal = FOCAL_KNOWN if focal_known else FOCAL_UNCONSTRAINED
     if num_frames == 1:
-        return SourceCameraEstimate(np.eye(4)[None], seen[0].copy(), np.zeros(1))
+        return SourceCameraEstimate(np.eye(4)[None], seen[0].copy(), np.zeros(1), K, assumed_fov, assumed_fov, math.nan, kept_focal)
     points = geometry.unproject_uvz(np.where(seen[..., None], uvz, 1.0), K)
-    world_to_cam, agrees = _initial_poses(points, seen, options)
+    initial_world_to_cam, agrees = _initial_poses(points, seen, options)
     seen_count = seen[1:].sum(0)
-    static = usable & (agrees[1:].sum(0) >= options.min_inlier_share * np.maximum(seen_count, 1))
-    points0 = points[0]
-    depth_factor = np.ones(num_points)
-    if options.refine:
-        uv = uvz[..., :2]
-        for _ in range(options.refine_rounds):
-            chosen = _even_subset(np.flatnonzero(static), options.max_refine_points)
-            if chosen.size < MIN_CORRESPONDENCES:
-                break
-            world_to_cam, _ = _refine(uv[:, chosen], seen[:, chosen], K, world_to_cam, uvz[0, chosen, 2], options)
-            depth_factor, track_error = _fit_track_depths(uv, seen, K, world_to_cam, points0)
-            previous, static = static, usable & (track_error <= options.static_threshold_px)
-            if np.array_equal(previous, static):
-                break
+    initial_static = usable & (agrees[1:].sum(0) >= options.min_inlier_share * np.maximum(seen_count, 1))
+    refine_focal = options.refine and options.refine_focal and not focal_known
+    stage = _refine_rounds(uvz, seen, usable, K, initial_world_to_cam, initial_static, options, refine_focal=refine_focal)
+    world_to_cam, static, refined_K, depth_factor, log_focal_std = stage
+    fov, fov_std, focal = assumed_fov, math.nan, kept_focal
+    if refine_focal:
+        fov = _fov_deg(refined_K)
+        # d fov / d log f = −sin(fov) (radians), so the log-focal deviation converts to degrees.
+        fov_std = math.degrees(math.sin(math.radians(fov)) * log_focal_std) if math.isfinite(log_focal_std) else math.inf
+        low, high = options.fov_range_deg
+        if fov_std <= options.max_fov_std_deg and low <= fov <= high:
+            focal = FOCAL_REFINED
+        else:  # the motion does not pin the focal length down: estimate again with the assumed one
+            stage = _refine_rounds(uvz, seen, usable, K, initial_world_to_cam, initial_static, options, refine_focal=False)
+            world_to_cam, static, refined_K, depth_factor, _ = stage
+            fov = assumed_fov
     if not static.any():
         raise SourceCameraError(
             "no track moves consistently with a single camera (the whole picture seems to move); "
             "use the 'append' mode for this clip"
         )
-    errors = reprojection_errors(uvz[..., :2], seen & static, K, world_to_cam, points0 * depth_factor[:, None])
+    points0 = geometry.unproject_uvz(np.where(seen[0, :, None], uvz[0], 1.0), refined_K)
+    errors = reprojection_errors(uvz[..., :2], seen & static, refined_K, world_to_cam, points0 * depth_factor[:, None])
     residual = _nan_median_per_frame(errors)
     residual[0] = 0.0
-    return SourceCameraEstimate(geometry.se3_inverse(world_to_cam), static, residual)
+    return SourceCameraEstimate(
+        geometry.se3_inverse(world_to_cam), static, residual, refined_K, fov, assumed_fov, fov_std, focal
+    )
+
+
+def _fov_deg(K: np.ndarray) -> float:
+    """Horizontal field of view of ``K``, whose principal point is at the image centre."""
+    return geometry.fov_from_intrinsics(K, 2.0 * float(K[0, 2]))
+
+
+def _refine_rounds(uvz, seen, usable, K, world_to_cam, static, options: SourceCameraOptions, *, refine_focal: bool):
+    """Stage 2: refinement passes, each re-selecting the static tracks by their reprojection
+    error (see :attr:`SourceCameraOptions.refine_rounds`).
+
+    Returns:
+        ``world_to_cam (T, 4, 4)``, ``static (N,)``, ``K`` (with the refined focal length when
+        ``refine_focal``), each track's depth ``factor (N,)`` and the last pass's log-focal
+        standard deviation (NaN when the focal length was fixed or nothing was refined).
+    """
+    depth_factor = np.ones(static.shape)
+    log_focal_std = math.nan
+    if not options.refine:
+        return world_to_cam, static, K, depth_factor, log_focal_std
+    uv = uvz[..., :2]
+    for _ in range(options.refine_rounds):
+        chosen = _even_subset(np.flatnonzero(static), options.max_refine_points)
+        if chosen.size < MIN_CORRESPONDENCES:
+            break
+        refinement = _refine(
+            uv[:, chosen], seen[:, chosen], K, world_to_cam, uvz[0, chosen, 2], options, refine_focal=refine_focal
+        )
+        world_to_cam, log_focal_std = refinement.world_to_cam, refinement.log_focal_std
+        K = K.copy()
+        K[0, 0] *= refinement.focal_scale
+        K[1, 1] *= refinement.focal_scale
+        points0 = geometry.unproject_uvz(np.where(seen[0, :, None], uvz[0], 1.0), K)
+        depth_factor, track_error = _fit_track_depths(uv, seen, K, world_to_cam, points0)
+        previous, static = static, usable & (track_error <= options.static_threshold_px)
+        if np.array_equal(previous, static):
+            break
+    return world_to_cam, static, K, depth_factor, log_focal_std
 
 
 def _fit_track_depths(uv, seen, K, world_to_cam, points0) -> tuple[np.ndarray, np.ndarray]:
