@@ -20,9 +20,15 @@ frame-0 camera-space points to frame ``t`` (``p_t = M_t · p_0``).
    seen without parallax). Only 2D positions and frame-0 depth enter, so a camera path can
    be recovered even when the depth model is rough: parallax corrects the depth. The static
    tracks are then re-selected by their reprojection error and the refinement repeated.
+   When the intrinsics are only an assumed field of view (``focal_known=False``: the built-in
+   depth and video depth models give none), the focal length is refined with the poses. How
+   far the tracks pin it down is read from the refinement's information matrix; a camera
+   that barely moves, or only translates, leaves it free, and then the assumed one is kept
+   (:attr:`SourceCameraEstimate.focal` says which).
 
 The returned poses are rigid and in the units of the frame-0 depth, so they compose with
-:func:`core.camera.scene_scale` and the motion language.
+:func:`core.camera.scene_scale` and the motion language. They belong to the returned
+intrinsics :attr:`SourceCameraEstimate.K`: lift the tracks with those.
 
 **Modes** (pure functions; the recipes in :mod:`core.tasks.scene` call them):
 
@@ -102,6 +108,10 @@ class SourceCameraOptions:
             frame-0 depth (small: parallax decides where there is any).
         refine_focal: refine the focal length in stage 2 when the intrinsics are only assumed
             (``focal_known=False`` in :func:`estimate_source_poses`).
+        fixed_focal_rounds: refinement passes that keep the assumed focal length before it is
+            freed (they come on top of ``refine_rounds``): the first static selection, from the
+            3D alignment, still holds some moving or badly tracked points, which a free focal
+            length would partly absorb.
         focal_prior_weight: residual, in pixels, charged per unit of log-focal change from the
             assumed focal length (tiny: it only keeps the system regular).
         max_fov_std_deg: the refined field of view is kept only when its standard deviation
@@ -122,6 +132,7 @@ class SourceCameraOptions:
     robust_scale_px: float = 1.0
     depth_prior_weight: float = 3.0
     refine_focal: bool = True
+    fixed_focal_rounds: int = 1
     focal_prior_weight: float = 1.0
     max_fov_std_deg: float = 1.0
     fov_range_deg: tuple[float, float] = (20.0, 120.0)
@@ -620,7 +631,8 @@ def _fov_deg(K: np.ndarray) -> float:
 
 def _refine_rounds(uvz, seen, usable, K, world_to_cam, static, options: SourceCameraOptions, *, refine_focal: bool):
     """Stage 2: refinement passes, each re-selecting the static tracks by their reprojection
-    error (see :attr:`SourceCameraOptions.refine_rounds`).
+    error (see :attr:`SourceCameraOptions.refine_rounds`); with ``refine_focal``, the focal
+    length is free after the first :attr:`SourceCameraOptions.fixed_focal_rounds` passes.
 
     Returns:
         ``world_to_cam (T, 4, 4)``, ``static (N,)``, ``K`` (with the refined focal length when
@@ -632,12 +644,14 @@ def _refine_rounds(uvz, seen, usable, K, world_to_cam, static, options: SourceCa
     if not options.refine:
         return world_to_cam, static, K, depth_factor, log_focal_std
     uv = uvz[..., :2]
-    for _ in range(options.refine_rounds):
+    fixed_rounds = options.fixed_focal_rounds if refine_focal else 0
+    for round_index in range(options.refine_rounds + fixed_rounds):
         chosen = _even_subset(np.flatnonzero(static), options.max_refine_points)
         if chosen.size < MIN_CORRESPONDENCES:
             break
+        focal_now = refine_focal and round_index >= fixed_rounds
         refinement = _refine(
-            uv[:, chosen], seen[:, chosen], K, world_to_cam, uvz[0, chosen, 2], options, refine_focal=refine_focal
+            uv[:, chosen], seen[:, chosen], K, world_to_cam, uvz[0, chosen, 2], options, refine_focal=focal_now
         )
         world_to_cam, log_focal_std = refinement.world_to_cam, refinement.log_focal_std
         K = K.copy()
@@ -646,7 +660,7 @@ def _refine_rounds(uvz, seen, usable, K, world_to_cam, static, options: SourceCa
         points0 = geometry.unproject_uvz(np.where(seen[0, :, None], uvz[0], 1.0), K)
         depth_factor, track_error = _fit_track_depths(uv, seen, K, world_to_cam, points0)
         previous, static = static, usable & (track_error <= options.static_threshold_px)
-        if np.array_equal(previous, static):
+        if np.array_equal(previous, static) and focal_now == refine_focal:
             break
     return world_to_cam, static, K, depth_factor, log_focal_std
 
