@@ -5,7 +5,8 @@ For each true field of view, :mod:`bench.synthetic_scene` renders its clip (49 f
 96 × 144 by default: a dolly with a turn and a roll, a moving box, an occluder) and
 :func:`core.source_camera.estimate_source_poses` runs with the studio's default field of view
 (``core.defaults.FOV_DEG``) assumed, twice on the same tracks: with the focal length kept
-fixed (as for intrinsics a depth model gives) and refined (as for an assumed field of view).
+fixed (as for intrinsics a depth model gives) and refined (as for an assumed field of view);
+and, for reference, with the true field of view given and kept.
 Three kinds of input:
 
 - ``exact`` — the true tracks with 0.3 px noise and the true depth with 1 % noise;
@@ -43,6 +44,9 @@ from core.source_camera import SourceCameraOptions, estimate_source_poses  # noq
 TRUE_FOVS_DEG = (50.0, 60.0, 70.0)
 GRID_SIZE = 24
 INPUTS = ("exact", "lk + true depth", "lk + builtin")
+TRUE_FOV_KEPT = "true fov kept"
+FOCAL_HANDLING = ("fixed", "refined", TRUE_FOV_KEPT)
+"""The assumed focal length kept fixed or refined, and for reference the true one kept."""
 
 
 def _inputs(video: synthetic_scene.SyntheticVideo, grid_size: int, assumed_fov_deg: float) -> dict[str, tuple]:
@@ -80,9 +84,12 @@ def source_camera_quality(
     for true_fov in true_fovs_deg:
         video = synthetic_scene.render_synthetic_video(num_frames, height, width, fov_deg=true_fov)
         for name, (uvz, visible, K) in _inputs(video, grid_size, assumed_fov_deg).items():
-            for focal in ("fixed", "refined"):
+            for focal in FOCAL_HANDLING:
                 start = time.perf_counter()
-                estimate = estimate_source_poses(uvz, visible, K, SourceCameraOptions(refine_focal=focal == "refined"))
+                if focal == TRUE_FOV_KEPT:
+                    estimate = estimate_source_poses(uvz, visible, video.K, focal_known=True)
+                else:
+                    estimate = estimate_source_poses(uvz, visible, K, SourceCameraOptions(refine_focal=focal == "refined"))
                 seconds = time.perf_counter() - start
                 rotation, direction, scale = synthetic_scene.camera_path_errors(estimate.cam_to_world, video.cam_to_world)
                 rows.append({
@@ -95,17 +102,20 @@ def source_camera_quality(
 
 
 def quality_table(rows: list[dict]) -> str:
-    """Markdown table: fixed and refined side by side for each true FOV and input."""
-    header = ["true FOV", "input", "FOV found", "rotation error (fixed → refined)", "direction error (fixed → refined)"]
+    """Markdown table: fixed → refined (true FOV kept) for each true FOV and input."""
+    header = [
+        "true FOV", "input", "FOV found",
+        "rotation error: fixed → refined (true FOV kept)", "direction error: fixed → refined (true FOV kept)",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     by_key = {(row["true_fov_deg"], row["input"], row["focal"]): row for row in rows}
     for true_fov in dict.fromkeys(row["true_fov_deg"] for row in rows):
         for name in INPUTS:
-            fixed, refined = by_key[(true_fov, name, "fixed")], by_key[(true_fov, name, "refined")]
+            fixed, refined, true = (by_key[(true_fov, name, focal)] for focal in FOCAL_HANDLING)
             lines.append(
                 f"| {true_fov:g}° | {name} | {refined['fov_deg']:.1f}° ± {refined['fov_std_deg']:.2f}° ({refined['focal_result']}) "
-                f"| {fixed['rotation_error_deg']:.2f}° → {refined['rotation_error_deg']:.2f}° "
-                f"| {fixed['direction_error_deg']:.1f}° → {refined['direction_error_deg']:.1f}° |"
+                f"| {fixed['rotation_error_deg']:.2f}° → {refined['rotation_error_deg']:.2f}° ({true['rotation_error_deg']:.2f}°) "
+                f"| {fixed['direction_error_deg']:.1f}° → {refined['direction_error_deg']:.1f}° ({true['direction_error_deg']:.1f}°) |"
             )
     return "\n".join(lines)
 
