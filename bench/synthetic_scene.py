@@ -84,6 +84,13 @@ PATH_YAW_DEG = -10.0
 PATH_PITCH_DEG = 4.0
 PATH_ROLL_DEG = 2.0
 
+TRACK_NOISE_PX = 0.3
+DEPTH_NOISE = 0.01
+"""Noise :func:`noisy_tracks` adds: pixels (normal) and a fraction of the depth (normal)."""
+DIRECTION_MIN_TRAVEL = 0.25
+"""Translation direction is scored on frames whose camera has travelled at least this share of
+its largest distance from frame 0 (the direction of a near-zero translation is noise)."""
+
 
 def _texture_bank() -> tuple[np.ndarray, ...]:
     """Photographs used as textures, as float32 ``(h, w, 3)`` arrays in [0, 255]."""
@@ -362,6 +369,36 @@ def render_synthetic_video(
             faces, cam_to_world[frame], K, height, width, supersample
         )
     return SyntheticVideo(frames, depth, object_id, K, cam_to_world, object_to_world)
+
+
+def noisy_tracks(
+    uvz: np.ndarray, seed: int = 0, *, track_noise_px: float = TRACK_NOISE_PX, depth_noise: float = DEPTH_NOISE
+) -> np.ndarray:
+    """Exact tracks ``(T, N, 3)`` with normal noise on ``u, v`` (pixels) and on the depth (relative)."""
+    rng = np.random.default_rng(seed)
+    out = np.array(uvz, dtype=np.float64)
+    out[..., :2] += rng.normal(0.0, track_noise_px, out[..., :2].shape)
+    out[..., 2] *= 1.0 + rng.normal(0.0, depth_noise, out[..., 2].shape)
+    return out
+
+
+def camera_path_errors(estimated_cam_to_world: np.ndarray, true_cam_to_world: np.ndarray) -> tuple[float, float, float]:
+    """An estimated camera path against the truth, both ``(T, 4, 4)`` with frame 0 = world.
+
+    Returns:
+        worst rotation error (degrees), worst translation-direction error (degrees, over the
+        frames at least :data:`DIRECTION_MIN_TRAVEL` of the largest travel from frame 0) and
+        the ratio of the final travelled distances (estimated / true).
+    """
+    relative = np.swapaxes(true_cam_to_world[:, :3, :3], -1, -2) @ estimated_cam_to_world[:, :3, :3]
+    cosine = np.clip((np.trace(relative, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
+    rotation = np.degrees(np.arccos(cosine)).max()
+    estimated, true = estimated_cam_to_world[:, :3, 3], true_cam_to_world[:, :3, 3]
+    travel = np.linalg.norm(true, axis=1)
+    scored = travel >= DIRECTION_MIN_TRAVEL * travel.max()
+    cosine = (estimated[scored] * true[scored]).sum(1) / (np.linalg.norm(estimated[scored], axis=1) * travel[scored])
+    direction = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))).max()
+    return float(rotation), float(direction), float(np.linalg.norm(estimated[-1]) / travel[-1])
 
 
 def main() -> None:

@@ -19,10 +19,17 @@ frame-0 camera-space points to frame ``t`` (``p_t = M_t · p_0``).
    frame-0 depth kept as a weak prior (it fixes the overall scale, and the depth of points
    seen without parallax). Only 2D positions and frame-0 depth enter, so a camera path can
    be recovered even when the depth model is rough: parallax corrects the depth. The static
-   tracks are then re-selected by their reprojection error and the refinement repeated.
+   tracks are then re-selected by their reprojection error and the refinement repeated
+   (:func:`core.bundle_adjustment.bundle_adjust`). When the intrinsics are only an assumed
+   field of view (``focal_known=False``: the built-in depth and video depth models give
+   none), the focal length is refined with the poses. How far the tracks pin it down is read
+   from the refinement's information matrix; a camera that barely moves, or only
+   translates, leaves it free, and then the assumed one is kept
+   (:attr:`SourceCameraEstimate.focal` says which).
 
 The returned poses are rigid and in the units of the frame-0 depth, so they compose with
-:func:`core.camera.scene_scale` and the motion language.
+:func:`core.camera.scene_scale` and the motion language. They belong to the returned
+intrinsics :attr:`SourceCameraEstimate.K`: lift the tracks with those.
 
 **Modes** (pure functions; the recipes in :mod:`core.tasks.scene` call them):
 
@@ -45,26 +52,22 @@ from typing import Optional
 import numpy as np
 
 from core import geometry
+from core.bundle_adjustment import bundle_adjust, reprojection_errors
 from core.errors import UserError
 
 MIN_CORRESPONDENCES = 6
 """Fewest tracks seen in frame 0 and frame t needed to estimate that frame's pose."""
 RANSAC_SAMPLE_SIZE = 3
 """Points per RANSAC hypothesis: the fewest that fix a similarity in 3D."""
-NEAR_DEPTH_FRACTION = 1e-3
-"""During refinement, depths are kept above this fraction of the median depth (no division by 0)."""
 DEPTH_SEARCH_STEPS = 25
 MAX_DEPTH_LOG_STEP = 3.0
 """Depth range (± this in log depth about the given depth) searched when a track's static-ness
 is judged by its reprojection error."""
-REFINE_MAX_ITERATIONS = 50
-REFINE_TOLERANCE = 1e-6
-"""Refinement stops when an iteration lowers the cost by less than this fraction."""
-REFINE_INITIAL_DAMPING = 1e-3
-REFINE_MIN_DAMPING = 1e-9
-REFINE_MAX_DAMPING = 1e9
-REFINE_DAMPING_FACTOR = 4.0
-"""Levenberg–Marquardt damping (relative to the normal matrix's diagonal) and its schedule."""
+FOCAL_REFINED = "refined"
+FOCAL_KNOWN = "known"
+FOCAL_UNCONSTRAINED = "assumed"
+""":attr:`SourceCameraEstimate.focal`: refined from the tracks; given by the depth model and
+kept; or assumed and kept because the camera's motion does not pin it down."""
 
 
 class SourceCameraError(UserError):
@@ -93,6 +96,19 @@ class SourceCameraOptions:
         robust_scale_px: reprojection error where the robust (soft-L1) loss turns linear.
         depth_prior_weight: residual, in pixels, charged per unit of log-depth change from the
             frame-0 depth (small: parallax decides where there is any).
+        refine_focal: refine the focal length in stage 2 when the intrinsics are only assumed
+            (``focal_known=False`` in :func:`estimate_source_poses`).
+        fixed_focal_rounds: refinement passes that keep the assumed focal length before it is
+            freed (they come on top of ``refine_rounds``): the first static selection, from the
+            3D alignment, still holds some moving or badly tracked points, which a free focal
+            length would partly absorb.
+        focal_prior_weight: residual, in pixels, charged per unit of log-focal change from the
+            assumed focal length (tiny: it only keeps the system regular).
+        max_fov_std_deg: the refined field of view is kept only when its standard deviation
+            (from the refinement's information matrix and the pixel noise) is at most this;
+            otherwise the motion does not pin the focal length down (a nearly still camera, a
+            pure translation) and the assumed one is used.
+        fov_range_deg: refined fields of view outside this range are not believed either.
         seed: random seed of the RANSAC samples (estimates are deterministic).
     """
 
@@ -105,6 +121,11 @@ class SourceCameraOptions:
     static_threshold_px: float = 2.0
     robust_scale_px: float = 1.0
     depth_prior_weight: float = 3.0
+    refine_focal: bool = True
+    fixed_focal_rounds: int = 1
+    focal_prior_weight: float = 1.0
+    max_fov_std_deg: float = 1.0
+    fov_range_deg: tuple[float, float] = (20.0, 120.0)
     seed: int = 0
 
 
@@ -119,11 +140,24 @@ class SourceCameraEstimate:
             moving object or a lost track).
         residual_px: ``(T,)`` median reprojection error of the static tracks seen in each
             frame (0 for frame 0; NaN where none is seen).
+        K: ``(3, 3)`` the intrinsics the poses belong to: the given ones with the refined focal
+            length when :attr:`focal` is :data:`FOCAL_REFINED`, else the given ones. Lift the
+            tracks with these before applying the poses (override, stabilise).
+        fov_deg: horizontal field of view of :attr:`K`.
+        assumed_fov_deg: horizontal field of view of the given intrinsics.
+        fov_std_deg: standard deviation of the refined field of view (NaN when the focal
+            length is known, or refinement is off).
+        focal: :data:`FOCAL_REFINED`, :data:`FOCAL_KNOWN` or :data:`FOCAL_UNCONSTRAINED`.
     """
 
     cam_to_world: np.ndarray
     static: np.ndarray
     residual_px: np.ndarray
+    K: np.ndarray
+    fov_deg: float
+    assumed_fov_deg: float
+    fov_std_deg: float
+    focal: str
 
     @property
     def world_to_cam(self) -> np.ndarray:
@@ -134,45 +168,6 @@ class SourceCameraEstimate:
     def camera_centres(self) -> np.ndarray:
         """``(T, 3)`` camera centres in world, for plotting the path (frame 0 at the origin)."""
         return self.cam_to_world[:, :3, 3].copy()
-
-
-# --------------------------------------------------------------------------------------------
-# Rotations
-# --------------------------------------------------------------------------------------------
-
-
-def rotation_from_vector(rotvec: np.ndarray) -> np.ndarray:
-    """Rodrigues: axis-angle vectors ``(..., 3)`` (radians) → rotation matrices ``(..., 3, 3)``."""
-    rotvec = np.asarray(rotvec, dtype=np.float64)
-    angle = np.linalg.norm(rotvec, axis=-1)[..., None, None]
-    skew = _skew(rotvec)
-    small = angle < 1e-8
-    safe = np.where(small, 1.0, angle)
-    # sin(a)/a and (1 - cos a)/a² with their limits 1 and 1/2 at a = 0.
-    first = np.where(small, 1.0, np.sin(safe) / safe)
-    second = np.where(small, 0.5, (1.0 - np.cos(safe)) / (safe * safe))
-    return np.eye(3) + first * skew + second * (skew @ skew)
-
-
-def vector_from_rotation(rotation: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`rotation_from_vector` for angles below π: ``(..., 3, 3)`` → ``(..., 3)``."""
-    rotation = np.asarray(rotation, dtype=np.float64)
-    cosine = np.clip((np.trace(rotation, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
-    angle = np.arccos(cosine)
-    axis = np.stack(
-        [rotation[..., 2, 1] - rotation[..., 1, 2], rotation[..., 0, 2] - rotation[..., 2, 0], rotation[..., 1, 0] - rotation[..., 0, 1]],
-        axis=-1,
-    )
-    sine = np.sin(angle)
-    scale = np.where(sine < 1e-8, 0.5, angle / (2.0 * np.where(sine < 1e-8, 1.0, sine)))
-    return axis * scale[..., None]
-
-
-def rotation_angle_deg(rotation_a: np.ndarray, rotation_b: np.ndarray) -> np.ndarray:
-    """Angle in degrees ``(...,)`` of the rotation taking ``rotation_b (..., 3, 3)`` to ``rotation_a``."""
-    relative = np.swapaxes(np.asarray(rotation_b), -1, -2) @ np.asarray(rotation_a)
-    cosine = np.clip((np.trace(relative, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
-    return np.degrees(np.arccos(cosine))
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,170 +269,6 @@ def _initial_poses(
     return world_to_cam, agrees
 
 
-# --------------------------------------------------------------------------------------------
-# Stage 2: refinement on the image (bundle adjustment over poses and frame-0 depths)
-# --------------------------------------------------------------------------------------------
-
-
-def reprojection_errors(
-    uv: np.ndarray, seen: np.ndarray, K: np.ndarray, world_to_cam: np.ndarray, points0: np.ndarray
-) -> np.ndarray:
-    """Pixel distance ``(T, N)`` between tracks and their frame-0 points seen by each camera
-    (NaN where not seen or behind the camera).
-
-    Args:
-        uv: ``(T, N, 2)`` tracked positions; seen: ``(T, N)`` bool; K: ``(3, 3)``;
-        world_to_cam: ``(T, 4, 4)``; points0: ``(N, 3)`` world (= frame-0 camera) points.
-    """
-    projected, in_front = geometry.project_points(geometry.transform_points(world_to_cam, points0), K)
-    error = np.linalg.norm(projected[..., :2] - uv, axis=-1)
-    return np.where(seen & in_front, error, np.nan)
-
-
-def _skew(vectors: np.ndarray) -> np.ndarray:
-    """Cross-product matrices ``(..., 3, 3)`` of ``(..., 3)`` vectors: ``skew(a) @ b = a × b``."""
-    x, y, z = vectors[..., 0], vectors[..., 1], vectors[..., 2]
-    zero = np.zeros_like(x)
-    return np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
-
-
-def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """Sums of ``values (K, ...)`` grouped by ``index (K,)`` into ``(size, ...)`` (one bincount,
-    much faster than ``np.add.at``)."""
-    flat = values.reshape(values.shape[0], -1)
-    width = flat.shape[1]
-    slots = (index[:, None] * width + np.arange(width)).ravel()
-    sums = np.bincount(slots, weights=flat.ravel(), minlength=size * width)
-    return sums.reshape((size,) + values.shape[1:])
-
-
-def _refine(
-    uv: np.ndarray,
-    seen: np.ndarray,
-    K: np.ndarray,
-    world_to_cam: np.ndarray,
-    depth0: np.ndarray,
-    options: SourceCameraOptions,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bundle adjustment of the poses of frames 1… and the 3D position of ``M`` tracks.
-
-    Levenberg–Marquardt on the normal equations, with the soft-L1 loss applied by iteratively
-    reweighted least squares. Unknowns: a rotation increment and a translation per frame
-    (``R ← exp(δω) R``, ``t ← t + δt``) and each track's world point. Frame 0's observations
-    count like the others (pinning points to their frame-0 rays would let the refinement
-    explain frame-0 tracking noise by an invented baseline), and the frame-0 depth enters as a
-    prior on ``log z``. The points are eliminated (Schur complement of their 3×3 blocks), so
-    the solved system is ``6 (T−1)`` square.
-
-    Args:
-        uv: ``(T, M, 2)``; seen: ``(T, M)`` (all True in frame 0); world_to_cam: ``(T, 4, 4)``
-        initial poses; depth0: ``(M,)`` frame-0 depth (the prior).
-
-    Returns:
-        Refined ``world_to_cam (T, 4, 4)`` (frame 0 stays identity) and ``points0 (M, 3)``.
-    """
-    num_frames, num_points = seen.shape
-    obs_frame, obs_point = np.nonzero(seen)
-    target = uv[obs_frame, obs_point]
-    prior_log_depth = np.log(depth0)
-    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    min_depth = NEAR_DEPTH_FRACTION * float(np.median(depth0))
-    num_pose = 6 * (num_frames - 1)
-    prior_weight = options.depth_prior_weight
-    robust = options.robust_scale_px
-    on_pose = obs_frame > 0  # frame 0's pose is fixed (the world)
-
-    def evaluate(rotation, translation, points):
-        rotated = (rotation[obs_frame] @ points[obs_point][:, :, None])[:, :, 0]
-        moved = rotated + translation[obs_frame]
-        depth = np.maximum(moved[:, 2], min_depth)
-        residual = np.stack([fx * moved[:, 0] / depth + cx, fy * moved[:, 1] / depth + cy], axis=-1) - target
-        squared = (residual**2).sum(-1) / robust**2
-        log_depth = np.log(np.maximum(points[:, 2], min_depth))
-        cost = robust**2 * 2.0 * (np.sqrt(1.0 + squared) - 1.0).sum()
-        cost += ((prior_weight * (log_depth - prior_log_depth)) ** 2).sum()
-        return cost, residual, rotated, moved, depth, squared
-
-    rotation = world_to_cam[:, :3, :3].copy()
-    translation = world_to_cam[:, :3, 3].copy()
-    points = geometry.unproject_uvz(np.concatenate([uv[0], depth0[:, None]], axis=-1), K)
-    cost, residual, rotated, moved, depth, squared = evaluate(rotation, translation, points)
-    damping = REFINE_INITIAL_DAMPING
-    pose_obs = np.flatnonzero(on_pose)
-    pose_index = 6 * (obs_frame[pose_obs] - 1)[:, None] + np.arange(6)  # (obs on frames ≥ 1, 6)
-    point_index = 3 * obs_point[pose_obs][:, None] + np.arange(3)  # (same, 3)
-    for _ in range(REFINE_MAX_ITERATIONS):
-        weight = 1.0 / np.sqrt(1.0 + squared)  # soft-L1 as reweighted least squares
-        inverse_depth = 1.0 / depth
-        zero = np.zeros_like(depth)
-        # d(u, v)/d(camera point): (obs, 2, 3).
-        projection_jacobian = np.stack(
-            [
-                np.stack([fx * inverse_depth, zero, -fx * moved[:, 0] * inverse_depth**2], -1),
-                np.stack([zero, fy * inverse_depth, -fy * moved[:, 1] * inverse_depth**2], -1),
-            ],
-            -2,
-        )
-        point_jacobian = projection_jacobian @ rotation[obs_frame]  # (obs, 2, 3)
-        weighted_point = weight[:, None, None] * point_jacobian
-        # Point blocks D (M, 3, 3) and gradients, including the depth prior on log z.
-        weighted_point_t = np.swapaxes(weighted_point, 1, 2)
-        point_blocks = _sum_by(obs_point, weighted_point_t @ point_jacobian, num_points)
-        point_gradient = _sum_by(obs_point, (weighted_point_t @ residual[:, :, None])[:, :, 0], num_points)
-        point_depth = np.maximum(points[:, 2], min_depth)
-        prior_residual = prior_weight * (np.log(point_depth) - prior_log_depth)
-        prior_slope = prior_weight / point_depth  # d prior_residual / d z
-        point_blocks[:, 2, 2] += prior_slope**2
-        point_gradient[:, 2] += prior_slope * prior_residual
-        # Pose blocks A, cross terms B (poses × points) and pose gradients.
-        pose_jacobian = np.concatenate(
-            [-projection_jacobian[pose_obs] @ _skew(rotated[pose_obs]), projection_jacobian[pose_obs]], axis=-1
-        )  # (obs, 2, 6)
-        weighted_pose = weight[pose_obs, None, None] * pose_jacobian
-        weighted_pose_t = np.swapaxes(weighted_pose, 1, 2)
-        pose_blocks = _sum_by(obs_frame[pose_obs] - 1, weighted_pose_t @ pose_jacobian, num_frames - 1)
-        pose_normal = np.zeros((num_pose, num_pose))
-        for frame in range(num_frames - 1):
-            pose_normal[6 * frame : 6 * frame + 6, 6 * frame : 6 * frame + 6] = pose_blocks[frame]
-        cross = np.zeros((num_pose, 3 * num_points))
-        cross[pose_index[:, :, None], point_index[:, None, :]] = weighted_pose_t @ point_jacobian[pose_obs]
-        pose_gradient = _sum_by(
-            obs_frame[pose_obs] - 1, (weighted_pose_t @ residual[pose_obs][:, :, None])[:, :, 0], num_frames - 1
-        ).ravel()
-        pose_diagonal = np.maximum(np.diag(pose_normal), 1e-12)
-        point_diagonal = np.maximum(np.diagonal(point_blocks, axis1=1, axis2=2), 1e-12)
-        while True:
-            damped_points = point_blocks + damping * point_diagonal[:, :, None] * np.eye(3)
-            inverse_points = np.linalg.inv(damped_points)  # (M, 3, 3), batched
-            # B · D⁻¹ without forming D⁻¹ densely: (6(T−1), M, 3) @ (M, 3, 3).
-            cross_by_point = np.swapaxes(cross.reshape(num_pose, num_points, 3), 0, 1)  # (M, 6(T−1), 3)
-            cross_scaled = np.swapaxes(cross_by_point @ inverse_points, 0, 1).reshape(num_pose, 3 * num_points)
-            reduced = pose_normal + damping * np.diag(pose_diagonal) - cross_scaled @ cross.T
-            pose_step = np.linalg.solve(reduced, -(pose_gradient - cross_scaled @ point_gradient.ravel()))
-            point_rhs = -(point_gradient.ravel() + cross.T @ pose_step).reshape(num_points, 3)
-            point_step = (inverse_points @ point_rhs[:, :, None])[:, :, 0]
-            poses_step = pose_step.reshape(num_frames - 1, 6)
-            new_rotation = rotation.copy()
-            new_rotation[1:] = rotation_from_vector(poses_step[:, :3]) @ rotation[1:]
-            new_translation = translation.copy()
-            new_translation[1:] += poses_step[:, 3:]
-            new_points = points + point_step
-            trial = evaluate(new_rotation, new_translation, new_points)
-            if trial[0] < cost:
-                improvement = (cost - trial[0]) / max(cost, 1e-12)
-                rotation, translation, points = new_rotation, new_translation, new_points
-                cost, residual, rotated, moved, depth, squared = trial
-                damping = max(damping / REFINE_DAMPING_FACTOR, REFINE_MIN_DAMPING)
-                break
-            damping *= REFINE_DAMPING_FACTOR
-            if damping > REFINE_MAX_DAMPING:
-                improvement = 0.0
-                break
-        if improvement < REFINE_TOLERANCE:
-            break
-    return geometry.make_se3(rotation, translation), points
-
-
 def _even_subset(indices: np.ndarray, limit: int) -> np.ndarray:
     """At most ``limit`` of ``indices``, spread evenly (deterministic)."""
     if indices.size <= limit:
@@ -455,16 +286,21 @@ def estimate_source_poses(
     visible: np.ndarray,
     K: np.ndarray,
     options: SourceCameraOptions = SourceCameraOptions(),
+    *,
+    focal_known: bool = False,
 ) -> SourceCameraEstimate:
-    """Estimate the source video's camera from its tracks and per-frame depth.
+    """Estimate the source video's camera (and, when only assumed, its focal length) from its
+    tracks and per-frame depth.
 
     Args:
         uvz: ``(T, N, 3)`` tracks (``u, v`` pixels, ``z`` camera depth), e.g.
             :attr:`core.tasks.common.VideoScene.uvz`; every track starts in frame 0.
         visible: ``(T, N)`` bool, where the tracker saw the point (predicted positions of
             hidden points are not used).
-        K: ``(3, 3)`` intrinsics.
+        K: ``(3, 3)`` intrinsics, principal point at the image centre.
         options: :class:`SourceCameraOptions`.
+        focal_known: ``K`` comes from the depth model (keep it); otherwise its focal length is
+            an assumed field of view, refined with the poses when the motion constrains it.
 
     Returns:
         :class:`SourceCameraEstimate` (frame 0 = identity; units of the frame-0 depth).
@@ -486,34 +322,90 @@ def estimate_source_poses(
             f"only {int(usable.sum())} tracks are seen in frame 0 and another frame (need {MIN_CORRESPONDENCES}); "
             "the source camera cannot be estimated: use a longer or more textured clip, or the 'append' mode"
         )
+    assumed_fov = _fov_deg(K)
+    kept_focal = FOCAL_KNOWN if focal_known else FOCAL_UNCONSTRAINED
     if num_frames == 1:
-        return SourceCameraEstimate(np.eye(4)[None], seen[0].copy(), np.zeros(1))
+        return SourceCameraEstimate(np.eye(4)[None], seen[0].copy(), np.zeros(1), K, assumed_fov, assumed_fov, math.nan, kept_focal)
     points = geometry.unproject_uvz(np.where(seen[..., None], uvz, 1.0), K)
-    world_to_cam, agrees = _initial_poses(points, seen, options)
+    initial_world_to_cam, agrees = _initial_poses(points, seen, options)
     seen_count = seen[1:].sum(0)
-    static = usable & (agrees[1:].sum(0) >= options.min_inlier_share * np.maximum(seen_count, 1))
-    points0 = points[0]
-    depth_factor = np.ones(num_points)
-    if options.refine:
-        uv = uvz[..., :2]
-        for _ in range(options.refine_rounds):
-            chosen = _even_subset(np.flatnonzero(static), options.max_refine_points)
-            if chosen.size < MIN_CORRESPONDENCES:
-                break
-            world_to_cam, _ = _refine(uv[:, chosen], seen[:, chosen], K, world_to_cam, uvz[0, chosen, 2], options)
-            depth_factor, track_error = _fit_track_depths(uv, seen, K, world_to_cam, points0)
-            previous, static = static, usable & (track_error <= options.static_threshold_px)
-            if np.array_equal(previous, static):
-                break
+    initial_static = usable & (agrees[1:].sum(0) >= options.min_inlier_share * np.maximum(seen_count, 1))
+    refine_focal = options.refine and options.refine_focal and not focal_known
+    stage = _refine_rounds(uvz, seen, usable, K, initial_world_to_cam, initial_static, options, refine_focal=refine_focal)
+    world_to_cam, static, refined_K, depth_factor, log_focal_std = stage
+    fov, fov_std, focal = assumed_fov, math.nan, kept_focal
+    if refine_focal:
+        fov = _fov_deg(refined_K)
+        # d fov / d log f = −sin(fov) (radians), so the log-focal deviation converts to degrees.
+        fov_std = math.degrees(math.sin(math.radians(fov)) * log_focal_std) if math.isfinite(log_focal_std) else math.inf
+        low, high = options.fov_range_deg
+        if fov_std <= options.max_fov_std_deg and low <= fov <= high:
+            focal = FOCAL_REFINED
+        else:  # the motion does not pin the focal length down: estimate again with the assumed one
+            stage = _refine_rounds(uvz, seen, usable, K, initial_world_to_cam, initial_static, options, refine_focal=False)
+            world_to_cam, static, refined_K, depth_factor, _ = stage
+            fov = assumed_fov
     if not static.any():
         raise SourceCameraError(
             "no track moves consistently with a single camera (the whole picture seems to move); "
             "use the 'append' mode for this clip"
         )
-    errors = reprojection_errors(uvz[..., :2], seen & static, K, world_to_cam, points0 * depth_factor[:, None])
+    points0 = geometry.unproject_uvz(np.where(seen[0, :, None], uvz[0], 1.0), refined_K)
+    errors = reprojection_errors(uvz[..., :2], seen & static, refined_K, world_to_cam, points0 * depth_factor[:, None])
     residual = _nan_median_per_frame(errors)
     residual[0] = 0.0
-    return SourceCameraEstimate(geometry.se3_inverse(world_to_cam), static, residual)
+    return SourceCameraEstimate(
+        geometry.se3_inverse(world_to_cam), static, residual, refined_K, fov, assumed_fov, fov_std, focal
+    )
+
+
+def _fov_deg(K: np.ndarray) -> float:
+    """Horizontal field of view of ``K``, whose principal point is at the image centre."""
+    return geometry.fov_from_intrinsics(K, 2.0 * float(K[0, 2]))
+
+
+def _refine_rounds(uvz, seen, usable, K, world_to_cam, static, options: SourceCameraOptions, *, refine_focal: bool):
+    """Stage 2: refinement passes, each re-selecting the static tracks by their reprojection
+    error (see :attr:`SourceCameraOptions.refine_rounds`); with ``refine_focal``, the focal
+    length is free after the first :attr:`SourceCameraOptions.fixed_focal_rounds` passes.
+
+    Returns:
+        ``world_to_cam (T, 4, 4)``, ``static (N,)``, ``K`` (with the refined focal length when
+        ``refine_focal``), each track's depth ``factor (N,)`` and the last pass's log-focal
+        standard deviation (NaN when the focal length was fixed or nothing was refined).
+    """
+    depth_factor = np.ones(static.shape)
+    log_focal_std = math.nan
+    if not options.refine:
+        return world_to_cam, static, K, depth_factor, log_focal_std
+    uv = uvz[..., :2]
+    fixed_rounds = options.fixed_focal_rounds if refine_focal else 0
+    for round_index in range(options.refine_rounds + fixed_rounds):
+        chosen = _even_subset(np.flatnonzero(static), options.max_refine_points)
+        if chosen.size < MIN_CORRESPONDENCES:
+            break
+        focal_now = refine_focal and round_index >= fixed_rounds
+        refinement = bundle_adjust(
+            uv[:, chosen],
+            seen[:, chosen],
+            K,
+            world_to_cam,
+            uvz[0, chosen, 2],
+            refine_focal=focal_now,
+            depth_prior_weight=options.depth_prior_weight,
+            focal_prior_weight=options.focal_prior_weight,
+            robust_scale_px=options.robust_scale_px,
+        )
+        world_to_cam, log_focal_std = refinement.world_to_cam, refinement.log_focal_std
+        K = K.copy()
+        K[0, 0] *= refinement.focal_scale
+        K[1, 1] *= refinement.focal_scale
+        points0 = geometry.unproject_uvz(np.where(seen[0, :, None], uvz[0], 1.0), K)
+        depth_factor, track_error = _fit_track_depths(uv, seen, K, world_to_cam, points0)
+        previous, static = static, usable & (track_error <= options.static_threshold_px)
+        if np.array_equal(previous, static) and focal_now == refine_focal:
+            break
+    return world_to_cam, static, K, depth_factor, log_focal_std
 
 
 def _fit_track_depths(uv, seen, K, world_to_cam, points0) -> tuple[np.ndarray, np.ndarray]:

@@ -122,9 +122,12 @@ def test_override_replaces_the_source_camera_by_the_user_path(panning_video, by_
     # exactly as the user's camera alone moves the frame-0 cloud.
     static = (_drift_px(by_mode["stabilise"]) == 0).all(0)
     assert static.sum() > 100
-    world0 = geometry.unproject_uvz(result.uvz[0], K)
+    # The estimate refines the assumed focal length, and the recipe lifts and projects with it.
+    refined_K = geometry.intrinsics_from_focal(WIDTH, HEIGHT, result.metadata["focal_px"])
+    assert result.metadata["source_focal"] == "refined"
+    world0 = geometry.unproject_uvz(result.uvz[0], refined_K)
     camera = scale_motion(parse_camera_motion(motion, NUM_FRAMES), result.metadata["scene_scale"])
-    expected = geometry.transform_and_project(world0[static], camera, K)
+    expected = geometry.transform_and_project(world0[static], camera, refined_K)
     np.testing.assert_allclose(result.uvz[:, static], expected, atol=1e-2)
     # ... which is not what appending the motion to the panning source camera gives.
     appended = camera_control(panning_video, motion, size=SIZE, tracking=TRACKING)

@@ -23,7 +23,7 @@ from core.object_motion import (
 from core.options import CAMERA_APPEND, CAMERA_STABILISE, ClipOptions, ObjectMove, TrackingOptions, WorkingSize
 from core.quality import check_tracking
 from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
-from core.source_camera import SourceCameraEstimate, estimate_source_poses, lift_to_world
+from core.source_camera import FOCAL_REFINED, SourceCameraEstimate, estimate_source_poses, lift_to_world
 from core.tasks.common import (
     Scene,
     choose_first_frame,
@@ -44,6 +44,9 @@ MASK_ASPECT_TOLERANCE = 0.02
 """Relative aspect-ratio difference above which a mask cannot belong to the source image."""
 MASK_BINARY_THRESHOLD = 128
 """A resized 0/255 mask is the object where it is at least half white."""
+INTRINSICS_ESTIMATED = "estimated"
+"""The scene metadata's ``intrinsics`` when the depth model gave them (see
+:func:`core.tasks.common.intrinsics_or_fov`): the source camera keeps that focal length."""
 
 
 def _load_clip(source: Any, size: WorkingSize, clip: ClipOptions) -> VideoClip:
@@ -371,8 +374,13 @@ def _scene_recipe(
     if clip.camera_mode != CAMERA_APPEND:
         # Estimated from the tracks as the tracker saw them, before a rigid object's depth is re-fitted.
         report(progress, render_start, "estimating the source camera")
-        estimate = estimate_source_poses(scene.uvz, scene.tracked_visible, scene.K)
+        focal_known = scene.metadata.get("intrinsics") == INTRINSICS_ESTIMATED
+        estimate = estimate_source_poses(scene.uvz, scene.tracked_visible, scene.K, focal_known=focal_known)
         metadata.update(source_camera_metadata(estimate))
+        if estimate.focal == FOCAL_REFINED:
+            # The poses belong to the refined focal length: lift (and later project) with it too.
+            scene = dataclasses.replace(scene, K=estimate.K, points=geometry.unproject_uvz(scene.uvz, estimate.K))
+            metadata["focal_px"] = round(float(estimate.K[0, 0]), 3)
         check_cancel(cancel, "estimating the source camera")
 
     selected = None
@@ -444,8 +452,9 @@ def _check_camera_mode(camera_mode: str, still: bool, camera_motion: Optional[st
 
 def source_camera_metadata(estimate: SourceCameraEstimate) -> dict[str, Any]:
     """JSON-ready facts about an estimated source camera, for the settings export: how many
-    tracks were judged static, the median per-frame reprojection error (pixels) and the
-    camera centres (frame-0 camera space, units of the frame-0 depth)."""
+    tracks were judged static, the median per-frame reprojection error (pixels), the
+    camera centres (frame-0 camera space, units of the frame-0 depth) and the field of view
+    the poses belong to (``source_focal``: refined, known from the depth model, or assumed)."""
     residual = np.asarray(estimate.residual_px, dtype=np.float64)
     finite = residual[np.isfinite(residual)]
     return {
@@ -453,6 +462,10 @@ def source_camera_metadata(estimate: SourceCameraEstimate) -> dict[str, Any]:
         "source_residual_px": round(float(np.median(finite)), 4) if finite.size else None,
         "source_residual_max_px": round(float(np.max(finite)), 4) if finite.size else None,
         "source_camera_path": np.round(estimate.camera_centres, 5).tolist(),
+        "source_fov_deg": round(float(estimate.fov_deg), 3),
+        "source_assumed_fov_deg": round(float(estimate.assumed_fov_deg), 3),
+        "source_fov_std_deg": round(float(estimate.fov_std_deg), 3) if np.isfinite(estimate.fov_std_deg) else None,
+        "source_focal": estimate.focal,
     }
 
 
