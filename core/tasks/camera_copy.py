@@ -13,7 +13,7 @@ from core.camera import describe_camera_motion, parse_camera_motion, scale_motio
 from core.options import CAMERA_APPEND, ClipOptions, TrackingOptions, WorkingSize
 from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
 from core.source_camera import copy_camera, estimate_source_poses
-from core.tasks.common import describe_source, lift_still, lift_video, render_projected
+from core.tasks.common import INTRINSICS_ESTIMATED, describe_source, lift_still, lift_video, render_projected
 from core.tasks.result import TaskInputError, TrackingResult
 from core.tasks.scene import SCENE_PROGRESS_SHARE, _base_metadata, _load_clip, _result, source_camera_metadata
 
@@ -88,7 +88,10 @@ def camera_from_video(
         reference.frames, tracking, progress=scaled(progress, PHOTO_DEPTH_PROGRESS_SHARE, SCENE_PROGRESS_SHARE), cancel=cancel
     )
     report(progress, SCENE_PROGRESS_SHARE, "estimating the reference camera")
-    estimate = estimate_source_poses(reference_scene.uvz, reference_scene.tracked_visible, reference_scene.K)
+    # A focal length the depth model gave is kept; an assumed field of view is refined.
+    focal_known = reference_scene.metadata.get("intrinsics") == INTRINSICS_ESTIMATED
+    estimate = estimate_source_poses(reference_scene.uvz, reference_scene.tracked_visible, reference_scene.K,
+                                     focal_known=focal_known)
     check_cancel(cancel, "estimating the reference camera")
 
     reference_scale = scene_scale(reference_scene.points0)

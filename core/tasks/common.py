@@ -28,10 +28,15 @@ GRID_FOOTPRINT = "grid"
 """Footprint of a video's grid tracks (SPEC §5)."""
 
 
+INTRINSICS_ESTIMATED = "estimated"
+"""A scene's metadata ``intrinsics`` when the depth model gave them (else ``"fov N°"``): the
+source camera then keeps that focal length instead of refining it."""
+
+
 def intrinsics_or_fov(K: Optional[np.ndarray], width: int, height: int, fov_deg: float) -> tuple[np.ndarray, str]:
     """The estimator's intrinsics when it gave any, else a pinhole with ``fov_deg``; and which."""
     if K is not None:
-        return np.asarray(K, dtype=np.float64), "estimated"
+        return np.asarray(K, dtype=np.float64), INTRINSICS_ESTIMATED
     return geometry.intrinsics_from_fov(width, height, fov_deg), f"fov {fov_deg:g}°"
 
 

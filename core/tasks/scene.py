@@ -25,6 +25,7 @@ from core.quality import check_tracking
 from core.progress import CancelFn, ProgressFn, check_cancel, report, scaled
 from core.source_camera import FOCAL_REFINED, SourceCameraEstimate, estimate_source_poses, lift_to_world
 from core.tasks.common import (
+    INTRINSICS_ESTIMATED,
     Scene,
     choose_first_frame,
     describe_source,
@@ -44,9 +45,6 @@ MASK_ASPECT_TOLERANCE = 0.02
 """Relative aspect-ratio difference above which a mask cannot belong to the source image."""
 MASK_BINARY_THRESHOLD = 128
 """A resized 0/255 mask is the object where it is at least half white."""
-INTRINSICS_ESTIMATED = "estimated"
-"""The scene metadata's ``intrinsics`` when the depth model gave them (see
-:func:`core.tasks.common.intrinsics_or_fov`): the source camera keeps that focal length."""
 
 
 def _load_clip(source: Any, size: WorkingSize, clip: ClipOptions) -> VideoClip:
