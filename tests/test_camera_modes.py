@@ -16,6 +16,7 @@ from core.cli import _job_from_args, _normalise_job, _task_call, build_parser
 from core import tasks
 from core.options import CAMERA_MODES, ClipOptions, OptionError, TrackingOptions, WorkingSize
 from core.tasks import TaskInputError, camera_control, camera_from_video, object_manipulation
+from core.tasks.common import preview_cloud
 from core.tasks.result import CAMERA_PATH_SAMPLES_PER_FRAME, camera_path_points
 
 NUM_FRAMES, HEIGHT, WIDTH = 17, 96, 144
@@ -129,6 +130,9 @@ def test_override_replaces_the_source_camera_by_the_user_path(panning_video, by_
     camera = scale_motion(parse_camera_motion(motion, NUM_FRAMES), result.metadata["scene_scale"])
     expected = geometry.transform_and_project(world0[static], camera, refined_K)
     np.testing.assert_allclose(result.uvz[:, static], expected, atol=1e-2)
+    # The 3D preview is lifted with the refined focal length too: same depth, narrower or wider rays.
+    preview_points, _ = preview_cloud(result.depth, refined_K, result.source_frames[0])
+    np.testing.assert_allclose(result.points, preview_points, rtol=1e-5)
     # ... which is not what appending the motion to the panning source camera gives.
     appended = camera_control(panning_video, motion, size=SIZE, tracking=TRACKING)
     assert np.abs(appended.uvz[-1, static, 0] - expected[-1, :, 0]).mean() > 10.0

@@ -31,6 +31,7 @@ from core.tasks.common import (
     describe_source,
     lift_scene,
     lift_video,
+    preview_cloud,
     render_projected,
     transform_and_project_object,
 )
@@ -377,7 +378,12 @@ def _scene_recipe(
         metadata.update(source_camera_metadata(estimate))
         if estimate.focal == FOCAL_REFINED:
             # The poses belong to the refined focal length: lift (and later project) with it too.
-            scene = dataclasses.replace(scene, K=estimate.K, points=geometry.unproject_uvz(scene.uvz, estimate.K))
+            scene = dataclasses.replace(
+                scene,
+                K=estimate.K,
+                points=geometry.unproject_uvz(scene.uvz, estimate.K),
+                preview=preview_cloud(scene.depth[0], estimate.K, loaded.frames[0]),
+            )
             metadata["focal_px"] = round(float(estimate.K[0, 0]), 3)
         check_cancel(cancel, "estimating the source camera")
 
