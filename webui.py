@@ -112,8 +112,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         sys.exit(f"error: {port_taken_message(args.host, args.port)}")
     try:
         parse_size(args.max_file_size)
+    except UserError as error:  # parse_size's own refusal of the text (FileSizeError)
+        sys.exit(f"error: --max-file-size: {error}")
+    try:
         config = engine_config(args)
-    except UserError as error:  # FileSizeError, EngineConfigError: a message, not a traceback
+    except UserError as error:  # EngineConfigError: a message, not a traceback
         sys.exit(f"error: {error}")
     if config.parallel == 1:
         serve(args, config)
