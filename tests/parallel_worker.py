@@ -47,6 +47,15 @@ def transformer_inputs(tracking_seed: int = 1) -> dict:
     return inputs
 
 
+def int8_model():
+    """The tiny DaS transformer with int8 weights (torchao), as ``--quantize int8`` makes it."""
+    from core.acceleration.quantize import quantize_module
+
+    model = tiny_model()
+    quantize_module(model, "int8")
+    return model
+
+
 def tiny_model(step_cache: bool = False, uneven: bool = False):
     """The tiny DaS transformer (seed 0), with the step cache hooks when asked; ``uneven``: at
     :data:`UNEVEN_LATENT_SIZE`, whose video tokens do not split evenly over 2 processes."""
@@ -89,6 +98,9 @@ def run_transformer(out: Path, processes: int) -> int:
         uneven = "split"
     except parallel.ParallelError as error:
         uneven = str(error)
+    quantized_model = int8_model()
+    parallel.enable_context_parallel(quantized_model, group)
+    quantized = quantized_model(**transformer_inputs())[0]
     # The cache first, then the split hooks, as configure_pipeline does: each process's
     # step cache sees its share of the tokens and decides on the group's sums.
     cached_model = tiny_model(step_cache=True)
@@ -96,8 +108,8 @@ def run_transformer(out: Path, processes: int) -> int:
     cached, skips = cached_steps(cached_model)
     results = [None] * processes
     torch.distributed.all_gather_object(
-        results, {"prediction": prediction, "other_tracking": other_tracking, "uneven": uneven, "cached": cached,
-                  "skips": skips}
+        results, {"prediction": prediction, "other_tracking": other_tracking, "uneven": uneven, "int8": quantized,
+                  "cached": cached, "skips": skips}
     )
     if group.is_leader:
         torch.save(results, out)

@@ -103,7 +103,7 @@ def test_the_plan_splits_both_streams_and_skips_missing_tracking_blocks():
 
 
 @pytest.mark.slow
-def test_the_split_transformer_equals_one_process_with_and_without_the_step_cache(tmp_path):
+def test_the_split_transformer_equals_one_process_with_the_step_cache_or_int8_weights(tmp_path):
     out = tmp_path / "predictions.pt"
     assert launch(PROCESSES, [sys.executable, WORKER, "transformer", str(out)]) == 0
     results = torch.load(out, weights_only=False)
@@ -112,6 +112,7 @@ def test_the_split_transformer_equals_one_process_with_and_without_the_step_cach
         reference = model(**worker.transformer_inputs())[0]
         other_tracking = model(**worker.transformer_inputs(tracking_seed=2))[0]
         cached_reference, reference_skips = worker.cached_steps(worker.tiny_model(step_cache=True))
+        int8_reference = worker.int8_model()(**worker.transformer_inputs())[0]
     assert 0 < reference_skips[0] < len(worker.STEP_TIMESTEPS)  # the threshold skips some steps, not all
     for result in results:  # every process ends with the whole prediction
         assert (result["prediction"] - reference).abs().max() < FLOAT_TOLERANCE
@@ -121,6 +122,8 @@ def test_the_split_transformer_equals_one_process_with_and_without_the_step_cach
         # 45 video tokens would give shares of 23 and 22, whose gather gloo cannot do: refused
         # with a message (NCCL can; diffusers' "anything" exchange runs them on GPUs).
         assert "can only split a video into equal shares" in result["uneven"]
+        # int8 weights (--quantize int8) split the same way.
+        assert (result["int8"] - int8_reference).abs().max() < FLOAT_TOLERANCE
         # The skip decisions come from the group's sums: the same steps as one process skips.
         assert result["skips"] == reference_skips
         assert (result["cached"] - cached_reference).abs().max() < FLOAT_TOLERANCE
