@@ -10,7 +10,8 @@ Each builds the full-size random-weight pipeline of ``bench/gpu.py`` on its own 
 ``--steps`` denoising steps twice in the same run: first every GPU on its own video (the
 one-GPU figure), then all GPUs on one video through the engine's context parallelism
 (``core.engine.configure_pipeline(..., parallel=group)``). Process 0 reports s/step (median
-after the first), peak memory per GPU, and the measured speed-up; s/video for 50 steps is
+after the first), peak memory (the largest of the GPUs; each one's in the JSON), and the
+measured speed-up; s/video for 50 steps is
 extrapolated from the steps (latents only: no VAE decode). Needs as many GPUs as processes.
 """
 
@@ -49,6 +50,10 @@ def run(args) -> dict[str, object] | None:
             report.update(gpu._machine_facts(pipe, "cuda" if device.startswith("cuda") else device))
         figures = gpu.run_mode(pipe, "none", args.steps, device, config=EngineConfig(), decode=False,
                                parallel=group if split else None)
+        peaks = [None] * args.parallel
+        dist.all_gather_object(peaks, figures["peak_gib"])
+        figures["peak_gib_per_process"] = peaks
+        figures["peak_gib"] = None if None in peaks else max(peaks)
         report["runs"].append({"label": label, **figures})
         del pipe
         gpu.free_memory()
@@ -70,7 +75,7 @@ def markdown_table(report: dict[str, object]) -> str:
         f"{report['steps_per_run']} steps per run, both runs in the same session. s/video is **extrapolated** "
         "to 50 steps (before + 50 × s/step, no decode).",
         "",
-        "| run | s/step | before steps (s) | s/video, 50 steps (extrapolated) | peak memory per GPU |",
+        "| run | s/step | before steps (s) | s/video, 50 steps (extrapolated) | peak memory, largest GPU |",
         "|---|---:|---:|---:|---:|",
     ]
     for entry in report["runs"]:

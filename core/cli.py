@@ -46,8 +46,8 @@ EXIT_USAGE = 2
 EXIT_CHECKPOINT = 3
 EXIT_BATCH_FAILURES = 4
 EXIT_INTERRUPTED = 130
-SINGLE_PROCESS_COMMANDS = ("status", "tiny")
-"""Commands that never start --parallel processes (nothing is generated)."""
+SINGLE_PROCESS_COMMANDS = ("status",)
+"""Commands with engine options that never start --parallel processes (nothing is generated)."""
 
 TASK_COMMANDS = {
     "motion-transfer": "motion_transfer",

@@ -67,6 +67,7 @@ from core.engine_types import (
 from core.errors import CheckpointError
 from core.media import write_video
 from core.placement import configure_pipeline, free_memory, pick_device
+from core.acceleration.parallel import together
 from core.progress import CancelFn, Cancelled, ProgressFn, check_cancel, report, scaled
 from core.requests import check_request_sizes, checked_settings, request_first_frame, seed_and_fps
 from core.results import (
@@ -142,7 +143,6 @@ LOAD_COMMAND, UNLOAD_COMMAND, FRAMES_COMMAND = "load", "unload", "frames"
 
 TINY_MODEL_MESSAGE = "tiny test model — output is noise"
 CPU_WARNING = "No CUDA device: running on the CPU in float32 — generation will be very slow."
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,7 +226,25 @@ class Engine:
                 f"use `python -m core ... --parallel {config.parallel}` or `python webui.py --parallel "
                 f"{config.parallel}` (they start them), or call core.acceleration.parallel.run_as_group first"
             )
+        if config.compile:
+            Engine._check_compiled_split(config)
         return group
+
+    @staticmethod
+    def _check_compiled_split(config: EngineConfig) -> None:
+        """Refuse ``compile`` with a split into unequal shares at start (not at the first Generate),
+        when the checkpoint's transformer config is on this machine."""
+        from core.acceleration.parallel import ParallelError, check_compiled_split
+
+        try:
+            transformer_config = read_component_config(resolve_checkpoint(config.checkpoint), "transformer")
+        except CheckpointError:
+            return  # loading says what is wrong with the checkpoint
+        if transformer_config is not None:
+            try:
+                check_compiled_split(transformer_config, config.parallel)
+            except ParallelError as error:
+                raise EngineConfigError(str(error)) from None
 
     @property
     def tracking_encode_count(self) -> int:
@@ -359,24 +377,25 @@ class Engine:
         report(progress, 0.0, "loading the model")
         if self.leads:
             self._parallel.announce(LOAD_COMMAND)
-        path = self._local_checkpoint()
-        if self._device_name == "cpu":
-            logger.warning(CPU_WARNING)
-        if _is_tiny(path):
-            logger.warning("checkpoint %s is a %s", path, TINY_MODEL_MESSAGE)
         started = time.perf_counter()
-        try:
-            pipe = DiffusionAsShaderPipeline.from_pretrained(path, torch_dtype=self.torch_dtype)
-        except CheckpointError:
-            raise
-        except (OSError, RuntimeError, ValueError, KeyError) as error:
-            # Library errors while reading this folder's weights and configs mean a broken
-            # checkpoint (the layout was checked before): say so instead of a traceback.
-            raise CheckpointError(
-                f"The checkpoint at {path} could not be loaded ({type(error).__name__}: {error}). It may be "
-                f"incomplete or corrupted: verify it with `python -m core.download --verify {path}` and "
-                f"download it again if needed."
-            ) from error
+        with together(self._parallel, "loading the model"):
+            path = self._local_checkpoint()
+            if self._device_name == "cpu":
+                logger.warning(CPU_WARNING)
+            if _is_tiny(path):
+                logger.warning("checkpoint %s is a %s", path, TINY_MODEL_MESSAGE)
+            try:
+                pipe = DiffusionAsShaderPipeline.from_pretrained(path, torch_dtype=self.torch_dtype)
+            except CheckpointError:
+                raise
+            except (OSError, RuntimeError, ValueError, KeyError) as error:
+                # Library errors while reading this folder's weights and configs mean a broken
+                # checkpoint (the layout was checked before): say so instead of a traceback.
+                raise CheckpointError(
+                    f"The checkpoint at {path} could not be loaded ({type(error).__name__}: {error}). It may be "
+                    f"incomplete or corrupted: verify it with `python -m core.download --verify {path}` and "
+                    f"download it again if needed."
+                ) from error
         configure_pipeline(pipe, self.config, self._device_name, self._parallel)
         if self._parallel is not None and not self._parallel.is_leader:
             pipe.set_progress_bar_config(disable=True)  # the leader's bar is the one to read
@@ -623,9 +642,10 @@ class Engine:
                        "settings": settings.to_dict(), "seed": seed}
             self._parallel.announce(FRAMES_COMMAND, request)
         report(progress, 0.0, "encoding the tracking video")
-        conditioning = self._tracking_cache.conditioning(
-            pipe, tracking_frames, settings.legacy_tracking_range, self._dtype_name, self._device_name
-        )
+        with together(self._parallel, "encoding the tracking video"):
+            conditioning = self._tracking_cache.conditioning(
+                pipe, tracking_frames, settings.legacy_tracking_range, self._dtype_name, self._device_name
+            )
         steps = int(settings.num_inference_steps)
 
         def on_step_end(pipeline, step: int, timestep, callback_kwargs: dict) -> dict:

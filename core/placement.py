@@ -69,9 +69,22 @@ def configure_pipeline(pipe, config: EngineConfig, device: str, parallel: "Paral
     ``group``: diffusers group offloading of the transformer, text encoder and VAE, streaming
     leaf modules from CPU memory while the previous ones compute. Offload modes are ignored on
     the CPU. ``parallel``: split the transformer's tokens over that group of processes (after
-    the step cache, so its skip decisions are shared; before compiling). Also used by
-    ``bench/gpu.py`` so the benchmark measures exactly what the app runs.
+    the step cache, so its skip decisions are shared; before compiling), once every process
+    has placed its copy. Also used by ``bench/gpu.py`` so the benchmark measures exactly what
+    the app runs.
     """
+    from core.acceleration.parallel import together
+
+    with together(parallel, "placing the model"):
+        _place(pipe, config, device)
+    if parallel is not None:
+        _split_over(pipe, config, parallel)
+    if config.compile:
+        pipe.transformer.compile()
+
+
+def _place(pipe, config: EngineConfig, device: str) -> None:
+    """Quantisation, memory mode, VAE options, attention backend and step cache."""
     import torch
 
     offload = config.offload
@@ -98,20 +111,18 @@ def configure_pipeline(pipe, config: EngineConfig, device: str, parallel: "Paral
         if config.vae_slicing and hasattr(vae, "enable_slicing"):
             vae.enable_slicing()
     _apply_acceleration(pipe, config, device)
-    if parallel is not None:
-        from core.acceleration.parallel import ParallelError, enable_context_parallel, splits_evenly
 
-        if config.compile and not splits_evenly(pipe.transformer.config, parallel.world_size):
-            raise EngineConfigError(
-                f"--compile with --parallel {parallel.world_size} needs the text tokens, video tokens and heads to "
-                f"divide by {parallel.world_size} (torch.compile cannot trace uneven shares); use --parallel 2 or drop --compile"
-            )
-        try:
-            enable_context_parallel(pipe.transformer, parallel)
-        except ParallelError as error:
-            raise EngineConfigError(str(error)) from None
-    if config.compile:
-        pipe.transformer.compile()
+
+def _split_over(pipe, config: EngineConfig, parallel: "ParallelGroup") -> None:
+    """Context parallelism on the transformer (every process takes the same decisions here)."""
+    from core.acceleration.parallel import ParallelError, check_compiled_split, enable_context_parallel
+
+    try:
+        if config.compile:
+            check_compiled_split(pipe.transformer.config, parallel.world_size)
+        enable_context_parallel(pipe.transformer, parallel)
+    except ParallelError as error:
+        raise EngineConfigError(str(error)) from None
 
 
 def _apply_acceleration(pipe, config: EngineConfig, device: str) -> None:

@@ -131,21 +131,25 @@ def run_engine(checkpoint: str, out: Path, processes: int) -> int:
         tracking = rng.integers(0, 255, (num_frames, height, width, 3), dtype=np.uint8)
         settings = GenerationSettings(num_inference_steps=GENERATION_STEPS, seed=GENERATION_SEED)
         first = engine.generate(first_frame, tracking, "a red car", settings)
-        polls = []
+        steps_done = []
+
+        def progress(fraction: float, message: str) -> None:
+            if message.startswith("denoising step"):
+                steps_done.append(message)
 
         def cancel_after_first_step() -> bool:
-            polls.append(True)
-            return len(polls) > CANCEL_AFTER_STEPS
+            return len(steps_done) >= CANCEL_AFTER_STEPS
 
         cancelled = False
-        try:
-            engine.generate(first_frame, tracking, "a red car", settings, cancel=cancel_after_first_step)
+        try:  # cancelled during denoising: every process must stop after the same step
+            engine.generate(first_frame, tracking, "a red car", settings, progress=progress, cancel=cancel_after_first_step)
         except Cancelled:
             cancelled = True
         again = engine.generate(first_frame, tracking, "a red car", settings)
         engine.unload()
         reloaded = engine.generate(first_frame, tracking, "a red car", settings)
         np.savez(out, first=first.frames, again=again.frames, reloaded=reloaded.frames, cancelled=cancelled,
+                 steps_before_cancel=len(steps_done),
                  first_frame=first_frame, tracking=tracking, load_count=engine.load_count)
         return 0
 

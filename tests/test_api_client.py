@@ -17,6 +17,9 @@ from ui.tabs.assets import asset
 
 pytestmark = pytest.mark.slow
 
+REPO_FILE = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "object_manipulation.png"
+"""An image on the server that no client uploaded (a malformed editor value may name it)."""
+
 FAST_STEPS = 2
 TABS = ("motion_transfer", "camera_control", "object_manipulation", "mesh_animation")
 EXPECTED_ENDPOINTS = {f"/{tab}_{event}" for tab in TABS for event in ("build", "generate", "repaint", "cancel")} | {
@@ -231,6 +234,9 @@ def test_a_malformed_mask_editor_value_gets_our_message(studio_url, tmp_path):
         ("just text", "value is str"),
         ({"background": None, "layers": "abc", "composite": None}, "layers are str"),
         ({"background": None, "layers": [12], "composite": None}, "Layer 1 of the mask editor is int"),
+        # A file name in a malformed value is never opened: Gradio checked no upload folder for it.
+        ({"background": None, "layers": [str(REPO_FILE)], "composite": None}, "not a file uploaded to the studio"),
+        ({"layers": [{"path": str(REPO_FILE)}]}, "not a file uploaded to the studio"),
         ({"background": None, "layers": [_file(str(text))], "composite": None}, "notes.png is not an image"),
         ({"background": None, "layers": [_file(str(small))], "composite": None}, "is 30×10 px but the first frame"),
     ):

@@ -27,9 +27,10 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from core.acceleration import AccelerationError
 
@@ -121,6 +122,15 @@ class ParallelGroup:
         dist.broadcast(flag, src=0, group=self.control)
         return bool(flag.item())
 
+    def agree(self, ok: bool) -> bool:
+        """Every process calls this at the same point; all return whether every one was ``ok``."""
+        import torch
+        import torch.distributed as dist
+
+        flag = torch.tensor([1 if ok else 0], dtype=torch.uint8)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN, group=self.control)
+        return bool(flag.item())
+
     def all_reduce_sum(self, tensor):
         """Sum ``tensor`` over the processes (on its own device); returns the sum."""
         import torch.distributed as dist
@@ -128,6 +138,26 @@ class ParallelGroup:
         total = tensor.clone()
         dist.all_reduce(total, op=dist.ReduceOp.SUM)  # the world group: these processes, nothing else
         return total
+
+
+@contextmanager
+def together(group: Optional[ParallelGroup], what: str) -> Iterator[None]:
+    """Run a step that may fail on one process only (reading weights, encoding) so that every
+    process learns of a failure before the next exchange, instead of waiting on it forever.
+
+    With no group this is a plain block. Otherwise all processes agree at the end: a process
+    that failed re-raises its own error; the others raise :class:`ParallelError`.
+    """
+    if group is None:
+        yield
+        return
+    try:
+        yield
+    except Exception:
+        group.agree(False)
+        raise
+    if not group.agree(True):
+        raise ParallelError(f"another process failed while {what} (its log says why); nothing was generated")
 
 
 _GROUP: Optional[ParallelGroup] = None
@@ -163,6 +193,8 @@ def check_parallel(processes: int, offload: str, device: Optional[str]) -> None:
         )
     import torch
 
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ParallelError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu to try --parallel on CPU processes")
     wants_cuda = device in (None, "", "auto", "cuda") and torch.cuda.is_available()
     if wants_cuda and torch.cuda.device_count() < processes:
         raise ParallelError(
@@ -262,13 +294,27 @@ def splits_evenly(transformer_config, processes: int) -> bool:
     """Whether the text tokens, the video tokens and the heads of a native-size video all divide
     by ``processes`` (then the plain Ulysses exchange runs, which ``torch.compile`` can trace;
     otherwise diffusers' uneven "anything" variant, which it cannot)."""
-    frames = (transformer_config.sample_frames - 1) // transformer_config.temporal_compression_ratio + 1
-    if transformer_config.patch_size_t:
-        frames = -(-frames // transformer_config.patch_size_t)
-    patch = transformer_config.patch_size
-    video_tokens = frames * (transformer_config.sample_height // patch) * (transformer_config.sample_width // patch)
-    counts = (transformer_config.max_text_seq_length, video_tokens, transformer_config.num_attention_heads)
+    config = transformer_config  # the model's config or its config.json as a dict
+    frames = (config["sample_frames"] - 1) // config["temporal_compression_ratio"] + 1
+    if config.get("patch_size_t"):
+        frames = -(-frames // config["patch_size_t"])
+    patch = config["patch_size"]
+    video_tokens = frames * (config["sample_height"] // patch) * (config["sample_width"] // patch)
+    counts = (config["max_text_seq_length"], video_tokens, config["num_attention_heads"])
     return all(count % processes == 0 for count in counts)
+
+
+def check_compiled_split(transformer_config, processes: int) -> None:
+    """Refuse ``torch.compile`` with a split into unequal shares (see :func:`splits_evenly`).
+
+    Raises:
+        ParallelError: ``processes`` does not divide the token and head counts.
+    """
+    if not splits_evenly(transformer_config, processes):
+        raise ParallelError(
+            f"--compile with --parallel {processes} needs the text tokens, video tokens and heads to divide by "
+            f"{processes} (torch.compile cannot trace uneven shares); use --parallel 2 or drop --compile"
+        )
 
 
 def enable_context_parallel(transformer, group: ParallelGroup) -> None:
@@ -336,8 +382,9 @@ def enable_context_parallel(transformer, group: ParallelGroup) -> None:
 def follow(engine, group: ParallelGroup) -> int:
     """Follower: repeat the leader's engine commands until it says stop; returns exit code 0.
 
-    A command that fails here (the leader sees the same failure) is logged and the follower
-    waits for the next one; a cancelled generation is cancelled here too.
+    A command that fails here is logged and the follower waits for the next one (the steps that
+    can fail on one process only run :func:`together`, so the leader hears of it); a cancelled
+    generation is cancelled here too.
     """
     from core.engine import FRAMES_COMMAND, LOAD_COMMAND, UNLOAD_COMMAND
     from core.errors import UserError
@@ -364,6 +411,8 @@ def follow(engine, group: ParallelGroup) -> int:
             logger.info("process %d: the leader cancelled the generation", group.rank)
         except UserError as error:
             logger.warning("process %d: %s", group.rank, error)
+        except Exception:  # noqa: BLE001 - a bug or an out-of-memory here must not end the group
+            logger.exception("process %d: %r failed", group.rank, command.kind)
 
 
 def run_as_group(processes: int, device: Optional[str], lead: Callable[[], Any], make_engine: Callable[[], Any]) -> Any:
@@ -401,8 +450,16 @@ def launch(processes: int, command: Sequence[str]) -> int:
     stopped and its code is returned. Ctrl+C reaches every process (same process group); a
     SIGTERM to this launcher stops them all.
     """
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGTERM, _exit_on_sigterm) if on_main_thread else None
+    try:
+        return _run_children(processes, command)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _run_children(processes: int, command: Sequence[str]) -> int:
     port = _free_port()
     children = []
     for rank in range(processes):
@@ -424,18 +481,23 @@ def launch(processes: int, command: Sequence[str]) -> int:
                 break
             failed = [code for code in codes[1:] if code not in (None, 0)]
             if failed:
-                logger.error("a follower process exited with code %d; stopping the others", failed[0])
+                logger.error("a follower process exited with code %d; stopping the others", _exit_code(failed[0]))
                 _stop(children)
-                return failed[0]
+                return _exit_code(failed[0])
             time.sleep(LAUNCH_POLL_S)
         deadline = time.monotonic() + FOLLOWER_EXIT_GRACE_S
         while time.monotonic() < deadline and any(child.poll() is None for child in children[1:]):
             time.sleep(LAUNCH_POLL_S)
         _stop(children[1:])
-        return leader.returncode
+        return _exit_code(leader.returncode)
     except (KeyboardInterrupt, SystemExit):
         _stop(children)
         raise
+
+
+def _exit_code(returncode: int) -> int:
+    """A child's exit status as a shell reports it (killed by signal N: 128 + N)."""
+    return 128 - returncode if returncode < 0 else returncode
 
 
 def _exit_on_sigterm(signum, frame) -> None:

@@ -385,6 +385,7 @@ def _scene_recipe(
                 preview=preview_cloud(scene.depth[0], estimate.K, loaded.frames[0]),
             )
             metadata["focal_px"] = round(float(estimate.K[0, 0]), 3)
+            metadata["intrinsics"] = f"refined from {metadata.get('intrinsics', 'an assumed field of view')}"
         check_cancel(cancel, "estimating the source camera")
 
     selected = None

@@ -83,6 +83,17 @@ MASK_EDITOR_API_HELP = (
 MASK_EDITOR_FIX = "Paint over the object in the mask editor again, or upload a mask image (white = object)."
 
 
+class UnverifiedFile:
+    """Stands in for a file an API client named in a malformed mask-editor value: Gradio checks
+    only well-formed file values against its upload folder, so such a name is never opened."""
+
+    def __repr__(self) -> str:
+        return "UnverifiedFile()"
+
+
+UNVERIFIED_FILE = UnverifiedFile()
+
+
 def _malformed_editor(problem: str) -> Exception:
     return user_error(f"{problem}. {MASK_EDITOR_FIX} {MASK_EDITOR_API_HELP}", title="Unreadable mask")
 
@@ -135,6 +146,11 @@ def paint_layer(mask_editor: Any) -> Any:
     if not isinstance(layers, (list, tuple)):
         raise _malformed_editor(f"The mask editor's layers are {type(layers).__name__}, not a list of images")
     for number, layer in enumerate(layers, start=1):
+        if isinstance(layer, UnverifiedFile):
+            raise _malformed_editor(
+                f"Layer {number} of the mask editor is not a file uploaded to the studio (send it with "
+                "gradio_client's handle_file)"
+            )
         if layer is not None and not isinstance(layer, (str, dict, np.ndarray)):
             raise _malformed_editor(f"Layer {number} of the mask editor is {type(layer).__name__}, not an image file")
         if isinstance(layer, (str, dict)) and path_of(layer) is None:

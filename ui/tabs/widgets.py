@@ -20,6 +20,8 @@ from gradio.data_classes import FileData
 from gradio.processing_utils import save_bytes_to_cache
 from pydantic import ValidationError
 
+from ui.handlers.inputs import UNVERIFIED_FILE
+
 
 class ImageFile(gr.Image):
     """A ``gr.Image`` whose handlers get the uploaded file's path, undecoded (create it with
@@ -79,7 +81,7 @@ class MaskEditor(gr.ImageEditor):
         try:
             data = EditorData.model_validate(payload, context={"validate_meta": True})
         except ValidationError:
-            return payload
+            return _without_file_names(payload)
         if data.id is None:
             return {
                 "background": self._path(data.background),
@@ -102,3 +104,18 @@ class MaskEditor(gr.ImageEditor):
         if isinstance(image, FileData):
             return str(image.path)
         return save_bytes_to_cache(bytes(image), name, self.GRADIO_CACHE)
+
+
+def _without_file_names(payload: Any) -> Any:
+    """A malformed editor value with every layer that names a file (a path, a dict) replaced by
+    :data:`ui.handlers.inputs.UNVERIFIED_FILE`, and no background or composite.
+
+    Gradio checks a well-formed file value against its upload folder before ``preprocess``;
+    a malformed one is not checked, so a file name in it may point anywhere on the server and
+    must not be opened. Its shape is kept for the handler's message."""
+    if not isinstance(payload, dict):
+        return payload
+    layers = payload.get("layers")
+    if isinstance(layers, (list, tuple)):
+        layers = [UNVERIFIED_FILE if isinstance(layer, (str, dict)) else layer for layer in layers]
+    return {"background": None, "layers": layers, "composite": None}
