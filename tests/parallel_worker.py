@@ -106,15 +106,29 @@ def run_transformer(out: Path, processes: int) -> int:
     cached_model = tiny_model(step_cache=True)
     parallel.enable_context_parallel(cached_model, group)
     cached, skips = cached_steps(cached_model)
+    failure = one_sided_failure(group)
     results = [None] * processes
     torch.distributed.all_gather_object(
         results, {"prediction": prediction, "other_tracking": other_tracking, "uneven": uneven, "int8": quantized,
-                  "cached": cached, "skips": skips}
+                  "cached": cached, "skips": skips, "failure": failure}
     )
     if group.is_leader:
         torch.save(results, out)
     torch.distributed.destroy_process_group()
     return 0
+
+
+def one_sided_failure(group) -> str:
+    """What each process sees when only the last one fails inside :func:`parallel.together`."""
+    try:
+        with parallel.together(group, "a test step"):
+            if group.rank == group.world_size - 1:
+                raise RuntimeError("failed here")
+    except parallel.ParallelError as error:
+        return str(error)
+    except RuntimeError as error:
+        return f"own error: {error}"
+    return "no error"
 
 
 def run_engine(checkpoint: str, out: Path, processes: int) -> int:

@@ -126,6 +126,9 @@ def test_the_split_transformer_equals_one_process_with_the_step_cache_or_int8_we
         # The skip decisions come from the group's sums: the same steps as one process skips.
         assert result["skips"] == reference_skips
         assert (result["cached"] - cached_reference).abs().max() < FLOAT_TOLERANCE
+    # A step that fails in one process only: that one re-raises its error, the others learn of it.
+    assert results[-1]["failure"] == "own error: failed here"
+    assert all("another process failed while a test step" in result["failure"] for result in results[:-1])
 
 
 @pytest.mark.slow
