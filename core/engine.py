@@ -202,13 +202,14 @@ class Engine:
 
     def __init__(self, config: Optional[EngineConfig] = None) -> None:
         self.config = config or EngineConfig()
-        self._lock = threading.Lock()
+        self._parallel = self._join_parallel(self.config)
+        # In a parallel group the group's lock: the leader's goodbye waits for a running command.
+        self._lock = self._parallel.lock if self._parallel is not None else threading.Lock()
         self._pipe = None
         self._loaded_from: Optional[str] = None
         self._tracking_cache = TrackingEncodingCache()
         self.load_count = 0
         """How many times weights were loaded (1 after any number of requests, unless unloaded)."""
-        self._parallel = self._join_parallel(self.config)
         device = self._parallel.device if self._parallel is not None else self.config.device
         self._device_name, self._dtype_name = pick_device(device)
 

@@ -93,6 +93,9 @@ class ParallelGroup:
     mesh: Any
     parallel_configs: dict[bool, Any] = field(default_factory=dict)
     """diffusers ``ParallelConfig`` per ``ulysses_anything`` value, set up once (it creates groups)."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held by the engine through each command (announce and run), and by :func:`leave` around
+    the goodbye, so that "stop" never interleaves with a generation's exchanges."""
 
     @property
     def is_leader(self) -> bool:
@@ -263,10 +266,11 @@ def leave(stop_followers: bool = True) -> None:
     if group is None:
         return
     if group.is_leader and stop_followers:
-        try:
-            group.announce(STOP_COMMAND)
-        except RuntimeError as error:  # a follower already gone (Ctrl+C reaches every process)
-            logger.info("could not tell every follower to stop: %s", error)
+        with group.lock:  # a generation still running in a studio thread finishes first
+            try:
+                group.announce(STOP_COMMAND)
+            except RuntimeError as error:  # a follower already gone (Ctrl+C reaches every process)
+                logger.info("could not tell every follower to stop: %s", error)
     _GROUP = None
     if dist.is_initialized():
         dist.destroy_process_group()
